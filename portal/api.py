@@ -1,0 +1,30 @@
+"""API-wide behaviour: every error answers `{"code", "detail"}` (plus field errors when invalid)."""
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"code": "invalid", "detail": "Some fields are missing or invalid.",
+                         "errors": response.data}
+    elif isinstance(exc, exceptions.APIException) and isinstance(response.data, dict):
+        code = exc.get_codes()
+        response.data = {"code": code if isinstance(code, str) else "error",
+                         "detail": response.data.get("detail", str(exc))}
+    if response.status_code == status.HTTP_404_NOT_FOUND:
+        response.data = {"code": "not_found", "detail": "Not found."}
+    return response

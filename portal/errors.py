@@ -1,0 +1,14 @@
+"""The one error type services raise for refusals a person must read and act on."""
+
+
+class ServiceError(Exception):
+    """A refusal with a stable machine code, a readable message and the HTTP status it maps to."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        if status is not None:
+            self.status = status

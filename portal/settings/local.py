@@ -1,0 +1,12 @@
+"""Development settings: `make run`. Never use these on a server."""
+
+import os
+
+from .base import *  # noqa: F403
+
+DEBUG = True
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-casebound")  # noqa: S105
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# The demo seed may create users only where this flag is on.
+CASEBOUND_DEMO_ENABLED = True
+CASEBOUND_DEMO_PASSWORD = os.environ.get("CASEBOUND_DEMO_PASSWORD", "casebound-demo-2026")

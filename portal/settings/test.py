@@ -1,0 +1,20 @@
+"""Test settings: the real Postgres, Redis and model, with fast password hashing."""
+
+from .local import *  # noqa: F403
+from .local import CASEBOUND, VAR_DIR
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PRIVATE_MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# A stale search is re-queued quickly in tests so the sweeper can be exercised.
+CASEBOUND = {**CASEBOUND, "SEARCH_STALE_SECONDS": 5}
+# Test tasks go to their own queue, so a `make run` worker sharing the broker never takes them.
+CELERY_TASK_DEFAULT_QUEUE = "casebound-test"

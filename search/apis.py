@@ -1,0 +1,134 @@
+"""REST endpoints for cases, galleries, enrollment and searches. Thin: parse, call, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agencies.apis import TenantAPIMixin
+from agencies.models import Role
+from portal.errors import ServiceError
+from search import selectors
+from search.models import Case, Gallery, Search
+from search.serializers import (
+    CaseAssignSerializer,
+    CaseCreateSerializer,
+    CaseDecisionSerializer,
+    CaseSerializer,
+    FaceEnrollSerializer,
+    FaceOutSerializer,
+    GallerySerializer,
+    SearchCreateSerializer,
+    SearchQueuedSerializer,
+    SearchSerializer,
+)
+from search.services import cases, enrollment, searching
+from search.uploads import read_upload
+
+INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
+
+
+class CaseViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                  viewsets.GenericViewSet[Case]):
+    serializer_class = CaseSerializer
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return selectors.case_list(agency=self.agency)
+
+    action_roles = {"create": INVESTIGATORS}
+
+    @extend_schema(request=CaseCreateSerializer, responses={201: CaseSerializer})
+    def create(self, request: Request) -> Response:
+        params = CaseCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        case = cases.case_open(agency=self.agency, actor=request.user, **params.validated_data)
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CaseDecisionSerializer, responses={200: CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        params = CaseDecisionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        case = cases.case_approve(case=self.get_object(), actor=request.user,
+                                  reason=params.validated_data["reason"])
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=CaseDecisionSerializer, responses={200: CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        params = CaseDecisionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        case = cases.case_reject(case=self.get_object(), actor=request.user,
+                                 reason=params.validated_data["reason"])
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=CaseAssignSerializer, responses={200: CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        params = CaseAssignSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user = _agency_user(self.agency, params.validated_data["user"])
+        case = cases.case_assign(case=self.get_object(), actor=request.user, user=user)
+        return Response(CaseSerializer(case).data)
+
+
+def _agency_user(agency: Any, key: str) -> Any:
+    users = get_user_model().objects.filter(membership__agency=agency, is_active=True)
+    user = (users.filter(pk=int(key)) if key.isdigit() else users.filter(username=key)).first()
+    if user is None:
+        raise ServiceError("not_found", "No such user in your agency.", status=404)
+    return user
+
+
+class GalleryViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.CreateModelMixin, viewsets.GenericViewSet[Gallery]):
+    serializer_class = GallerySerializer
+
+    action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,)}
+
+    def get_queryset(self) -> QuerySet[Gallery]:
+        return selectors.gallery_list(agency=self.agency).annotate(face_count=Count("faces"))
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = enrollment.gallery_create(agency=self.agency,
+                                                        **serializer.validated_data)
+
+    @extend_schema(request=FaceEnrollSerializer, responses={201: FaceOutSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def faces(self, request: Request, pk: str) -> Response:
+        params = FaceEnrollSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        face = enrollment.face_enroll(
+            gallery=self.get_object(), subject_reference=data["subject_reference"],
+            image=read_upload(data["image"]), actor=request.user,
+            display_name=data["display_name"], provenance=data["provenance"])
+        return Response(FaceOutSerializer(face).data, status=status.HTTP_201_CREATED)
+
+
+class SearchViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                    viewsets.GenericViewSet[Search]):
+    serializer_class = SearchSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self) -> QuerySet[Search]:
+        return selectors.search_list(agency=self.agency)
+
+    action_roles = {"create": INVESTIGATORS}
+
+    @extend_schema(request=SearchCreateSerializer, responses={202: SearchQueuedSerializer})
+    def create(self, request: Request) -> Response:
+        params = SearchCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        case = selectors.case_get(agency=self.agency, pk=params.validated_data["case"])
+        search = searching.search_create(case=case, user=request.user,
+                                         probe=read_upload(params.validated_data["probe"]))
+        return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)

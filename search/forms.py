@@ -1,0 +1,36 @@
+"""HTML forms; each field is labelled and says what it expects."""
+
+from django import forms
+
+from search.models import LegalBasis, OffenceCategory
+
+IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
+
+
+class CaseForm(forms.Form):
+    case_number = forms.CharField(max_length=60, help_text="Your agency's case or incident number.")
+    offence_category = forms.ChoiceField(choices=OffenceCategory.choices)
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                                    help_text="Why a face search is needed in this case.")
+    authorization_reference = forms.CharField(
+        max_length=120, required=False,
+        help_text="Warrant, court order or supervisor approval number.")
+
+
+class ProbeForm(forms.Form):
+    probe = forms.FileField(label="Probe photo", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
+                            help_text="JPEG, PNG or WebP, up to 20 MB. The largest face is searched.")
+
+
+class GalleryForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    source = forms.CharField(max_length=300, help_text="Where these photos come from.")
+    legal_basis = forms.ChoiceField(choices=LegalBasis.choices)
+
+
+class EnrollForm(forms.Form):
+    subject_reference = forms.CharField(max_length=100,
+                                        help_text="The record number of this person in the gallery.")
+    display_name = forms.CharField(max_length=200, required=False)
+    image = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
+                            help_text="One clear, frontal photo. JPEG, PNG or WebP.")

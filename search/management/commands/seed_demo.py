@@ -1,0 +1,99 @@
+"""manage.py seed_demo: two agencies, their people, an approved case and a gallery each. Idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from agencies.models import Agency, Role
+from agencies.services import agency_ensure, member_ensure
+from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
+from search.services.bulk import folder_enroll, image_files
+from search.services.cases import CASE_AUTHORIZATION_DAYS, SEARCH_PERMISSION
+
+FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "lfw"
+SHARED_LFW = Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
+AGENCIES = {
+    "demo": ("Demo County Sheriff's Office", {"officer": Role.OFFICER,
+             "supervisor": Role.SUPERVISOR, "admin": Role.AGENCY_ADMIN, "auditor": Role.AUDITOR}),
+    "other": ("Other City Police Department", {"officer": Role.OFFICER,
+              "admin": Role.AGENCY_ADMIN}),
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo agencies, users, cases and galleries (development only)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--lfw-identities", type=int, default=0,
+                            help="Enroll N people from ../shared/data/lfw instead of the fixtures")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not getattr(settings, "CASEBOUND_DEMO_ENABLED", False):
+            raise CommandError("The demo seed runs only with development settings.")
+        password = settings.CASEBOUND_DEMO_PASSWORD
+        member_ensure(agency=None, username="platform-admin", role="", password=password,
+                      is_platform_admin=True)
+        for slug, (name, people) in AGENCIES.items():
+            agency = agency_ensure(slug=slug, name=name)
+            users = {key: member_ensure(agency=agency, username=f"{slug}-{key}", role=role,
+                                        password=password) for key, role in people.items()}
+            _demo_case(agency, users)
+            self._demo_gallery(agency, options["lfw_identities"])
+        self.stdout.write(self.style.SUCCESS(_logins(password)))
+
+    def _demo_gallery(self, agency: Agency, identities: int) -> None:
+        gallery, _ = Gallery.objects.get_or_create(
+            agency=agency, name="Demo booking photos",
+            defaults={"source": "LFW photos bundled with Casebound (demo only)",
+                      "legal_basis": LegalBasis.ARREST_RECORD})
+        root, files = _demo_files(identities)
+        report = folder_enroll(gallery=gallery, root=root, files=files)
+        self.stdout.write(f"{agency.slug}: gallery '{gallery.name}': enrolled {report.enrolled}, "
+                          f"already there {report.skipped}, failed {len(report.failed)}")
+
+
+def _demo_files(identities: int) -> tuple[Path, list[Path]]:
+    """The photos to enroll: all but the last photo of each person (the last is a demo probe)."""
+    root = FIXTURES
+    if identities:
+        if not SHARED_LFW.is_dir():
+            raise CommandError(f"--lfw-identities needs {SHARED_LFW}")
+        root = SHARED_LFW
+    by_person: dict[str, list[Path]] = {}
+    for path in image_files(root) if not identities else _lfw_people(root, identities):
+        by_person.setdefault(path.parent.name, []).append(path)
+    return root, [p for photos in by_person.values() for p in photos[:-1] or photos]
+
+
+def _lfw_people(root: Path, count: int) -> list[Path]:
+    people = sorted(d for d in root.iterdir() if d.is_dir() and len(list(d.glob("*.jpg"))) >= 2)
+    return [p for person in people[:count] for p in sorted(person.glob("*.jpg"))]
+
+
+def _demo_case(agency: Agency, users: dict[str, Any]) -> None:
+    # The demo case is approved at seed time; real cases are approved by a supervisor.
+    case, created = Case.objects.get_or_create(
+        agency=agency, case_number=f"{agency.slug.upper()}-2026-0001",
+        defaults={"offence_category": OffenceCategory.ROBBERY,
+                  "justification": "Demo: armed robbery of a convenience store, CCTV still.",
+                  "authorization_reference": "DEMO-APPROVAL-1", "opened_by": users["officer"]})
+    if created or case.expires_at is None or case.expires_at < timezone.now():
+        case.status = CaseStatus.APPROVED
+        case.decided_by = users.get("supervisor", users["admin"])
+        case.decided_at = timezone.now()
+        case.expires_at = timezone.now() + timedelta(days=CASE_AUTHORIZATION_DAYS)
+        case.save()
+    assign_perm(SEARCH_PERMISSION, users["officer"], case)
+
+
+def _logins(password: str) -> str:
+    names = ["platform-admin"] + [f"{slug}-{key}" for slug, (_, people) in AGENCIES.items()
+                                  for key in people]
+    return ("Demo logins (password: %s):\n  " % password) + "\n  ".join(names)

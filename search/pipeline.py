@@ -1,0 +1,210 @@
+"""The one face pipeline used by enrollment, search and evaluation alike.
+
+decode (EXIF orientation, RGB, size limits) -> detect (dlib HOG, CNN fallback) -> align (dlib
+5-point landmarks into a 150x150 chip) -> embed (DeepFace, model Dlib, detector skip).
+Pure computation: no database, no files. Django settings are read only for limits.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from portal.errors import ServiceError
+from portal.weights import ensure_weights
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+# Detection runs on a copy no larger than this: faces in bigger photos are still >100 px wide,
+# and detection time grows with pixels.
+DETECT_MAX_SIDE = 1600
+MODEL_NAME = "Dlib"
+
+
+class ImageRejected(ServiceError):
+    """A photo that cannot be used, with a stable code and a message that says what to do."""
+
+    status = 400
+
+
+class Pick(Enum):
+    LARGEST = "largest"  # a probe: the most prominent face
+    CENTRE = "centre"  # LFW convention: the labelled person is the face nearest the centre
+
+
+@dataclass
+class FaceResult:
+    embedding: NDArray[np.float32]
+    chip: NDArray[np.uint8]
+    box: dict[str, int]
+    quality: float
+    detector: str
+    faces_found: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _limits() -> tuple[int, int]:
+    from django.conf import settings
+
+    cfg = settings.CASEBOUND
+    return cfg["MAX_UPLOAD_BYTES"], cfg["MAX_IMAGE_PIXELS"]
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Open and check a photo from its header, before any pixel is decoded."""
+    max_bytes, max_pixels = _limits()
+    if len(data) > max_bytes:
+        raise ImageRejected(
+            "image_too_large",
+            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            "Upload a smaller export of the photo.",
+            status=413,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("too_many_pixels", "The photo has far too many pixels to be a real "
+                            "photo. Resize it and upload again.", status=413) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageRejected(
+            "not_an_image", "The file is not a photo we can read. Upload a JPEG, PNG or WebP image."
+        ) from exc
+    if image.format not in ALLOWED_FORMATS:
+        raise ImageRejected(
+            "unsupported_format",
+            f"{image.format or 'This'} files are not accepted. Upload a JPEG, PNG or WebP image.",
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The photo is {width}x{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
+            f"{max_pixels / 1e6:.0f} MP. Resize it and upload again.",
+            status=413,
+        )
+    return image
+
+
+def decode(data: bytes) -> NDArray[np.uint8]:
+    """Bytes to an upright RGB array; raises ImageRejected for anything unusable."""
+    image = open_image(data)
+    try:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejected(
+            "corrupt_image", "The photo is damaged or truncated. Export it again and re-upload."
+        ) from exc
+    return np.asarray(image, dtype=np.uint8)
+
+
+class FaceModels:
+    """dlib detectors, landmark model and the DeepFace embedding model, loaded once per process."""
+
+    def __init__(self) -> None:
+        import dlib
+        from deepface import DeepFace
+
+        weights = ensure_weights()
+        self.dlib = dlib
+        self.hog = dlib.get_frontal_face_detector()
+        self.cnn = dlib.cnn_face_detection_model_v1(str(weights / "mmod_human_face_detector.dat"))
+        self.landmarks = dlib.shape_predictor(str(weights / "shape_predictor_5_face_landmarks.dat"))
+        self.represent: Callable[..., Any] = DeepFace.represent
+        # dlib objects are not safe to share between threads (runserver serves with threads).
+        self.lock = threading.Lock()
+
+
+@cache
+def models() -> FaceModels:
+    """The process-wide model bundle (loaded on first use, ~1 s)."""
+    return FaceModels()
+
+
+def _detect(rgb: NDArray[np.uint8]) -> tuple[list[Any], list[float], str]:
+    m = models()
+    scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
+    small = rgb if scale == 1.0 else np.asarray(
+        Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
+    )
+    upsample = 1 if max(small.shape[:2]) <= 800 else 0
+    rects, scores, _ = m.hog.run(small, upsample, 0.0)
+    detector = "dlib_hog"
+    if len(rects) == 0:  # HOG misses profile-ish and small faces; the CNN is slower but finds them
+        found = m.cnn(small, upsample)
+        rects, scores, detector = [d.rect for d in found], [d.confidence for d in found], "dlib_cnn"
+    if scale != 1.0:
+        rects = [m.dlib.rectangle(round(r.left() / scale), round(r.top() / scale),
+                                  round(r.right() / scale), round(r.bottom() / scale)) for r in rects]
+    return list(rects), [float(s) for s in scores], detector
+
+
+def _choose(rects: list[Any], shape: tuple[int, ...], pick: Pick) -> int:
+    if pick is Pick.LARGEST:
+        return max(range(len(rects)), key=lambda i: rects[i].area())
+    cy, cx = shape[0] / 2, shape[1] / 2
+    return min(range(len(rects)), key=lambda i: (rects[i].center().x - cx) ** 2
+               + (rects[i].center().y - cy) ** 2)
+
+
+def embed_chip(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """The L2-normalised embedding of an aligned 150x150 RGB chip."""
+    bgr = np.ascontiguousarray(chip[:, :, ::-1])
+    result = models().represent(bgr, model_name=MODEL_NAME, detector_backend="skip",
+                                enforce_detection=False, align=False)
+    vector = np.asarray(result[0]["embedding"], dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST) -> FaceResult | None:
+    """Detect, align and embed one face of an RGB photo; None when no face is found."""
+    m = models()
+    timings: dict[str, float] = {}
+    with m.lock:
+        started = time.perf_counter()
+        rects, scores, detector = _detect(rgb)
+        timings["detect"] = time.perf_counter() - started
+        if not rects:
+            return None
+        index = _choose(rects, rgb.shape, pick)
+        rect = rects[index]
+        started = time.perf_counter()
+        chip = m.dlib.get_face_chip(rgb, m.landmarks(rgb, rect), size=CHIP_SIZE,
+                                    padding=CHIP_PADDING)
+        timings["align"] = time.perf_counter() - started
+        started = time.perf_counter()
+        embedding = embed_chip(chip)
+        timings["embed"] = time.perf_counter() - started
+    box = {"x": max(0, rect.left()), "y": max(0, rect.top()),
+           "width": rect.width(), "height": rect.height()}
+    return FaceResult(embedding=embedding, chip=np.asarray(chip, dtype=np.uint8), box=box,
+                      quality=round(scores[index], 4), detector=detector,
+                      faces_found=len(rects), timings=timings)
+
+
+def encode_jpeg(rgb: NDArray[np.uint8], max_side: int | None = None, quality: int = 90) -> bytes:
+    """Re-encode pixels as a fresh JPEG: no EXIF, no GPS, no embedded anything."""
+    image = Image.fromarray(rgb)
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def similarity(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    """Cosine similarity of two embeddings, as the search query computes it (1 - cosine distance)."""
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -1,0 +1,122 @@
+"""API shapes for cases, galleries, faces and searches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from search.models import Candidate, Case, Gallery, OffenceCategory, Search
+
+LEAD_NOTICE = ("Candidates are investigative leads only, never an identification. A possible "
+               "match must be confirmed by independent investigation.")
+
+
+class CaseSerializer(serializers.ModelSerializer[Case]):
+    opened_by = serializers.CharField(source="opened_by.username", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["id", "case_number", "offence_category", "justification",
+                  "authorization_reference", "status", "expires_at", "opened_by", "created_at"]
+        read_only_fields = ["status", "expires_at", "opened_by", "created_at"]
+
+
+class CaseCreateSerializer(serializers.Serializer[Any]):
+    case_number = serializers.CharField(max_length=60)
+    offence_category = serializers.ChoiceField(choices=OffenceCategory.choices)
+    justification = serializers.CharField(required=False, allow_blank=True, default="")
+    authorization_reference = serializers.CharField(max_length=120, required=False,
+                                                    allow_blank=True, default="")
+
+
+class CaseDecisionSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CaseAssignSerializer(serializers.Serializer[Any]):
+    user = serializers.CharField(help_text="Username or id of an officer of your agency")
+
+
+class GallerySerializer(serializers.ModelSerializer[Gallery]):
+    face_count = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = Gallery
+        fields = ["id", "name", "source", "legal_basis", "face_count", "created_at"]
+        read_only_fields = ["face_count", "created_at"]
+
+
+class FaceEnrollSerializer(serializers.Serializer[Any]):
+    image = serializers.FileField()
+    subject_reference = serializers.CharField(max_length=100)
+    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                         default="")
+    provenance = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                       default="")
+
+
+class _RefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+
+
+class SubjectRefSerializer(_RefSerializer):
+    reference = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class FaceOutSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    subject = SubjectRefSerializer()
+    gallery = _RefSerializer()
+    model_name = serializers.CharField()
+    detector = serializers.CharField()
+    quality = serializers.FloatField()
+    box = serializers.DictField(child=serializers.IntegerField())
+
+
+class SearchCreateSerializer(serializers.Serializer[Any]):
+    case = serializers.IntegerField()
+    probe = serializers.FileField()
+
+
+class FaceLinkSerializer(_RefSerializer):
+    image_url = serializers.SerializerMethodField()
+
+    def get_image_url(self, face: Any) -> str:
+        return reverse("face-image", args=[face.pk])
+
+
+class CandidateSerializer(serializers.ModelSerializer[Candidate]):
+    subject = SubjectRefSerializer(allow_null=True)
+    face = FaceLinkSerializer(allow_null=True)
+    gallery = _RefSerializer(allow_null=True)
+
+    class Meta:
+        model = Candidate
+        fields = ["rank", "similarity", "subject", "face", "gallery"]
+
+
+class SearchSerializer(serializers.ModelSerializer[Search]):
+    candidates = serializers.SerializerMethodField()
+    notice = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Search
+        fields = ["id", "case", "status", "error_code", "error", "faces_found", "threshold",
+                  "model_name", "timings", "created_at", "finished_at", "notice", "candidates"]
+
+    def get_candidates(self, search: Search) -> list[dict[str, Any]]:
+        from search.selectors import candidates_of
+
+        return CandidateSerializer(candidates_of(search=search), many=True).data  # type: ignore[return-value]
+
+    def get_notice(self, search: Search) -> str:
+        return LEAD_NOTICE
+
+
+class SearchQueuedSerializer(serializers.ModelSerializer[Search]):
+    class Meta:
+        model = Search
+        fields = ["id", "status"]

@@ -1,0 +1,1 @@
+"""Writes for the search app, split by topic: cases, enrollment, searching."""

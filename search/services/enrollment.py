@@ -1,0 +1,59 @@
+"""Galleries and the enrollment of faces into them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from agencies.models import Agency
+from portal.errors import ServiceError
+from search import pipeline
+from search.models import Face, Gallery, LegalBasis, Subject
+from search.pipeline import ImageRejected, Pick
+from search.services.files import jpeg_file
+
+
+@transaction.atomic
+def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str) -> Gallery:
+    """Create a gallery with its provenance and legal basis."""
+    if legal_basis not in LegalBasis.values:
+        raise ServiceError("invalid_legal_basis", f"Unknown legal basis {legal_basis!r}.")
+    return Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis)
+
+
+def _subject_for(gallery: Gallery, reference: str, display_name: str) -> Subject:
+    subject, created = Subject.objects.get_or_create(
+        agency=gallery.agency, gallery=gallery, reference=reference,
+        defaults={"display_name": display_name},
+    )
+    if not created and display_name and not subject.display_name:
+        subject.display_name = display_name
+        subject.save(update_fields=["display_name"])
+    return subject
+
+
+def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor: Any = None,
+                display_name: str = "", provenance: str = "") -> Face:
+    """Detect, align and embed the main face of a photo and add it to a subject in a gallery.
+
+    The model runs before the transaction opens, so no row lock is held while it works.
+    """
+    reference = subject_reference.strip()
+    if not reference:
+        raise ImageRejected("subject_reference_required", "Give the subject's reference.")
+    rgb = pipeline.decode(image)
+    face = pipeline.analyze(rgb, pick=Pick.LARGEST)
+    if face is None:
+        raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
+                            "photo in which the face is at least 80 pixels wide.", status=422)
+    with transaction.atomic():
+        subject = _subject_for(gallery, reference, display_name.strip())
+        return Face.objects.create(
+            agency=gallery.agency, gallery=gallery, subject=subject,
+            image=jpeg_file(pipeline.encode_jpeg(face.chip)),
+            embedding=face.embedding.tolist(), model_name=pipeline.MODEL_NAME,
+            detector=face.detector, box=face.box, quality=face.quality,
+            provenance=provenance or gallery.source,
+            enrolled_by=actor if getattr(actor, "pk", None) else None,
+        )

@@ -1,0 +1,128 @@
+"""Running a probe photo through the pipeline and storing ranked candidates.
+
+A search row is the unit of work: created QUEUED in the request, claimed by a worker with a
+conditional UPDATE (so a redelivered task is harmless), and finished once with a final status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from search import pipeline, selectors
+from search.models import Candidate, Case, Search, SearchStatus
+from search.pipeline import Pick
+from search.services.cases import ensure_case_searchable
+from search.services.files import jpeg_file
+
+logger = logging.getLogger(__name__)
+PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original file
+
+
+def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
+    """Check the case and the photo, store the probe re-encoded, and queue the search."""
+    from search.tasks import run_search
+
+    ensure_case_searchable(case=case, user=user)
+    rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
+    with transaction.atomic():
+        search = Search.objects.create(
+            agency=case.agency, case=case, requested_by=user,
+            probe=jpeg_file(pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)),
+        )
+        transaction.on_commit(lambda: run_search.delay(search.pk))
+    return search
+
+
+def _claim(search_id: int) -> Search | None:
+    limit = settings.CASEBOUND["SEARCH_MAX_ATTEMPTS"]
+    claimed = Search.objects.filter(pk=search_id, status=SearchStatus.QUEUED,
+                                    attempts__lt=limit).update(
+        status=SearchStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
+    return Search.objects.get(pk=search_id) if claimed else None
+
+
+def _finish(search: Search, status: str, **fields: Any) -> None:
+    search.status = status
+    search.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(search, name, value)
+    search.save()
+
+
+def search_run(*, search_id: int) -> None:
+    """Claim a queued search and run it to a final status; a no-op if it is not queued."""
+    search = _claim(search_id)
+    if search is None:
+        logger.info("search %s is not queued; nothing to do", search_id)
+        return
+    started = time.perf_counter()
+    with search.probe.open("rb") as handle:
+        rgb = pipeline.decode(handle.read())
+    decode_seconds = time.perf_counter() - started
+    face = pipeline.analyze(rgb, pick=Pick.LARGEST)
+    if face is None:
+        _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
+                error="No face was found in the probe photo. Try a clearer, more frontal photo.",
+                timings={"decode": decode_seconds})
+        return
+    _store_candidates(search, face, decode_seconds)
+
+
+def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float) -> None:
+    cfg = settings.CASEBOUND
+    started = time.perf_counter()
+    nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
+                                      model_name=pipeline.MODEL_NAME, limit=cfg["CANDIDATE_LIMIT"])
+    query_seconds = time.perf_counter() - started
+    threshold = cfg["SIMILARITY_THRESHOLD"]
+    started = time.perf_counter()
+    with transaction.atomic():
+        shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
+        Candidate.objects.bulk_create(
+            Candidate(agency=search.agency, search=search, face=f, subject=f.subject,
+                      gallery=f.gallery, rank=rank, similarity=round(1.0 - f.distance, 4))  # type: ignore[attr-defined]
+            for rank, f in enumerate(shown, start=1))
+        search.probe_face = jpeg_file(pipeline.encode_jpeg(face.chip))
+        timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
+                   "store": time.perf_counter() - started}
+        _finish(search, SearchStatus.DONE, faces_found=face.faces_found, probe_box=face.box,
+                model_name=pipeline.MODEL_NAME, threshold=threshold,
+                timings={k: round(v, 4) for k, v in timings.items()})
+
+
+def search_fail(*, search_id: int, code: str, message: str) -> None:
+    """Mark a running search failed, with a reason an officer can read."""
+    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).first()
+    if search is not None:
+        _finish(search, SearchStatus.FAILED, error_code=code, error=message)
+
+
+def search_release(*, search_id: int) -> None:
+    """Put a running search back in the queue after a transient failure."""
+    Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).update(
+        status=SearchStatus.QUEUED)
+
+
+def searches_requeue_stale() -> list[int]:
+    """Give back searches whose worker died (or whose message was lost); fail the hopeless ones.
+
+    Returns the ids to enqueue again. Called by the periodic sweeper.
+    """
+    cfg = settings.CASEBOUND
+    cutoff = timezone.now() - timedelta(seconds=cfg["SEARCH_STALE_SECONDS"])
+    stale_running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
+    stale_running.filter(attempts__gte=cfg["SEARCH_MAX_ATTEMPTS"]).update(
+        status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
+        error="The search was interrupted several times and has stopped. Run it again; if it "
+              "keeps failing, tell your administrator.")
+    stale_running.update(status=SearchStatus.QUEUED)
+    queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
+    return list(queued.values_list("pk", flat=True))

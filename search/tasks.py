@@ -1,0 +1,40 @@
+"""Celery tasks: thin, take ids, call a service. Only named transient errors are retried."""
+
+import contextlib
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from portal.errors import ServiceError
+from search.services import searching
+
+logger = logging.getLogger(__name__)
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
+def run_search(search_id: int) -> None:
+    try:
+        searching.search_run(search_id=search_id)
+    except TRANSIENT:
+        # Hand the row back so the retry can claim it; if the database is still away,
+        # the periodic sweeper does it later.
+        with contextlib.suppress(*TRANSIENT):
+            searching.search_release(search_id=search_id)
+        raise
+    except ServiceError as exc:
+        searching.search_fail(search_id=search_id, code=exc.code, message=exc.message)
+    except Exception:
+        logger.exception("search %s failed", search_id)
+        searching.search_fail(search_id=search_id, code="pipeline_error", message=(
+            "The search could not be completed because of an internal error. Try again; if it "
+            "fails again, tell your administrator (search id %s)." % search_id))
+
+
+@shared_task
+def sweep_stale_searches() -> int:
+    ids = searching.searches_requeue_stale()
+    for search_id in ids:
+        run_search.delay(search_id)
+    return len(ids)

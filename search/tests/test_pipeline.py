@@ -1,0 +1,105 @@
+"""The face pipeline on real photos: what it accepts, what it refuses, and what it finds."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search import pipeline
+from search.pipeline import ImageRejected, Pick
+from tests import photos
+
+
+def _code(data: bytes) -> str:
+    with pytest.raises(ImageRejected) as caught:
+        pipeline.decode(data)
+    return caught.value.code
+
+
+def test_it_refuses_text_that_is_not_an_image() -> None:
+    assert _code(b"this is a text file, not a photo") == "not_an_image"
+
+
+def test_it_refuses_a_pdf_renamed_to_jpg() -> None:
+    assert _code(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF") == "not_an_image"
+
+
+def test_it_refuses_a_truncated_jpeg() -> None:
+    data = photos.photo("Colin_Powell", 0)
+    assert _code(data[: len(data) // 2]) == "corrupt_image"
+
+
+def test_it_refuses_a_gif() -> None:
+    assert _code(photos.encode(Image.new("RGB", (64, 64)), "GIF")) == "unsupported_format"
+
+
+def test_it_refuses_too_many_pixels_before_decoding_them() -> None:
+    # 100 megapixels of one colour compresses to a small PNG: a classic decompression bomb.
+    bomb = photos.encode(Image.new("L", (10_000, 10_000)), "PNG")
+    assert len(bomb) < 1_000_000
+    assert _code(bomb) == "too_many_pixels"
+
+
+def test_it_refuses_a_file_over_the_size_limit(settings) -> None:
+    settings.CASEBOUND = {**settings.CASEBOUND, "MAX_UPLOAD_BYTES": 10_000}
+    with pytest.raises(ImageRejected) as caught:
+        pipeline.decode(photos.photo("Colin_Powell", 0) + b"\0" * 10_000)
+    assert caught.value.code == "image_too_large"
+    assert caught.value.status == 413
+
+
+def test_it_honours_exif_orientation() -> None:
+    image = Image.open(io.BytesIO(photos.photo("Tony_Blair", 0))).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": the stored pixels lie on their side
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    rgb = pipeline.decode(buffer.getvalue())
+    assert rgb.shape[:2] == (250, 250)
+    assert pipeline.analyze(rgb) is not None
+
+
+def test_it_finds_and_embeds_one_face() -> None:
+    face = pipeline.analyze(pipeline.decode(photos.photo("Colin_Powell", 0)))
+    assert face is not None
+    assert face.faces_found == 1
+    assert face.embedding.shape == (128,)
+    assert abs(float(np.linalg.norm(face.embedding)) - 1.0) < 1e-4
+    assert face.chip.shape == (150, 150, 3)
+    assert 40 < face.box["width"] < 200
+
+
+def test_it_finds_no_face_in_a_landscape() -> None:
+    assert pipeline.analyze(pipeline.decode(photos.blank_photo())) is None
+
+
+def test_it_searches_the_largest_of_several_faces() -> None:
+    rgb = pipeline.decode(photos.two_faces("Tony_Blair", "Serena_Williams"))
+    face = pipeline.analyze(rgb, pick=Pick.LARGEST)
+    assert face is not None and face.faces_found == 2
+    blair = pipeline.analyze(pipeline.decode(photos.photo("Tony_Blair", 1)))
+    serena = pipeline.analyze(pipeline.decode(photos.photo("Serena_Williams", 1)))
+    assert blair and serena
+    assert pipeline.similarity(face.embedding, blair.embedding) > pipeline.similarity(
+        face.embedding, serena.embedding)
+
+
+def test_the_same_person_is_closer_than_another_person() -> None:
+    def embed(person: str, index: int) -> np.ndarray:
+        face = pipeline.analyze(pipeline.decode(photos.photo(person, index)))
+        assert face is not None
+        return face.embedding
+
+    same = pipeline.similarity(embed("Hugo_Chavez", 0), embed("Hugo_Chavez", 2))
+    different = pipeline.similarity(embed("Hugo_Chavez", 0), embed("Laura_Bush", 0))
+    assert same > 0.9 > different
+
+
+def test_stored_jpegs_carry_no_metadata() -> None:
+    rgb = pipeline.decode(photos.photo("Colin_Powell", 0))
+    stored = Image.open(io.BytesIO(pipeline.encode_jpeg(rgb)))
+    assert not stored.getexif()
+    assert "exif" not in stored.info

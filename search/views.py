@@ -1,0 +1,192 @@
+"""Server-rendered pages for officers, supervisors and agency admins. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+
+from agencies.apis import IsAgencyMember
+from agencies.decorators import member_required
+from agencies.selectors import acting_agency
+from agencies.models import Role
+from portal.errors import ServiceError
+from search import selectors
+from search.forms import CaseForm, EnrollForm, GalleryForm, ProbeForm
+from search.serializers import LEAD_NOTICE
+from search.services import cases, enrollment, searching
+from search.uploads import read_upload
+
+INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
+
+
+def _agency(request: HttpRequest) -> Any:
+    return request.agency  # type: ignore[attr-defined]
+
+
+@member_required()
+def home(request: HttpRequest) -> HttpResponse:
+    agency = _agency(request)
+    return render(request, "search/home.html", {
+        "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
+        "pending_cases": selectors.case_list(agency=agency).filter(status="pending")[:20],
+        "recent_searches": selectors.search_list(agency=agency).filter(
+            requested_by=request.user)[:10],
+    })
+
+
+@member_required()
+def case_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "search/case_list.html",
+                  {"cases": selectors.case_list(agency=_agency(request))})
+
+
+@member_required(*INVESTIGATORS)
+def case_new(request: HttpRequest) -> HttpResponse:
+    form = CaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = cases.case_open(agency=_agency(request), actor=request.user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Case {case.case_number} opened. A supervisor must approve "
+                             "it before you can search.")
+            return redirect("case-detail", pk=case.pk)
+    return render(request, "search/case_new.html", {"form": form})
+
+
+@member_required()
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(agency=_agency(request), pk=pk)
+    form = ProbeForm()
+    refusal = None
+    try:
+        cases.ensure_case_searchable(case=case, user=request.user)
+    except ServiceError as exc:
+        refusal = exc.message
+    return render(request, "search/case_detail.html", {
+        "case": case, "form": form, "refusal": refusal,
+        "searches": selectors.search_list(agency=_agency(request)).filter(case=case)[:50],
+        "can_decide": request.user.membership.role == Role.SUPERVISOR,  # type: ignore[union-attr]
+    })
+
+
+@require_POST
+@member_required(Role.SUPERVISOR)
+def case_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(agency=_agency(request), pk=pk)
+    reason = request.POST.get("reason", "")
+    try:
+        if request.POST.get("decision") == "approve":
+            cases.case_approve(case=case, actor=request.user, reason=reason)
+        else:
+            cases.case_reject(case=case, actor=request.user, reason=reason)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("case-detail", pk=case.pk)
+
+
+@require_POST
+@member_required(*INVESTIGATORS)
+def search_new(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(agency=_agency(request), pk=pk)
+    form = ProbeForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a probe photo to upload.")
+        return redirect("case-detail", pk=case.pk)
+    try:
+        search = searching.search_create(case=case, user=request.user,
+                                         probe=read_upload(form.cleaned_data["probe"]))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("case-detail", pk=case.pk)
+    return redirect("search-detail", pk=search.pk)
+
+
+def _search_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+    search = selectors.search_get(agency=_agency(request), pk=pk)
+    return {"search": search, "candidates": selectors.candidates_of(search=search),
+            "lead_notice": LEAD_NOTICE}
+
+
+@member_required()
+def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "search/search_detail.html", _search_context(request, pk))
+
+
+@never_cache
+@member_required()
+def search_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the result page that changes while the search runs; polled by the page."""
+    return render(request, "search/_search_panel.html", _search_context(request, pk))
+
+
+@member_required()
+def gallery_list(request: HttpRequest) -> HttpResponse:
+    galleries = selectors.gallery_list(agency=_agency(request)).annotate(
+        face_count=Count("faces"), subject_count=Count("subjects", distinct=True))
+    form = GalleryForm(request.POST or None)
+    if request.method == "POST" and request.user.membership.role == Role.AGENCY_ADMIN:  # type: ignore[union-attr]
+        if form.is_valid():
+            gallery = enrollment.gallery_create(agency=_agency(request), **form.cleaned_data)
+            messages.success(request, f"Gallery {gallery.name} created.")
+            return redirect("gallery-detail", pk=gallery.pk)
+    return render(request, "search/gallery_list.html", {"galleries": galleries, "form": form})
+
+
+@member_required()
+def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
+    form = EnrollForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and request.user.membership.role == Role.AGENCY_ADMIN:  # type: ignore[union-attr]
+        if form.is_valid():
+            try:
+                face = enrollment.face_enroll(
+                    gallery=gallery, subject_reference=form.cleaned_data["subject_reference"],
+                    display_name=form.cleaned_data["display_name"], actor=request.user,
+                    image=read_upload(form.cleaned_data["image"]))
+            except ServiceError as exc:
+                form.add_error("image", exc.message)
+            else:
+                messages.success(request, f"Face enrolled for {face.subject}.")
+                return redirect("gallery-detail", pk=gallery.pk)
+    subjects = selectors.subject_list(gallery=gallery).prefetch_related("faces")
+    return render(request, "search/gallery_detail.html",
+                  {"gallery": gallery, "subjects": subjects, "form": form})
+
+
+def _image_response(field: Any) -> HttpResponse:
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Images answer browsers (session) and API clients (token) alike, and only for the owning agency.
+@extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated, IsAgencyMember])
+def face_image(request: Request, pk: int) -> HttpResponse:
+    return _image_response(selectors.face_get(agency=acting_agency(request.user), pk=pk).image)
+
+
+@extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated, IsAgencyMember])
+def probe_image(request: Request, pk: int, part: str) -> HttpResponse:
+    search = selectors.search_get(agency=acting_agency(request.user), pk=pk)
+    field = search.probe_face if part == "face" else search.probe
+    if not field:
+        raise Http404("No image")
+    return _image_response(field)

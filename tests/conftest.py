@@ -1,0 +1,164 @@
+"""The cast, real enrolled galleries, a real Celery worker and a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from agencies.models import Agency, Role
+from search.models import Gallery
+from search.services.enrollment import face_enroll
+from tests import photos
+from tests.factories import AgencyFactory, GalleryFactory, member
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
+# are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+ENROLLED_PEOPLE = 5  # people per test gallery; photos 0 and 1 enrolled, photo 2 held out
+
+
+@dataclass
+class Cast:
+    agency: Agency
+    other_agency: Agency
+    officer: Any
+    supervisor: Any
+    admin: Any
+    auditor: Any
+    other_officer: Any
+    other_admin: Any
+
+
+@pytest.fixture
+def cast(db: Any) -> Cast:
+    agency = AgencyFactory(slug="north", name="North County Sheriff")
+    other = AgencyFactory(slug="south", name="South City Police")
+    return Cast(
+        agency=agency, other_agency=other,
+        officer=member(agency, Role.OFFICER, "alice"),
+        supervisor=member(agency, Role.SUPERVISOR, "bob"),
+        admin=member(agency, Role.AGENCY_ADMIN, "dana"),
+        auditor=member(agency, Role.AUDITOR, "erin"),
+        other_officer=member(other, Role.OFFICER, "charlie"),
+        other_admin=member(other, Role.AGENCY_ADMIN, "oscar"),
+    )
+
+
+def enroll_people(gallery: Gallery, count: int = ENROLLED_PEOPLE) -> list[str]:
+    """Enroll the first two fixture photos of `count` people; return their names."""
+    names = photos.people()[:count]
+    for name in names:
+        for index in (0, 1):
+            face_enroll(gallery=gallery, subject_reference=name, image=photos.photo(name, index),
+                        display_name=name.replace("_", " "))
+    return names
+
+
+@pytest.fixture
+def galleries(cast: Cast) -> tuple[Gallery, Gallery]:
+    """The same people enrolled in both agencies, so a leak across tenants would show."""
+    mine = GalleryFactory(agency=cast.agency, name="North bookings")
+    theirs = GalleryFactory(agency=cast.other_agency, name="South bookings")
+    enroll_people(mine)
+    enroll_people(theirs)
+    return mine, theirs
+
+
+def api_client(user: Any) -> APIClient:
+    """An API client that authenticates as `user` with a token, as scripts do."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process on the real broker, using the test database."""
+    from django.conf import settings
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = (ARTIFACTS / "celery-worker.log").open("wb")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+           "CASEBOUND_DB_NAME": settings.DATABASES["default"]["NAME"]}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
+         "--loglevel", "info", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    _wait_until_ready(worker)
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=30)
+    log.close()
+
+
+def _wait_until_ready(worker: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    log = ARTIFACTS / "celery-worker.log"
+    deadline = time.monotonic() + timeout
+    while b"ready." not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def wait_for(check: Any, timeout: float = 60, interval: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright. Without Chromium, skip loudly, except in CI."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        message = "NO CHROMIUM: browser tests cannot run. Install Debian's chromium (make browser)."
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

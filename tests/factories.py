@@ -1,0 +1,79 @@
+"""factory_boy factories for the cast and the objects they work with."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from agencies.models import Agency, Membership, Role
+from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class AgencyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agency
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Agency {n}")
+    slug = factory.Sequence(lambda n: f"agency-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def saved(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            self.save()
+
+
+def member(agency: Agency, role: str, username: str) -> Any:
+    """A user of `agency` with `role`."""
+    user = UserFactory(username=username)
+    Membership.objects.create(user=user, agency=agency, role=role)
+    return user
+
+
+class GalleryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Gallery
+
+    agency = factory.SubFactory(AgencyFactory)
+    name = factory.Sequence(lambda n: f"Gallery {n}")
+    source = "County booking system export"
+    legal_basis = LegalBasis.ARREST_RECORD
+
+
+class CaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Case
+
+    agency = factory.SubFactory(AgencyFactory)
+    case_number = factory.Sequence(lambda n: f"2026-{n:05d}")
+    offence_category = OffenceCategory.ROBBERY
+    justification = "CCTV still of an armed robbery"
+    authorization_reference = "SUP-APPROVAL-1"
+    status = CaseStatus.APPROVED
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+
+
+def assigned_case(agency: Agency, officer: Any, **fields: Any) -> Case:
+    """An approved case of the agency that `officer` may search in."""
+    case = CaseFactory(agency=agency, opened_by=officer, **fields)
+    assign_perm("search.search_in_case", officer, case)
+    return case
+
+
+ROLES = Role
