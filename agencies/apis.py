@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
-from rest_framework import permissions
+from django.db import models
+from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
 from agencies.models import Agency
 from agencies.selectors import acting_agency, has_role
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class IsAgencyMember(permissions.BasePermission):
@@ -21,11 +24,10 @@ class IsAgencyMember(permissions.BasePermission):
         return acting_agency(request.user) is not None
 
 
-class TenantAPIMixin:
-    """Gives a view the acting agency, resolved once per request from the user's membership."""
+class TenantViewSet(viewsets.GenericViewSet[_M]):
+    """Base of every tenant API view: members only, and the acting agency resolved once per request
+    from the user's membership. Concrete views build their querysets from `self.agency`."""
 
-    request: Request
-    action: str | None
     permission_classes = [permissions.IsAuthenticated, IsAgencyMember]
     # Roles an action needs beyond membership, e.g. {"create": (Role.AGENCY_ADMIN,)}.
     action_roles: dict[str, tuple[str, ...]] = {}

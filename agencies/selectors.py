@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency, Membership
 
 
 def membership_of(user: Any) -> Membership | None:

@@ -51,7 +51,7 @@ def embedded_postgres() -> Iterator[str]:
 def _redis_socket_path() -> Path:
     path = VAR_DIR / "redis" / "redis.sock"
     if len(str(path)) > MAX_SOCKET_PATH:
-        digest = hashlib.sha1(str(VAR_DIR).encode()).hexdigest()[:10]
+        digest = hashlib.sha1(str(VAR_DIR).encode(), usedforsecurity=False).hexdigest()[:10]
         path = Path("/tmp") / f"casebound-{digest}" / "redis.sock"  # noqa: S108
     return path
 

@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agencies.apis import TenantAPIMixin
+from agencies.apis import TenantViewSet
 from agencies.models import Role
 from portal.errors import ServiceError
 from search import selectors
@@ -36,8 +36,7 @@ from search.uploads import read_upload
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
-class CaseViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                  viewsets.GenericViewSet[Case]):
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Case]):
     serializer_class = CaseSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
@@ -88,8 +87,8 @@ def _agency_user(agency: Any, key: str) -> Any:
     return user
 
 
-class GalleryViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.CreateModelMixin, viewsets.GenericViewSet[Gallery]):
+class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     TenantViewSet[Gallery]):
     serializer_class = GallerySerializer
 
     action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,)}
@@ -114,8 +113,7 @@ class GalleryViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return Response(FaceOutSerializer(face).data, status=status.HTTP_201_CREATED)
 
 
-class SearchViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                    viewsets.GenericViewSet[Search]):
+class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Search]):
     serializer_class = SearchSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 

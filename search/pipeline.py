@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from portal.config import setting
 from portal.errors import ServiceError
 from portal.weights import ensure_weights
 
@@ -30,7 +31,9 @@ CHIP_PADDING = 0.25
 # Detection runs on a copy no larger than this: faces in bigger photos are still >100 px wide,
 # and detection time grows with pixels.
 DETECT_MAX_SIDE = 1600
-MODEL_NAME = "Dlib"
+# The embedding recipe, stored with every face: DeepFace's Dlib model, mirror-averaged. Faces made
+# by another recipe are never compared with this one's.
+MODEL_NAME = "Dlib+mirror"
 
 
 class ImageRejected(ServiceError):
@@ -56,10 +59,7 @@ class FaceResult:
 
 
 def _limits() -> tuple[int, int]:
-    from django.conf import settings
-
-    cfg = settings.CASEBOUND
-    return cfg["MAX_UPLOAD_BYTES"], cfg["MAX_IMAGE_PIXELS"]
+    return setting("MAX_UPLOAD_BYTES"), setting("MAX_IMAGE_PIXELS")
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -160,12 +160,20 @@ def _choose(rects: list[Any], shape: tuple[int, ...], pick: Pick) -> int:
                + (rects[i].center().y - cy) ** 2)
 
 
-def embed_chip(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """The L2-normalised embedding of an aligned 150x150 RGB chip."""
+def _represent(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
     bgr = np.ascontiguousarray(chip[:, :, ::-1])
-    result = models().represent(bgr, model_name=MODEL_NAME, detector_backend="skip",
+    result = models().represent(bgr, model_name="Dlib", detector_backend="skip",
                                 enforce_detection=False, align=False)
-    vector = np.asarray(result[0]["embedding"], dtype=np.float32)
+    return np.asarray(result[0]["embedding"], dtype=np.float32)
+
+
+def embed_chip(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """The L2-normalised embedding of an aligned 150x150 RGB chip.
+
+    The chip and its mirror image are both embedded and averaged: on LFW's dev test pairs this
+    lifted verification accuracy from 0.984 to 0.987 for twice the embedding time (docs/accuracy).
+    """
+    vector = _represent(chip) + _represent(np.ascontiguousarray(chip[:, ::-1]))
     return vector / np.linalg.norm(vector)
 
 

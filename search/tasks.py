@@ -29,7 +29,7 @@ def run_search(search_id: int) -> None:
         logger.exception("search %s failed", search_id)
         searching.search_fail(search_id=search_id, code="pipeline_error", message=(
             "The search could not be completed because of an internal error. Try again; if it "
-            "fails again, tell your administrator (search id %s)." % search_id))
+            f"fails again, tell your administrator (search id {search_id})."))
 
 
 @shared_task

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
@@ -19,8 +19,8 @@ from rest_framework.request import Request
 
 from agencies.apis import IsAgencyMember
 from agencies.decorators import member_required
-from agencies.selectors import acting_agency
 from agencies.models import Role
+from agencies.selectors import acting_agency
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, ProbeForm
@@ -35,6 +35,17 @@ def _agency(request: HttpRequest) -> Any:
     return request.agency  # type: ignore[attr-defined]
 
 
+def _role(request: HttpRequest) -> str:
+    return request.user.membership.role  # type: ignore[union-attr]
+
+
+def _admin_posted(request: HttpRequest) -> bool:
+    """A form post by the agency admin; other roles only read these pages."""
+    if request.method == "POST" and _role(request) != Role.AGENCY_ADMIN:
+        raise PermissionDenied("Only the agency admin can change galleries.")
+    return request.method == "POST"
+
+
 @member_required()
 def home(request: HttpRequest) -> HttpResponse:
     agency = _agency(request)
@@ -42,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
         "pending_cases": selectors.case_list(agency=agency).filter(status="pending")[:20],
         "recent_searches": selectors.search_list(agency=agency).filter(
-            requested_by=request.user)[:10],
+            requested_by=request.user.pk)[:10],
     })
 
 
@@ -79,7 +90,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "search/case_detail.html", {
         "case": case, "form": form, "refusal": refusal,
         "searches": selectors.search_list(agency=_agency(request)).filter(case=case)[:50],
-        "can_decide": request.user.membership.role == Role.SUPERVISOR,  # type: ignore[union-attr]
+        "can_decide": _role(request) == Role.SUPERVISOR,
     })
 
 
@@ -138,11 +149,10 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
     galleries = selectors.gallery_list(agency=_agency(request)).annotate(
         face_count=Count("faces"), subject_count=Count("subjects", distinct=True))
     form = GalleryForm(request.POST or None)
-    if request.method == "POST" and request.user.membership.role == Role.AGENCY_ADMIN:  # type: ignore[union-attr]
-        if form.is_valid():
-            gallery = enrollment.gallery_create(agency=_agency(request), **form.cleaned_data)
-            messages.success(request, f"Gallery {gallery.name} created.")
-            return redirect("gallery-detail", pk=gallery.pk)
+    if _admin_posted(request) and form.is_valid():
+        gallery = enrollment.gallery_create(agency=_agency(request), **form.cleaned_data)
+        messages.success(request, f"Gallery {gallery.name} created.")
+        return redirect("gallery-detail", pk=gallery.pk)
     return render(request, "search/gallery_list.html", {"galleries": galleries, "form": form})
 
 
@@ -150,24 +160,23 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
     form = EnrollForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and request.user.membership.role == Role.AGENCY_ADMIN:  # type: ignore[union-attr]
-        if form.is_valid():
-            try:
-                face = enrollment.face_enroll(
-                    gallery=gallery, subject_reference=form.cleaned_data["subject_reference"],
-                    display_name=form.cleaned_data["display_name"], actor=request.user,
-                    image=read_upload(form.cleaned_data["image"]))
-            except ServiceError as exc:
-                form.add_error("image", exc.message)
-            else:
-                messages.success(request, f"Face enrolled for {face.subject}.")
-                return redirect("gallery-detail", pk=gallery.pk)
+    if _admin_posted(request) and form.is_valid():
+        try:
+            face = enrollment.face_enroll(
+                gallery=gallery, subject_reference=form.cleaned_data["subject_reference"],
+                display_name=form.cleaned_data["display_name"], actor=request.user,
+                image=read_upload(form.cleaned_data["image"]))
+        except ServiceError as exc:
+            form.add_error("image", exc.message)
+        else:
+            messages.success(request, f"Face enrolled for {face.subject}.")
+            return redirect("gallery-detail", pk=gallery.pk)
     subjects = selectors.subject_list(gallery=gallery).prefetch_related("faces")
     return render(request, "search/gallery_detail.html",
                   {"gallery": gallery, "subjects": subjects, "form": form})
 
 
-def _image_response(field: Any) -> HttpResponse:
+def _image_response(field: Any) -> FileResponse:
     response = FileResponse(field.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
@@ -177,14 +186,14 @@ def _image_response(field: Any) -> HttpResponse:
 @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, IsAgencyMember])
-def face_image(request: Request, pk: int) -> HttpResponse:
+def face_image(request: Request, pk: int) -> FileResponse:
     return _image_response(selectors.face_get(agency=acting_agency(request.user), pk=pk).image)
 
 
 @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, IsAgencyMember])
-def probe_image(request: Request, pk: int, part: str) -> HttpResponse:
+def probe_image(request: Request, pk: int, part: str) -> FileResponse:
     search = selectors.search_get(agency=acting_agency(request.user), pk=pk)
     field = search.probe_face if part == "face" else search.probe
     if not field:

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -144,12 +145,12 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-searches": {"task": "search.tasks.sweep_stale_searches", "schedule": 60.0},
 }
 
-CASEBOUND = {
+CASEBOUND: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": int(os.environ.get("CASEBOUND_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
     "MAX_IMAGE_PIXELS": int(os.environ.get("CASEBOUND_MAX_IMAGE_PIXELS", 40_000_000)),
     "FACE_MODEL": os.environ.get("CASEBOUND_FACE_MODEL", "Dlib"),
     "CANDIDATE_LIMIT": int(os.environ.get("CASEBOUND_CANDIDATE_LIMIT", 10)),
-    "SIMILARITY_THRESHOLD": float(os.environ.get("CASEBOUND_SIMILARITY_THRESHOLD", 0.80)),
+    "SIMILARITY_THRESHOLD": float(os.environ.get("CASEBOUND_SIMILARITY_THRESHOLD", 0.90)),
     "SEARCH_MAX_ATTEMPTS": 3,
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
 }

@@ -15,6 +15,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # A stale search is re-queued quickly in tests so the sweeper can be exercised.
-CASEBOUND = {**CASEBOUND, "SEARCH_STALE_SECONDS": 5}
+CASEBOUND["SEARCH_STALE_SECONDS"] = 5
 # Test tasks go to their own queue, so a `make run` worker sharing the broker never takes them.
 CELERY_TASK_DEFAULT_QUEUE = "casebound-test"

@@ -11,11 +11,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from portal.config import setting
 from search import pipeline, selectors
 from search.models import Candidate, Case, Search, SearchStatus
 from search.pipeline import Pick
@@ -42,7 +42,7 @@ def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
 
 
 def _claim(search_id: int) -> Search | None:
-    limit = settings.CASEBOUND["SEARCH_MAX_ATTEMPTS"]
+    limit = setting("SEARCH_MAX_ATTEMPTS")
     claimed = Search.objects.filter(pk=search_id, status=SearchStatus.QUEUED,
                                     attempts__lt=limit).update(
         status=SearchStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
@@ -77,12 +77,11 @@ def search_run(*, search_id: int) -> None:
 
 
 def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float) -> None:
-    cfg = settings.CASEBOUND
     started = time.perf_counter()
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
-                                      model_name=pipeline.MODEL_NAME, limit=cfg["CANDIDATE_LIMIT"])
+                                      model_name=pipeline.MODEL_NAME, limit=setting("CANDIDATE_LIMIT"))
     query_seconds = time.perf_counter() - started
-    threshold = cfg["SIMILARITY_THRESHOLD"]
+    threshold = setting("SIMILARITY_THRESHOLD")
     started = time.perf_counter()
     with transaction.atomic():
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
@@ -116,10 +115,9 @@ def searches_requeue_stale() -> list[int]:
 
     Returns the ids to enqueue again. Called by the periodic sweeper.
     """
-    cfg = settings.CASEBOUND
-    cutoff = timezone.now() - timedelta(seconds=cfg["SEARCH_STALE_SECONDS"])
+    cutoff = timezone.now() - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
     stale_running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
-    stale_running.filter(attempts__gte=cfg["SEARCH_MAX_ATTEMPTS"]).update(
+    stale_running.filter(attempts__gte=setting("SEARCH_MAX_ATTEMPTS")).update(
         status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
         error="The search was interrupted several times and has stopped. Run it again; if it "
               "keeps failing, tell your administrator.")

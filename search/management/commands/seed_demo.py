@@ -96,4 +96,4 @@ def _demo_case(agency: Agency, users: dict[str, Any]) -> None:
 def _logins(password: str) -> str:
     names = ["platform-admin"] + [f"{slug}-{key}" for slug, (_, people) in AGENCIES.items()
                                   for key in people]
-    return ("Demo logins (password: %s):\n  " % password) + "\n  ".join(names)
+    return f"Demo logins (password: {password}):\n  " + "\n  ".join(names)

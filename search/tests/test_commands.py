@@ -1,0 +1,86 @@
+"""The management commands: evaluate_lfw, enroll_folder and seed_demo, on the bundled photos."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from agencies.models import Agency, Membership
+from search.models import Case, CaseStatus, Face, Gallery
+from tests import photos
+from tests.factories import GalleryFactory
+
+
+def _pairs_file(tmp_path: Path) -> Path:
+    people = photos.people()
+    lines = []
+    for name in people:
+        lines += [f"{name}\t{i}\t{j}" for i, j in ((1, 2), (1, 3), (2, 3))]
+    for k, name in enumerate(people):
+        for step in (1, 2, 3):
+            other = people[(k + step) % len(people)]
+            lines.append(f"{name}\t{step}\t{other}\t{(step % 3) + 1}")
+    numbered = _numbered_copy(tmp_path)
+    (tmp_path / "pairs.txt").write_text(f"{len(people) * 3}\n" + "\n".join(lines) + "\n")
+    return numbered
+
+
+def _numbered_copy(tmp_path: Path) -> Path:
+    """The fixtures renamed to LFW's Name_000N.jpg numbering (1-based, in file order)."""
+    root = tmp_path / "lfw"
+    for name in photos.people():
+        (root / name).mkdir(parents=True)
+        for index in range(3):
+            shutil.copy(photos.photo_path(name, index), root / name / f"{name}_{index + 1:04d}.jpg")
+    return root
+
+
+def test_evaluate_lfw_prints_folds_and_a_json_summary(tmp_path: Path) -> None:
+    images = _pairs_file(tmp_path)
+    out = io.StringIO()
+    call_command("evaluate_lfw", "--images", str(images), "--pairs", str(tmp_path / "pairs.txt"),
+                 stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert sum(line.startswith("fold") for line in lines) == 10
+    summary = json.loads(lines[-1])
+    assert summary["pairs"] == 90
+    assert summary["accuracy_mean"] >= 0.9
+    assert 0 <= summary["accuracy_std"] < 0.2
+    assert summary["images_per_second"] > 0
+
+
+def test_enroll_folder_enrolls_each_photo_once_and_reports_bad_files(cast, tmp_path: Path) -> None:
+    gallery = GalleryFactory(agency=cast.agency)
+    root = tmp_path / "batch"
+    for name in photos.people()[:2]:
+        shutil.copytree(photos.FIXTURES / name, root / name)
+    (root / "Broken_Person").mkdir()
+    (root / "Broken_Person" / "scan.jpg").write_bytes(b"not really a jpeg")
+    err = io.StringIO()
+    report = tmp_path / "errors.csv"
+    call_command("enroll_folder", str(gallery.pk), str(root), "--report", str(report),
+                 stdout=io.StringIO(), stderr=err)
+    assert Face.objects.filter(gallery=gallery).count() == 6
+    assert "not_an_image" in err.getvalue()
+    assert "scan.jpg" in report.read_text()
+    out = io.StringIO()
+    call_command("enroll_folder", str(gallery.pk), str(root), stdout=out, stderr=io.StringIO())
+    assert "enrolled 0, already enrolled 6, failed 1" in out.getvalue()
+    assert Face.objects.filter(gallery=gallery).count() == 6
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent() -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = (Agency.objects.count(), Membership.objects.count(), Face.objects.count())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (Agency.objects.count(), Membership.objects.count(), Face.objects.count()) == counts
+    assert counts == (2, 6, 60)
+    demo_case = Case.objects.get(agency__slug="demo")
+    assert demo_case.status == CaseStatus.APPROVED
+    assert Gallery.objects.filter(agency__slug="other").get().faces.count() == 30

@@ -1,0 +1,78 @@
+"""Celery that loses nothing: redelivery is harmless, stale work is given back, hopeless work ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from search.models import Search, SearchStatus
+from search.services import searching
+from search.tasks import sweep_stale_searches
+from tests import photos
+from tests.factories import GalleryFactory, assigned_case
+from tests.fixtures import enroll_people, wait_for
+
+
+def _search(cast, **fields) -> Search:
+    case = assigned_case(cast.agency, cast.officer)
+    search = searching.search_create(case=case, user=cast.officer,
+                                     probe=photos.photo("Colin_Powell", 2))
+    Search.objects.filter(pk=search.pk).update(**fields)
+    return Search.objects.get(pk=search.pk)
+
+
+def test_a_running_search_is_not_claimed_twice(cast) -> None:
+    stale = timezone.now() - timedelta(seconds=1)
+    search = _search(cast, status=SearchStatus.RUNNING, started_at=stale, attempts=1)
+    searching.search_run(search_id=search.pk)  # a redelivered message
+    search.refresh_from_db()
+    assert search.status == SearchStatus.RUNNING
+    assert search.attempts == 1
+
+
+def test_a_finished_search_is_left_alone(cast) -> None:
+    search = _search(cast, status=SearchStatus.DONE)
+    searching.search_run(search_id=search.pk)
+    search.refresh_from_db()
+    assert search.status == SearchStatus.DONE and search.attempts == 0
+
+
+def test_a_search_whose_worker_died_is_given_back(cast, settings) -> None:
+    long_ago = timezone.now() - timedelta(hours=1)
+    search = _search(cast, status=SearchStatus.RUNNING, started_at=long_ago, attempts=1,
+                     created_at=long_ago)
+    assert searching.searches_requeue_stale() == [search.pk]
+    search.refresh_from_db()
+    assert search.status == SearchStatus.QUEUED
+
+
+def test_a_search_that_killed_its_worker_too_often_fails_with_a_reason(cast) -> None:
+    long_ago = timezone.now() - timedelta(hours=1)
+    search = _search(cast, status=SearchStatus.RUNNING, started_at=long_ago, attempts=3,
+                     created_at=long_ago)
+    assert searching.searches_requeue_stale() == []
+    search.refresh_from_db()
+    assert search.status == SearchStatus.FAILED
+    assert search.error_code == "worker_lost"
+    assert "Run it again" in search.error
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_gets_an_abandoned_search_done_on_a_real_worker(cast, celery_worker) -> None:
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    long_ago = timezone.now() - timedelta(hours=1)
+    # As if a worker had died mid-search: running, stale, its message gone.
+    search = _search(cast, status=SearchStatus.RUNNING, started_at=long_ago, attempts=1,
+                     created_at=long_ago)
+    sweep_stale_searches.delay()
+
+    def done() -> bool:
+        search.refresh_from_db()
+        return search.status == SearchStatus.DONE
+
+    wait_for(done, timeout=90)
+    assert search.attempts == 2
+    assert search.candidates.first().subject.reference == "Colin_Powell"

@@ -1,0 +1,34 @@
+"""The OpenAPI schema describes the whole API."""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+from tests.fixtures import api_client
+
+
+def test_the_schema_lists_every_contract_endpoint(cast) -> None:
+    response = api_client(cast.officer).get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    for path in ("/api/v1/cases/", "/api/v1/cases/{id}/", "/api/v1/galleries/",
+                 "/api/v1/galleries/{id}/faces/", "/api/v1/searches/", "/api/v1/searches/{id}/",
+                 "/api/v1/auth/token/"):
+        assert path in schema["paths"], path
+
+
+def test_a_token_is_issued_for_a_username_and_password(cast) -> None:
+    response = APIClient().post("/api/v1/auth/token/", {"username": "alice",
+                                                        "password": "correct-horse-battery-staple"})
+    assert response.status_code == 200
+    token = response.json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/cases/").status_code == 200
+
+
+def test_a_wrong_password_gets_no_token(cast) -> None:
+    response = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 400
+    assert "token" not in response.json()
