@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from agencies.apis import IsAgencyMember
 from agencies.decorators import member_required
 from agencies.models import Role
-from agencies.selectors import acting_agency
+from agencies.selectors import acting_agency, membership_of
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, ProbeForm
@@ -46,8 +47,15 @@ def _admin_posted(request: HttpRequest) -> bool:
     return request.method == "POST"
 
 
-@member_required()
+@login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if membership_of(request.user) is None and request.user.is_staff:
+        return redirect("admin:index")  # the platform operator works in the admin site
+    return _agency_home(request)
+
+
+@member_required()
+def _agency_home(request: HttpRequest) -> HttpResponse:
     agency = _agency(request)
     return render(request, "search/home.html", {
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
