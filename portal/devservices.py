@@ -44,8 +44,8 @@ def embedded_postgres() -> Iterator[str]:
     try:
         yield f"postgres://postgres@{quote(socket_dir, safe='')}/{DB_NAME}"
     finally:
-        server.cleanup()
-        _log("postgres stopped")
+        server.cleanup()  # stops postgres unless another supervisor still holds it
+        _log("postgres released")
 
 
 def _redis_socket_path() -> Path:

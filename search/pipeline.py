@@ -134,6 +134,12 @@ def models() -> FaceModels:
     return FaceModels()
 
 
+def warm_up() -> None:
+    """Load every model and run the embedding once, so the first real request is not slow."""
+    models()
+    embed_chip(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8))
+
+
 def _detect(rgb: NDArray[np.uint8]) -> tuple[list[Any], list[float], str]:
     m = models()
     scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))

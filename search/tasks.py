@@ -4,6 +4,7 @@ import contextlib
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
 from portal.errors import ServiceError
@@ -11,6 +12,14 @@ from search.services import searching
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
+
+
+@worker_process_init.connect
+def load_face_models(**kwargs: object) -> None:
+    """Load the model in each worker process at start, not inside the first officer's search."""
+    from search import pipeline
+
+    pipeline.warm_up()
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
