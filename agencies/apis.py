@@ -9,7 +9,7 @@ from django.db import models
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
-from agencies.models import Agency
+from agencies.models import Agency, Role
 from agencies.selectors import acting_agency, has_role
 
 _M = TypeVar("_M", bound=models.Model)
@@ -54,3 +54,6 @@ def role_required(*roles: str) -> type[permissions.BasePermission]:
             return has_role(request.user, *roles)
 
     return HasRole
+
+
+AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)

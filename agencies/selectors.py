@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agencies.models import Agency, Membership
+from django.db.models import QuerySet
+
+from agencies.models import Agency, AuditEvent, Membership
 
 
 def membership_of(user: Any) -> Membership | None:
@@ -28,3 +30,8 @@ def has_role(user: Any, *roles: str) -> bool:
     """Whether the user's membership has one of these roles."""
     membership = membership_of(user)
     return membership is not None and membership.role in roles
+
+
+def audit_events(*, agency: Agency | None) -> QuerySet[AuditEvent]:
+    """The agency's audit trail, newest first."""
+    return AuditEvent.objects.for_agency(agency).order_by("-at", "-seq")

@@ -1,12 +1,21 @@
 """API routes of the search app, under /api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from agencies.audit_apis import AuditEventViewSet
 from search import apis
 
 router = DefaultRouter(trailing_slash=True)
 router.register("cases", apis.CaseViewSet, basename="case")
 router.register("galleries", apis.GalleryViewSet, basename="gallery")
 router.register("searches", apis.SearchViewSet, basename="search")
+router.register("audit", AuditEventViewSet, basename="audit")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("searches/<int:pk>/disclosure.pdf", apis.SearchDisclosureView.as_view({"get": "retrieve"}),
+         name="search-disclosure"),
+    path("policy/", apis.PolicyView.as_view({"get": "retrieve", "patch": "partial_update"}),
+         name="policy"),
+    *router.urls,
+]

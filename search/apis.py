@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -17,8 +19,10 @@ from agencies.apis import TenantViewSet
 from agencies.models import Role
 from portal.errors import ServiceError
 from search import selectors
-from search.models import Case, Gallery, Search
+from search.models import Case, Gallery, Search, SearchPolicy
+from search.reports import disclosure_response
 from search.serializers import (
+    CandidateSerializer,
     CaseAssignSerializer,
     CaseCreateSerializer,
     CaseDecisionSerializer,
@@ -26,11 +30,14 @@ from search.serializers import (
     FaceEnrollSerializer,
     FaceOutSerializer,
     GallerySerializer,
+    PolicySerializer,
+    ReviewCreateSerializer,
     SearchCreateSerializer,
     SearchQueuedSerializer,
     SearchSerializer,
 )
-from search.services import cases, enrollment, searching
+from search.services import cases, enrollment, reviews, searching
+from search.services.policy import policy_of, policy_update
 from search.uploads import read_upload
 
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
@@ -97,7 +104,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         return selectors.gallery_list(agency=self.agency).annotate(face_count=Count("faces"))
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = enrollment.gallery_create(agency=self.agency,
+        serializer.instance = enrollment.gallery_create(agency=self.agency, actor=self.request.user,
                                                         **serializer.validated_data)
 
     @extend_schema(request=FaceEnrollSerializer, responses={201: FaceOutSerializer})
@@ -130,3 +137,45 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         search = searching.search_create(case=case, user=request.user,
                                          probe=read_upload(params.validated_data["probe"]))
         return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        search = self.get_object()
+        searching.search_results_viewed(search=search, actor=request.user)
+        return Response(SearchSerializer(search).data)
+
+    @extend_schema(request=ReviewCreateSerializer, responses={200: CandidateSerializer})
+    @action(detail=True, methods=["post"], url_path=r"candidates/(?P<rank>[0-9]+)/review",
+            parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def review(self, request: Request, pk: str, rank: str) -> Response:
+        params = ReviewCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        candidate = selectors.candidate_get(search=self.get_object(), rank=rank)
+        reviewed = reviews.candidate_review(candidate=candidate, reviewer=request.user,
+                                            **params.validated_data)
+        return Response(CandidateSerializer(selectors.candidate_get(search=reviewed.search,
+                                                                    rank=reviewed.rank)).data)
+
+
+class SearchDisclosureView(TenantViewSet[Search]):
+    """The disclosure report of one search, as PDF."""
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def retrieve(self, request: Request, pk: str) -> HttpResponse:
+        search = selectors.search_get(agency=self.agency, pk=pk)
+        return disclosure_response(search, request.user)
+
+
+class PolicyView(TenantViewSet[SearchPolicy]):
+    """The agency's search policy: every member reads it, the agency admin changes it."""
+
+    serializer_class = PolicySerializer
+
+    def retrieve(self, request: Request) -> Response:
+        return Response(PolicySerializer(policy_of(self.agency)).data)
+
+    @extend_schema(request=PolicySerializer, responses={200: PolicySerializer})
+    def partial_update(self, request: Request) -> Response:
+        params = PolicySerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        policy = policy_update(agency=self.agency, actor=request.user, **params.validated_data)
+        return Response(PolicySerializer(policy).data)

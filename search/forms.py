@@ -2,7 +2,7 @@
 
 from django import forms
 
-from search.models import LegalBasis, OffenceCategory
+from search.models import LegalBasis, OffenceCategory, SearchPolicy
 
 IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
 
@@ -34,3 +34,16 @@ class EnrollForm(forms.Form):
     display_name = forms.CharField(max_length=200, required=False)
     image = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
                             help_text="One clear, frontal photo. JPEG, PNG or WebP.")
+
+
+class PolicyForm(forms.ModelForm[SearchPolicy]):
+    allowed_offences = forms.MultipleChoiceField(
+        choices=OffenceCategory.choices, widget=forms.CheckboxSelectMultiple,
+        required=False, help_text="Searches are refused for any offence not ticked here.")
+
+    class Meta:
+        model = SearchPolicy
+        fields = ["allowed_offences", "max_candidates", "similarity_threshold", "authorization_days"]
+        labels = {"max_candidates": "Most candidates shown",
+                  "similarity_threshold": "Similarity threshold",
+                  "authorization_days": "Days a case authorization lasts"}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from guardian.models import UserObjectPermissionBase
 from pgvector.django import VectorField
@@ -91,10 +95,49 @@ class OffenceCategory(models.TextChoices):
     OTHER = "other", "Other"
 
 
+DEFAULT_ALLOWED_OFFENCES = [
+    OffenceCategory.VIOLENT_FELONY, OffenceCategory.SEXUAL_OFFENCE, OffenceCategory.ROBBERY,
+    OffenceCategory.HOME_INVASION, OffenceCategory.HOMICIDE, OffenceCategory.KIDNAPPING,
+    OffenceCategory.MISSING_PERSON, OffenceCategory.DECEASED_ID,
+]
+
+
+def default_allowed_offences() -> list[str]:
+    return [str(category) for category in DEFAULT_ALLOWED_OFFENCES]
+
+
+class SearchPolicy(models.Model):
+    """An agency's rules for face search, set by its admin; anything not allowed is refused."""
+
+    agency = models.OneToOneField("agencies.Agency", on_delete=models.CASCADE,
+                                  related_name="search_policy")
+    allowed_offences = ArrayField(models.CharField(max_length=40, choices=OffenceCategory.choices),
+                                  default=default_allowed_offences)
+    max_candidates = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)])
+    similarity_threshold = models.FloatField(
+        default=0.90, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Candidates less similar than this are not shown")
+    authorization_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Search policy of {self.agency}"
+
+    def snapshot(self) -> dict[str, Any]:
+        """The rules in force, as stored with each search and printed in disclosure reports."""
+        return {"allowed_offences": list(self.allowed_offences),
+                "max_candidates": self.max_candidates,
+                "similarity_threshold": self.similarity_threshold,
+                "authorization_days": self.authorization_days}
+
+
 class CaseStatus(models.TextChoices):
     PENDING = "pending", "Awaiting approval"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Authorization expired"
     CLOSED = "closed", "Closed"
 
 
@@ -161,6 +204,7 @@ class Search(TenantModel):
     probe_box = models.JSONField(null=True, blank=True)
     model_name = models.CharField(max_length=40, blank=True)
     threshold = models.FloatField(null=True, blank=True)
+    policy = models.JSONField(default=dict, blank=True, help_text="The policy in force when run")
     attempts = models.PositiveSmallIntegerField(default=0)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per pipeline stage")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -177,6 +221,14 @@ class Search(TenantModel):
         return self.status in FINISHED_STATUSES
 
 
+class CandidateStatus(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Not reviewed"
+    AWAITING_SECOND = "awaiting_second", "One reviewer: possible lead; needs a second"
+    POSSIBLE_LEAD = "possible_lead", "Possible lead (two reviewers)"
+    NOT_A_MATCH = "not_a_match", "Not a match"
+    DISPUTED = "disputed", "Reviewers disagree"
+
+
 class Candidate(TenantModel):
     """A ranked investigative lead a search returned. Never an identification."""
 
@@ -186,9 +238,33 @@ class Candidate(TenantModel):
     gallery = models.ForeignKey(Gallery, null=True, on_delete=models.SET_NULL, related_name="+")
     rank = models.PositiveSmallIntegerField()
     similarity = models.FloatField()
+    status = models.CharField(max_length=20, choices=CandidateStatus.choices,
+                              default=CandidateStatus.UNREVIEWED)
 
     class Meta:
         ordering = ["search", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["search", "rank"], name="candidate_unique_rank")
+        ]
+
+
+class ReviewDecision(models.TextChoices):
+    POSSIBLE_LEAD = "possible_lead", "Possible lead"
+    NOT_A_MATCH = "not_a_match", "Not a match"
+
+
+class Review(TenantModel):
+    """One person's decision on one candidate. Decisions are final: a second look is a new person."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+")
+    decision = models.CharField(max_length=20, choices=ReviewDecision.choices)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "reviewer"], name="review_once_per_person")
         ]

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncMonth
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
+from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
-from agencies.models import Agency
-from search.models import Candidate, Case, Face, Gallery, Search, Subject
+from agencies.models import Agency, AuditAction, AuditEvent
+from search.models import (
+    Candidate,
+    CandidateStatus,
+    Case,
+    Face,
+    Gallery,
+    OffenceCategory,
+    Search,
+    SearchStatus,
+    Subject,
+)
 
 
 def _get_or_404(queryset: QuerySet[Any], pk: Any) -> Any:
@@ -35,6 +48,18 @@ def cases_searchable_by(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
     """The agency's cases this user is assigned to (holds `search_in_case` on)."""
     assigned = get_objects_for_user(user, "search.search_in_case", klass=Case, accept_global_perms=False)
     return case_list(agency=agency).filter(pk__in=assigned.values("pk"))
+
+
+def agency_members(*, agency: Agency | None) -> QuerySet[Any]:
+    """Active users of the agency."""
+    return get_user_model().objects.filter(membership__agency=agency, is_active=True).order_by(
+        "username")
+
+
+def users_assigned(*, case: Case) -> QuerySet[Any]:
+    """Users who may search in the case."""
+    users = get_users_with_perms(case, only_with_perms_in=["search_in_case"], with_superusers=False)
+    return cast(QuerySet[Any], users).order_by("username")
 
 
 def gallery_list(*, agency: Agency | None) -> QuerySet[Gallery]:
@@ -70,7 +95,16 @@ def search_get(*, agency: Agency | None, pk: Any) -> Search:
 def candidates_of(*, search: Search) -> QuerySet[Candidate]:
     """A search's candidates in rank order, with what a result page shows of each."""
     return (Candidate.objects.for_agency(search.agency).filter(search=search)
-            .select_related("face", "subject", "gallery").order_by("rank"))
+            .select_related("face", "subject", "gallery")
+            .prefetch_related("reviews__reviewer").order_by("rank"))
+
+
+def candidate_get(*, search: Search, rank: Any) -> Candidate:
+    """One candidate of a search by its rank, or 404."""
+    try:
+        return candidates_of(search=search).select_related("search__case").get(rank=int(rank))
+    except (ValueError, TypeError, Candidate.DoesNotExist):
+        raise Http404("Not found") from None
 
 
 def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int) -> list[Face]:
@@ -85,3 +119,28 @@ def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int
                 .select_related("subject", "gallery")
                 .order_by("distance"))
     return list(queryset[:limit])
+
+
+def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
+    """Figures for an oversight body: searches per officer, per offence, leads, refusals, by month."""
+    searches = search_list(agency=agency).filter(created_at__year=year)
+    with_lead = searches.filter(candidates__status=CandidateStatus.POSSIBLE_LEAD).distinct().count()
+    refusals = (AuditEvent.objects.for_agency(agency)
+                .filter(action=AuditAction.SEARCH_REFUSED, at__year=year)
+                .values(code=KeyTextTransform("code", "details")).annotate(count=Count("pk"))
+                .order_by("-count"))
+    total = searches.count()
+    return {
+        "year": year, "searches": total, "with_possible_lead": with_lead,
+        "lead_share": (with_lead / total) if total else 0.0,
+        "no_face": searches.filter(status=SearchStatus.NO_FACE).count(),
+        "per_officer": list(searches.values(officer=F("requested_by__username"))
+                            .annotate(count=Count("pk")).order_by("-count")),
+        "per_offence": [{"offence": OffenceCategory(row["offence"]).label, "count": row["count"]}
+                        for row in searches.values(offence=F("case__offence_category"))
+                        .annotate(count=Count("pk")).order_by("-count")],
+        "per_month": list(searches.annotate(month=TruncMonth("created_at")).values("month")
+                          .annotate(count=Count("pk")).order_by("month")),
+        "refusals": list(refusals),
+        "cases_opened": case_list(agency=agency).filter(created_at__year=year).count(),
+    }

@@ -7,7 +7,16 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from search.models import Candidate, Case, Gallery, OffenceCategory, Search
+from search.models import (
+    Candidate,
+    Case,
+    Gallery,
+    OffenceCategory,
+    Review,
+    ReviewDecision,
+    Search,
+    SearchPolicy,
+)
 
 LEAD_NOTICE = ("Candidates are investigative leads only, never an identification. A possible "
                "match must be confirmed by independent investigation.")
@@ -88,14 +97,39 @@ class FaceLinkSerializer(_RefSerializer):
         return reverse("face-image", args=[face.pk])
 
 
+class ReviewSerializer(serializers.ModelSerializer[Review]):
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "decision", "note", "created_at"]
+
+
 class CandidateSerializer(serializers.ModelSerializer[Candidate]):
     subject = SubjectRefSerializer(allow_null=True)
     face = FaceLinkSerializer(allow_null=True)
     gallery = _RefSerializer(allow_null=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
 
     class Meta:
         model = Candidate
-        fields = ["rank", "similarity", "subject", "face", "gallery"]
+        fields = ["rank", "similarity", "status", "subject", "face", "gallery", "reviews"]
+
+
+class ReviewCreateSerializer(serializers.Serializer[Any]):
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class PolicySerializer(serializers.ModelSerializer[SearchPolicy]):
+    allowed_offences = serializers.ListField(
+        child=serializers.ChoiceField(choices=OffenceCategory.choices), allow_empty=True)
+
+    class Meta:
+        model = SearchPolicy
+        fields = ["allowed_offences", "max_candidates", "similarity_threshold",
+                  "authorization_days", "updated_at"]
+        read_only_fields = ["updated_at"]
 
 
 class SearchSerializer(serializers.ModelSerializer[Search]):
@@ -105,7 +139,8 @@ class SearchSerializer(serializers.ModelSerializer[Search]):
     class Meta:
         model = Search
         fields = ["id", "case", "status", "error_code", "error", "faces_found", "threshold",
-                  "model_name", "timings", "created_at", "finished_at", "notice", "candidates"]
+                  "policy", "model_name", "timings", "created_at", "finished_at", "notice",
+                  "candidates"]
 
     def get_candidates(self, search: Search) -> list[dict[str, Any]]:
         from search.selectors import candidates_of

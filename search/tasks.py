@@ -8,7 +8,7 @@ from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
 from portal.errors import ServiceError
-from search.services import searching
+from search.services import cases, searching
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
@@ -47,3 +47,8 @@ def sweep_stale_searches() -> int:
     for search_id in ids:
         run_search.delay(search_id)
     return len(ids)
+
+
+@shared_task
+def expire_cases() -> int:
+    return cases.cases_expire()

@@ -9,7 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
@@ -24,9 +26,12 @@ from agencies.models import Role
 from agencies.selectors import acting_agency, membership_of
 from portal.errors import ServiceError
 from search import selectors
-from search.forms import CaseForm, EnrollForm, GalleryForm, ProbeForm
+from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm
+from search.models import ReviewDecision
+from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
-from search.services import cases, enrollment, searching
+from search.services import cases, enrollment, reviews, searching
+from search.services.policy import policy_of, policy_update
 from search.uploads import read_upload
 
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
@@ -48,7 +53,7 @@ def _admin_posted(request: HttpRequest) -> bool:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponseBase:
     if membership_of(request.user) is None and request.user.is_staff:
         return redirect("admin:index")  # the platform operator works in the admin site
     return _agency_home(request)
@@ -99,6 +104,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "case": case, "form": form, "refusal": refusal,
         "searches": selectors.search_list(agency=_agency(request)).filter(case=case)[:50],
         "can_decide": _role(request) == Role.SUPERVISOR,
+        "assignable": selectors.agency_members(agency=_agency(request)).filter(
+            membership__role__in=INVESTIGATORS),
+        "assigned": selectors.users_assigned(case=case),
     })
 
 
@@ -134,22 +142,78 @@ def search_new(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("search-detail", pk=search.pk)
 
 
-def _search_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+def _show_search(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     search = selectors.search_get(agency=_agency(request), pk=pk)
-    return {"search": search, "candidates": selectors.candidates_of(search=search),
-            "lead_notice": LEAD_NOTICE}
+    searching.search_results_viewed(search=search, actor=request.user)
+    return render(request, template, {
+        "search": search, "candidates": selectors.candidates_of(search=search),
+        "lead_notice": LEAD_NOTICE, "can_review": _role(request) in INVESTIGATORS,
+        "decisions": ReviewDecision.choices})
 
 
 @member_required()
 def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "search/search_detail.html", _search_context(request, pk))
+    return _show_search(request, pk, "search/search_detail.html")
 
 
 @never_cache
 @member_required()
 def search_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The part of the result page that changes while the search runs; polled by the page."""
-    return render(request, "search/_search_panel.html", _search_context(request, pk))
+    return _show_search(request, pk, "search/_search_panel.html")
+
+
+@require_POST
+@member_required(*INVESTIGATORS)
+def candidate_review(request: HttpRequest, pk: int, rank: int) -> HttpResponse:
+    search = selectors.search_get(agency=_agency(request), pk=pk)
+    candidate = selectors.candidate_get(search=search, rank=rank)
+    try:
+        reviewed = reviews.candidate_review(candidate=candidate, reviewer=request.user,
+                                            decision=request.POST.get("decision", ""),
+                                            note=request.POST.get("note", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Candidate #{rank}: {reviewed.get_status_display()}.")
+    return redirect(f"{reverse('search-detail', args=[search.pk])}#candidate-{rank}")
+
+
+@member_required()
+def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
+    search = selectors.search_get(agency=_agency(request), pk=pk)
+    return disclosure_response(search, request.user)
+
+
+@require_POST
+@member_required(Role.SUPERVISOR)
+def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(agency=_agency(request), pk=pk)
+    user = selectors.agency_members(agency=_agency(request)).filter(
+        pk=request.POST.get("user") or 0).first()
+    try:
+        if user is None:
+            raise ServiceError("not_found", "Choose an officer of your agency.")
+        cases.case_assign(case=case, actor=request.user, user=user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{user} may now search in case {case.case_number}.")
+    return redirect("case-detail", pk=case.pk)
+
+
+@member_required()
+def policy(request: HttpRequest) -> HttpResponse:
+    current = policy_of(_agency(request))
+    form = PolicyForm(request.POST or None, instance=current)
+    if request.method == "POST":
+        if _role(request) != Role.AGENCY_ADMIN:
+            raise PermissionDenied("Only the agency admin can change the search policy.")
+        if form.is_valid():
+            policy_update(agency=_agency(request), actor=request.user, **form.cleaned_data)
+            messages.success(request, "Search policy saved.")
+            return redirect("policy")
+    return render(request, "search/policy.html", {"form": form, "policy": current})
 
 
 @member_required()
@@ -158,9 +222,14 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
         face_count=Count("faces"), subject_count=Count("subjects", distinct=True))
     form = GalleryForm(request.POST or None)
     if _admin_posted(request) and form.is_valid():
-        gallery = enrollment.gallery_create(agency=_agency(request), **form.cleaned_data)
-        messages.success(request, f"Gallery {gallery.name} created.")
-        return redirect("gallery-detail", pk=gallery.pk)
+        try:
+            gallery = enrollment.gallery_create(agency=_agency(request), actor=request.user,
+                                                **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Gallery {gallery.name} created.")
+            return redirect("gallery-detail", pk=gallery.pk)
     return render(request, "search/gallery_list.html", {"galleries": galleries, "form": form})
 
 

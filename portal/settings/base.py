@@ -23,11 +23,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "django_filters",
     "agencies",
     "search",
 ]
@@ -39,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "agencies.middleware.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -143,14 +146,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-searches": {"task": "search.tasks.sweep_stale_searches", "schedule": 60.0},
+    "expire-case-authorizations": {"task": "search.tasks.expire_cases", "schedule": 3600.0},
 }
 
 CASEBOUND: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": int(os.environ.get("CASEBOUND_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
     "MAX_IMAGE_PIXELS": int(os.environ.get("CASEBOUND_MAX_IMAGE_PIXELS", 40_000_000)),
-    "FACE_MODEL": os.environ.get("CASEBOUND_FACE_MODEL", "Dlib"),
-    "CANDIDATE_LIMIT": int(os.environ.get("CASEBOUND_CANDIDATE_LIMIT", 10)),
-    "SIMILARITY_THRESHOLD": float(os.environ.get("CASEBOUND_SIMILARITY_THRESHOLD", 0.90)),
     "SEARCH_MAX_ATTEMPTS": 3,
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
 }

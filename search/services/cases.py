@@ -1,4 +1,5 @@
-"""Opening, deciding and staffing cases, and the rule that a search needs a live, assigned case."""
+"""Opening, deciding and staffing cases, and the rule that a search needs a live, assigned case in an
+allowed offence category. Every step is audited."""
 
 from __future__ import annotations
 
@@ -9,13 +10,29 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from agencies.models import Agency, Role
+from agencies.audit import audit_record
+from agencies.models import Agency, AuditAction, Role
 from agencies.selectors import acting_agency, has_role
 from portal.errors import ServiceError
 from search.models import Case, CaseStatus, OffenceCategory
+from search.services.policy import policy_of
 
-CASE_AUTHORIZATION_DAYS = 30
 SEARCH_PERMISSION = "search.search_in_case"
+
+
+def case_audit_details(case: Case, **extra: Any) -> dict[str, Any]:
+    """What every case-related audit event records of its case."""
+    return {"case_id": case.pk, "case_number": case.case_number,
+            "offence_category": case.offence_category, **extra}
+
+
+def _ensure_offence_allowed(agency: Agency, offence_category: str) -> None:
+    if offence_category not in policy_of(agency).allowed_offences:
+        label = OffenceCategory(offence_category).label if offence_category in OffenceCategory.values \
+            else offence_category
+        raise ServiceError("offence_not_allowed", f"Your agency's policy does not allow face "
+                           f"searches for {label.lower()}. Only serious offences listed in the "
+                           "policy qualify.", status=403)
 
 
 @transaction.atomic
@@ -24,6 +41,7 @@ def case_open(*, agency: Agency, actor: Any, case_number: str, offence_category:
     """Open a case awaiting a supervisor's approval; the officer who opens it is assigned to it."""
     if offence_category not in OffenceCategory.values:
         raise ServiceError("invalid_offence_category", f"Unknown offence category {offence_category!r}.")
+    _ensure_offence_allowed(agency, offence_category)
     try:
         with transaction.atomic():
             case = Case.objects.create(
@@ -35,6 +53,9 @@ def case_open(*, agency: Agency, actor: Any, case_number: str, offence_category:
         raise ServiceError("duplicate_case_number",
                            f"Case {case_number} already exists in your agency.", status=409) from None
     assign_perm(SEARCH_PERMISSION, actor, case)
+    audit_record(action=AuditAction.CASE_OPENED, agency=agency, actor=actor, obj=case,
+                 details=case_audit_details(case, justification=justification,
+                                       authorization_reference=authorization_reference))
     return case
 
 
@@ -44,15 +65,27 @@ def _require_supervisor(case: Case, actor: Any) -> None:
                            status=403)
 
 
+def _require_pending(case: Case) -> None:
+    if case.status != CaseStatus.PENDING:
+        raise ServiceError("case_already_decided", f"Case {case.case_number} is already "
+                           f"{case.get_status_display().lower()}.", status=409)
+
+
 @transaction.atomic
 def case_approve(*, case: Case, actor: Any, reason: str = "") -> Case:
-    """Record a supervisor's authorization; it lasts a limited time."""
+    """Record a supervisor's authorization; it lasts as long as the agency's policy says."""
     _require_supervisor(case, actor)
+    _require_pending(case)
+    if case.opened_by_id == actor.pk:
+        raise ServiceError("self_approval", "You opened this case; another supervisor must approve "
+                           "it.", status=403)
     now = timezone.now()
     case.status = CaseStatus.APPROVED
     case.decided_by, case.decided_at, case.decision_reason = actor, now, reason
-    case.expires_at = now + timedelta(days=CASE_AUTHORIZATION_DAYS)
+    case.expires_at = now + timedelta(days=policy_of(case.agency).authorization_days)
     case.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "expires_at"])
+    audit_record(action=AuditAction.CASE_APPROVED, agency=case.agency, actor=actor, obj=case,
+                 details=case_audit_details(case, reason=reason, expires_at=case.expires_at.isoformat()))
     return case
 
 
@@ -60,31 +93,60 @@ def case_approve(*, case: Case, actor: Any, reason: str = "") -> Case:
 def case_reject(*, case: Case, actor: Any, reason: str) -> Case:
     """Record a supervisor's refusal, with the reason."""
     _require_supervisor(case, actor)
+    _require_pending(case)
+    if not reason.strip():
+        raise ServiceError("reason_required", "Say why the case is rejected.")
     case.status = CaseStatus.REJECTED
     case.decided_by, case.decided_at, case.decision_reason = actor, timezone.now(), reason
     case.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    audit_record(action=AuditAction.CASE_REJECTED, agency=case.agency, actor=actor, obj=case,
+                 details=case_audit_details(case, reason=reason))
     return case
 
 
 @transaction.atomic
 def case_assign(*, case: Case, actor: Any, user: Any) -> Case:
-    """Let an officer of the same agency search in this case."""
+    """Let an officer or supervisor of the same agency search in this case."""
     _require_supervisor(case, actor)
     if acting_agency(user) != case.agency:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
+    if not has_role(user, Role.OFFICER, Role.SUPERVISOR):
+        raise ServiceError("not_an_investigator", "Only officers and supervisors can be assigned "
+                           "to a case.")
     assign_perm(SEARCH_PERMISSION, user, case)
+    audit_record(action=AuditAction.OFFICER_ASSIGNED, agency=case.agency, actor=actor, obj=case,
+                 details=case_audit_details(case, assigned=user.get_username()))
     return case
 
 
+def cases_expire() -> int:
+    """Mark approved cases whose authorization ran out as expired; audit each. Run daily."""
+    expired = 0
+    for case in Case.objects.filter(status=CaseStatus.APPROVED, expires_at__lte=timezone.now()):
+        with transaction.atomic():
+            if Case.objects.filter(pk=case.pk, status=CaseStatus.APPROVED).update(
+                    status=CaseStatus.EXPIRED):
+                audit_record(action=AuditAction.CASE_EXPIRED, agency=case.agency, obj=case,
+                             details=case_audit_details(case, expired_at=case.expires_at.isoformat()
+                                                   if case.expires_at else None))
+                expired += 1
+    return expired
+
+
 def ensure_case_searchable(*, case: Case, user: Any) -> None:
-    """Refuse, with the reason, a search in a case that is not approved, expired or not assigned."""
+    """Refuse, with the reason, a search in a case that is not approved, has expired, is in an
+    offence category the policy does not allow, or that the user is not assigned to."""
+    expired = case.status == CaseStatus.EXPIRED or (
+        case.status == CaseStatus.APPROVED and case.expires_at is not None
+        and case.expires_at <= timezone.now())
+    if expired:
+        raise ServiceError("authorization_expired", f"The authorization for case {case.case_number}"
+                           " has expired. Ask a supervisor to renew it.", status=409)
     if case.status != CaseStatus.APPROVED:
         raise ServiceError("case_not_approved", f"Case {case.case_number} is "
                            f"{case.get_status_display().lower()}; a supervisor must approve it "
                            "before anyone can search in it.", status=409)
-    if case.expires_at is not None and case.expires_at <= timezone.now():
-        raise ServiceError("authorization_expired", f"The authorization for case {case.case_number}"
-                           " has expired. Ask a supervisor to renew it.", status=409)
+    _ensure_offence_allowed(case.agency, case.offence_category)
     if not user.has_perm(SEARCH_PERMISSION, case):
         raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}. "
                            "Ask a supervisor to assign you.", status=403)

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db import transaction
 
-from agencies.models import Agency
+from agencies.audit import audit_record
+from agencies.models import Agency, AuditAction
 from portal.errors import ServiceError
 from search import pipeline
 from search.models import Face, Gallery, LegalBasis, Subject
@@ -15,11 +16,19 @@ from search.services.files import jpeg_file
 
 
 @transaction.atomic
-def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str) -> Gallery:
+def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
+                   actor: Any = None) -> Gallery:
     """Create a gallery with its provenance and legal basis."""
     if legal_basis not in LegalBasis.values:
         raise ServiceError("invalid_legal_basis", f"Unknown legal basis {legal_basis!r}.")
-    return Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis)
+    if Gallery.objects.for_agency(agency).filter(name=name).exists():
+        raise ServiceError("duplicate_gallery", f"Your agency already has a gallery named {name}.",
+                           status=409)
+    gallery = Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis)
+    audit_record(action=AuditAction.GALLERY_CREATED, agency=agency, actor=actor, obj=gallery,
+                 actor_name="" if actor else "system",
+                 details={"name": name, "source": source, "legal_basis": legal_basis})
+    return gallery
 
 
 def _subject_for(gallery: Gallery, reference: str, display_name: str) -> Subject:
@@ -49,7 +58,7 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
                             "photo in which the face is at least 80 pixels wide.", status=422)
     with transaction.atomic():
         subject = _subject_for(gallery, reference, display_name.strip())
-        return Face.objects.create(
+        enrolled = Face.objects.create(
             agency=gallery.agency, gallery=gallery, subject=subject,
             image=jpeg_file(pipeline.encode_jpeg(face.chip)),
             embedding=face.embedding.tolist(), model_name=pipeline.MODEL_NAME,
@@ -57,3 +66,8 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
             provenance=provenance or gallery.source,
             enrolled_by=actor if getattr(actor, "pk", None) else None,
         )
+        audit_record(action=AuditAction.ENROLLMENT, agency=gallery.agency, actor=actor, obj=enrolled,
+                     actor_name="" if getattr(actor, "pk", None) else "system",
+                     details={"gallery_id": gallery.pk, "subject_reference": reference,
+                              "provenance": enrolled.provenance})
+        return enrolled

@@ -15,30 +15,52 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agencies.audit import audit_record
+from agencies.models import AuditAction, AuditOutcome
 from portal.config import setting
+from portal.errors import ServiceError
 from search import pipeline, selectors
 from search.models import Candidate, Case, Search, SearchStatus
 from search.pipeline import Pick
-from search.services.cases import ensure_case_searchable
+from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
+from search.services.policy import policy_of
 
 logger = logging.getLogger(__name__)
 PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original file
 
 
 def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
-    """Check the case and the photo, store the probe re-encoded, and queue the search."""
+    """Check the case and the photo, store the probe re-encoded, and queue the search.
+
+    A refusal is audited with its reason; a search is audited with its case and justification.
+    """
     from search.tasks import run_search
 
-    ensure_case_searchable(case=case, user=user)
-    rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
+    try:
+        ensure_case_searchable(case=case, user=user)
+        rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
+    except ServiceError as refusal:
+        audit_record(action=AuditAction.SEARCH_REFUSED, agency=case.agency, actor=user, obj=case,
+                     outcome=AuditOutcome.REFUSED,
+                     details={**case_audit_details(case), "code": refusal.code, "reason": refusal.message})
+        raise
     with transaction.atomic():
         search = Search.objects.create(
-            agency=case.agency, case=case, requested_by=user,
+            agency=case.agency, case=case, requested_by=user, policy=policy_of(case.agency).snapshot(),
             probe=jpeg_file(pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)),
         )
+        audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
+                     details=case_audit_details(case, justification=case.justification))
         transaction.on_commit(lambda: run_search.delay(search.pk))
     return search
+
+
+def search_results_viewed(*, search: Search, actor: Any) -> None:
+    """Audit that someone saw a finished search's candidates."""
+    if search.is_finished:
+        audit_record(action=AuditAction.RESULTS_VIEWED, agency=search.agency, actor=actor,
+                     obj=search, details=case_audit_details(search.case, status=search.status))
 
 
 def _claim(search_id: int) -> Search | None:
@@ -77,11 +99,12 @@ def search_run(*, search_id: int) -> None:
 
 
 def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float) -> None:
+    policy = search.policy or policy_of(search.agency).snapshot()
     started = time.perf_counter()
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
-                                      model_name=pipeline.MODEL_NAME, limit=setting("CANDIDATE_LIMIT"))
+                                      model_name=pipeline.MODEL_NAME, limit=int(policy["max_candidates"]))
     query_seconds = time.perf_counter() - started
-    threshold = setting("SIMILARITY_THRESHOLD")
+    threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ from agencies.models import Agency, Role
 from agencies.services import agency_ensure, member_ensure
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files
-from search.services.cases import CASE_AUTHORIZATION_DAYS, SEARCH_PERMISSION
+from search.services.cases import SEARCH_PERMISSION
+from search.services.policy import policy_of
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "lfw"
 SHARED_LFW = Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
@@ -88,7 +89,7 @@ def _demo_case(agency: Agency, users: dict[str, Any]) -> None:
         case.status = CaseStatus.APPROVED
         case.decided_by = users.get("supervisor", users["admin"])
         case.decided_at = timezone.now()
-        case.expires_at = timezone.now() + timedelta(days=CASE_AUTHORIZATION_DAYS)
+        case.expires_at = timezone.now() + timedelta(days=policy_of(agency).authorization_days)
         case.save()
     assign_perm(SEARCH_PERMISSION, users["officer"], case)
 

@@ -1,0 +1,24 @@
+"""GET /api/v1/audit/: the agency's audit trail, for its auditors and admin."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins
+
+from agencies.apis import AUDIT_READERS, TenantViewSet, role_required
+from agencies.filters import AuditEventFilter
+from agencies.models import AuditEvent
+from agencies.selectors import audit_events
+from agencies.serializers import AuditEventSerializer
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        TenantViewSet[AuditEvent]):
+    serializer_class = AuditEventSerializer
+    permission_classes = [*TenantViewSet.permission_classes, role_required(*AUDIT_READERS)]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        return audit_events(agency=self.agency)

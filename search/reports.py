@@ -1,0 +1,115 @@
+"""The disclosure report of a search: what a prosecutor and the defence are entitled to see."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from agencies.audit import audit_record
+from agencies.models import AuditAction
+from search.models import Candidate, Search
+from search.selectors import candidates_of
+from search.serializers import LEAD_NOTICE
+from search.services.cases import case_audit_details
+
+STYLES = getSampleStyleSheet()
+GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                   ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf4"))])
+
+
+def _text(value: Any) -> Paragraph:
+    return Paragraph(str(value) if value not in (None, "") else "—", STYLES["BodyText"])
+
+
+def _image(field: Any, size: float) -> Any:
+    if not field:
+        return _text("(image removed)")
+    with field.open("rb") as handle:
+        return Image(io.BytesIO(handle.read()), width=size, height=size)
+
+
+def _facts(search: Search) -> Table:
+    case = search.case
+    rows = [
+        ("Case", f"{case.case_number} ({case.get_offence_category_display()})"),
+        ("Justification", case.justification), ("Authorization", case.authorization_reference),
+        ("Approved by", f"{case.decided_by} on {case.decided_at:%Y-%m-%d %H:%M} UTC"
+         if case.decided_by and case.decided_at else "—"),
+        ("Search", f"#{search.pk} by {search.requested_by} on {search.created_at:%Y-%m-%d %H:%M} UTC"),
+        ("Outcome", f"{search.get_status_display()}; {search.faces_found or 0} face(s) in the probe"),
+        ("Model", search.model_name), ("Policy in force", _policy_text(search.policy)),
+    ]
+    table = Table([[_text(k), _text(v)] for k, v in rows], colWidths=[40 * mm, 130 * mm])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    return table
+
+
+def _policy_text(policy: dict[str, Any]) -> str:
+    if not policy:
+        return "—"
+    return (f"threshold {policy['similarity_threshold']:.2f}; at most {policy['max_candidates']} "
+            f"candidates; authorizations last {policy['authorization_days']} days; allowed offences: "
+            f"{', '.join(policy['allowed_offences'])}")
+
+
+def _reviews_text(candidate: Candidate) -> str:
+    lines = [f"{r.get_decision_display()} by {r.reviewer.username}, {r.created_at:%Y-%m-%d %H:%M} UTC"
+             for r in candidate.reviews.all()]
+    return "<br/>".join(lines) or "No review"
+
+
+def _candidates(search: Search) -> Table | Paragraph:
+    rows: list[list[Any]] = [[_text(h) for h in ("Rank", "Face", "Subject / gallery",
+                                                 "Similarity", "Status", "Decisions")]]
+    for c in candidates_of(search=search):
+        subject = f"{c.subject.reference} {c.subject.display_name}" if c.subject else "removed"
+        rows.append([_text(c.rank), _image(c.face.image if c.face else None, 22 * mm),
+                     _text(f"{subject}<br/>{c.gallery.name if c.gallery else ''}"),
+                     _text(f"{c.similarity:.3f}"), _text(c.get_status_display()),
+                     _text(_reviews_text(c))])
+    if len(rows) == 1:
+        return _text("No candidate reached the similarity threshold.")
+    table = Table(rows, colWidths=[12 * mm, 26 * mm, 40 * mm, 20 * mm, 28 * mm, 50 * mm],
+                  repeatRows=1)
+    table.setStyle(GRID)
+    return table
+
+
+def disclosure_pdf(search: Search, generated_by: Any) -> bytes:
+    """Render the report: case, probe, every candidate shown, every decision, the policy."""
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=A4, title=f"Casebound disclosure, search {search.pk}",
+                                 leftMargin=18 * mm, rightMargin=18 * mm)
+    story = [
+        Paragraph("Face search disclosure report", STYLES["Title"]),
+        Paragraph(f"<b>Investigative lead, not an identification.</b> {LEAD_NOTICE}", STYLES["BodyText"]),
+        Spacer(1, 4 * mm), _facts(search), Spacer(1, 4 * mm),
+        Paragraph("Probe (the face that was searched)", STYLES["Heading3"]),
+        _image(search.probe_face, 35 * mm), Spacer(1, 4 * mm),
+        Paragraph("Every candidate shown", STYLES["Heading3"]), _candidates(search),
+        Spacer(1, 6 * mm),
+        Paragraph(f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC by {generated_by}.", STYLES["Italic"]),
+    ]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def disclosure_response(search: Search, user: Any) -> HttpResponse:
+    """The PDF as a download; the export is audited."""
+    pdf = disclosure_pdf(search, user.get_username())
+    audit_record(action=AuditAction.EXPORT, agency=search.agency, actor=user, obj=search,
+                 details=case_audit_details(search.case, export="disclosure_pdf",
+                                            search_id=search.pk))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="casebound-search-{search.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,41 @@
+"""The agency's search policy: read with defaults, changed by the agency admin, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from agencies.audit import audit_record
+from agencies.models import Agency, AuditAction, Role
+from agencies.selectors import acting_agency, has_role
+from portal.errors import ServiceError
+from search.models import OffenceCategory, SearchPolicy
+
+EDITABLE = ("allowed_offences", "max_candidates", "similarity_threshold", "authorization_days")
+
+
+def policy_of(agency: Agency) -> SearchPolicy:
+    """The agency's policy; the defaults (unsaved) until its admin first changes them."""
+    return SearchPolicy.objects.filter(agency=agency).first() or SearchPolicy(agency=agency)
+
+
+@transaction.atomic
+def policy_update(*, agency: Agency, actor: Any, **changes: Any) -> SearchPolicy:
+    """Change the policy; every change is audited with the values before and after."""
+    if acting_agency(actor) != agency or not has_role(actor, Role.AGENCY_ADMIN):
+        raise ServiceError("agency_admin_required", "Only the agency admin can change the search "
+                           "policy.", status=403)
+    unknown = set(changes.get("allowed_offences", [])) - set(OffenceCategory.values)
+    if unknown:
+        raise ServiceError("invalid_offence_category", f"Unknown offence categories: {sorted(unknown)}")
+    policy = policy_of(agency)
+    before = policy.snapshot()
+    for name in EDITABLE:
+        if name in changes:
+            setattr(policy, name, changes[name])
+    policy.full_clean()
+    policy.save()
+    audit_record(action=AuditAction.SETTINGS_CHANGED, agency=agency, actor=actor, obj=policy,
+                 details={"before": before, "after": policy.snapshot()})
+    return policy

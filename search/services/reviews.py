@@ -1,0 +1,69 @@
+"""Two-person review: a candidate becomes a possible lead only when two different people say so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from agencies.audit import audit_record
+from agencies.models import AuditAction, Role
+from agencies.selectors import membership_of
+from portal.errors import ServiceError
+from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
+from search.services.cases import SEARCH_PERMISSION, case_audit_details
+
+REVIEWER_ROLES = (Role.OFFICER, Role.SUPERVISOR)
+
+
+def _ensure_may_review(candidate: Candidate, reviewer: Any) -> None:
+    membership = membership_of(reviewer)
+    if membership is None or membership.agency_id != candidate.agency_id:
+        raise ServiceError("not_found", "Not found.", status=404)
+    if membership.role not in REVIEWER_ROLES:
+        raise ServiceError("reviewer_role_required", "Only officers and supervisors review "
+                           "candidates.", status=403)
+    case = candidate.search.case
+    if membership.role == Role.OFFICER and not reviewer.has_perm(SEARCH_PERMISSION, case):
+        raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}; "
+                           "only its officers or a supervisor can review its candidates.", status=403)
+    if candidate.search.status != SearchStatus.DONE or candidate.face_id is None:
+        raise ServiceError("not_reviewable", "This candidate can no longer be reviewed.", status=409)
+
+
+def review_status(decisions: list[tuple[int, str]]) -> str:
+    """The candidate's status from (reviewer id, decision) pairs.
+
+    Two different people saying "possible lead", and nobody saying otherwise, make a lead; one
+    person can never make a lead alone, however often they look.
+    """
+    leads = {who for who, decision in decisions if decision == ReviewDecision.POSSIBLE_LEAD}
+    rejections = {who for who, decision in decisions if decision == ReviewDecision.NOT_A_MATCH}
+    if leads and rejections:
+        return CandidateStatus.DISPUTED
+    if rejections:
+        return CandidateStatus.NOT_A_MATCH
+    if len(leads) >= 2:
+        return CandidateStatus.POSSIBLE_LEAD
+    return CandidateStatus.AWAITING_SECOND if leads else CandidateStatus.UNREVIEWED
+
+
+def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note: str = "") -> Candidate:
+    """Record one reviewer's decision (once per person) and recompute the candidate's status."""
+    if decision not in ReviewDecision.values:
+        raise ServiceError("invalid_decision", "The decision must be possible_lead or not_a_match.")
+    _ensure_may_review(candidate, reviewer)
+    with transaction.atomic():
+        locked = Candidate.objects.select_for_update().get(pk=candidate.pk)  # one review at a time
+        if Review.objects.filter(candidate=locked, reviewer=reviewer).exists():
+            raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
+                               "second review must come from another person.", status=409)
+        Review.objects.create(agency=locked.agency, candidate=locked, reviewer=reviewer,
+                              decision=decision, note=note)
+        locked.status = review_status(list(locked.reviews.values_list("reviewer_id", "decision")))
+        locked.save(update_fields=["status"])
+        audit_record(action=AuditAction.REVIEW_DECISION, agency=locked.agency, actor=reviewer,
+                     obj=locked, details=case_audit_details(
+                         candidate.search.case, search_id=locked.search_id, rank=locked.rank,
+                         decision=decision, status=locked.status))
+    return locked
