@@ -36,7 +36,7 @@ class EnrollForm(forms.Form):
                             help_text="One clear, frontal photo. JPEG, PNG or WebP.")
 
 
-class PolicyForm(forms.ModelForm[SearchPolicy]):
+class PolicyForm(forms.ModelForm):  # type: ignore[type-arg]
     allowed_offences = forms.MultipleChoiceField(
         choices=OffenceCategory.choices, widget=forms.CheckboxSelectMultiple,
         required=False, help_text="Searches are refused for any offence not ticked here.")

@@ -78,7 +78,7 @@ def _candidates(search: Search) -> Table | Paragraph:
                      _text(_reviews_text(c))])
     if len(rows) == 1:
         return _text("No candidate reached the similarity threshold.")
-    table = Table(rows, colWidths=[12 * mm, 26 * mm, 40 * mm, 20 * mm, 28 * mm, 50 * mm],
+    table = Table(rows, colWidths=[14 * mm, 26 * mm, 40 * mm, 20 * mm, 28 * mm, 48 * mm],
                   repeatRows=1)
     table.setStyle(GRID)
     return table

@@ -145,10 +145,12 @@ def search_new(request: HttpRequest, pk: int) -> HttpResponse:
 def _show_search(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     search = selectors.search_get(agency=_agency(request), pk=pk)
     searching.search_results_viewed(search=search, actor=request.user)
+    candidates = selectors.candidates_of(search=search)
     return render(request, template, {
-        "search": search, "candidates": selectors.candidates_of(search=search),
-        "lead_notice": LEAD_NOTICE, "can_review": _role(request) in INVESTIGATORS,
-        "decisions": ReviewDecision.choices})
+        "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
+        "can_review": _role(request) in INVESTIGATORS, "decisions": ReviewDecision.choices,
+        "reviewed_by_me": {c.pk for c in candidates
+                           if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
 
 
 @member_required()

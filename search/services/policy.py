@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agencies.audit import audit_record
@@ -34,7 +35,10 @@ def policy_update(*, agency: Agency, actor: Any, **changes: Any) -> SearchPolicy
     for name in EDITABLE:
         if name in changes:
             setattr(policy, name, changes[name])
-    policy.full_clean()
+    try:
+        policy.full_clean()
+    except ValidationError as exc:
+        raise ServiceError("invalid_policy", " ".join(exc.messages)) from None
     policy.save()
     audit_record(action=AuditAction.SETTINGS_CHANGED, agency=agency, actor=actor, obj=policy,
                  details={"before": before, "after": policy.snapshot()})

@@ -52,9 +52,11 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
     """Record one reviewer's decision (once per person) and recompute the candidate's status."""
     if decision not in ReviewDecision.values:
         raise ServiceError("invalid_decision", "The decision must be possible_lead or not_a_match.")
-    _ensure_may_review(candidate, reviewer)
     with transaction.atomic():
-        locked = Candidate.objects.select_for_update().get(pk=candidate.pk)  # one review at a time
+        # One review at a time per candidate; the checks see the rows as they are now.
+        locked = (Candidate.objects.select_for_update(of=("self",))
+                  .select_related("search__case").get(pk=candidate.pk))
+        _ensure_may_review(locked, reviewer)
         if Review.objects.filter(candidate=locked, reviewer=reviewer).exists():
             raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
                                "second review must come from another person.", status=409)
@@ -64,6 +66,6 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
         locked.save(update_fields=["status"])
         audit_record(action=AuditAction.REVIEW_DECISION, agency=locked.agency, actor=reviewer,
                      obj=locked, details=case_audit_details(
-                         candidate.search.case, search_id=locked.search_id, rank=locked.rank,
+                         locked.search.case, search_id=locked.search_id, rank=locked.rank,
                          decision=decision, status=locked.status))
     return locked
