@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 SERVICES := $(BIN)/python -m portal.devservices
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check-python browser clean-var
+.PHONY: run test lint check-python browser clean-var demo-code
 
 run: $(STAMP)
 	$(SERVICES) serve
@@ -39,6 +39,10 @@ browser:
 	else \
 		echo "WARNING: no chromium and not root: browser tests will be skipped (install the chromium package)"; \
 	fi
+
+# The current second-factor code of the demo users (they share one TOTP key; development only).
+demo-code: $(STAMP)
+	@$(BIN)/python manage.py demo_code
 
 clean-var:
 	rm -rf var

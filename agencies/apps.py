@@ -6,4 +6,4 @@ class AgenciesConfig(AppConfig):
     verbose_name = "Agencies"
 
     def ready(self) -> None:
-        from agencies import signals  # noqa: F401  (connects the sign-in audit receivers)
+        from agencies import schema, signals  # noqa: F401  (audit receivers, OpenAPI extensions)

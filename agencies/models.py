@@ -36,6 +36,8 @@ class Membership(models.Model):
     )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
+    training_valid_until = models.DateField(
+        null=True, blank=True, help_text="The account works only while its training is current")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -61,6 +63,12 @@ class AuditAction(models.TextChoices):
     DELETION = "deletion", "Deletion"
     ROLE_CHANGED = "role_changed", "Role or permission changed"
     SETTINGS_CHANGED = "settings_changed", "Settings changed"
+    MFA_ENROLLED = "mfa_enrolled", "MFA enrolled"
+    MFA_FAILED = "mfa_failed", "MFA code refused"
+    ACCOUNT_LOCKED = "account_locked", "Account locked"
+    ACCOUNT_UNLOCKED = "account_unlocked", "Account unlocked"
+    ACCOUNT_DISABLED = "account_disabled", "Account disabled"
+    SESSION_EXPIRED = "session_expired", "Session expired"
 
 
 class AuditOutcome(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
@@ -24,3 +25,11 @@ def audit_sign_in_failure(sender: Any, credentials: dict[str, Any], **kwargs: An
     audit_record(action=AuditAction.SIGN_IN_FAILED, agency=acting_agency(user) if user else None,
                  actor_name=username, outcome=AuditOutcome.FAILURE,
                  details={"known_user": user is not None})
+
+
+@receiver(user_locked_out)
+def audit_lockout(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
+    user = get_user_model().objects.filter(username=username or "").first()
+    audit_record(action=AuditAction.ACCOUNT_LOCKED, agency=acting_agency(user) if user else None,
+                 actor_name=username or "", outcome=AuditOutcome.REFUSED,
+                 details={"reason": "too many failed sign-ins"})

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -28,3 +28,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_404_NOT_FOUND:
         response.data = {"code": "not_found", "detail": "Not found."}
     return response
+
+
+def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """django-ratelimit's answer for pages: 429 with a sentence to act on."""
+    return HttpResponse("Too many attempts from your address. Wait a minute and try again.",
+                        status=429, content_type="text/plain")

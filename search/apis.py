@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import TenantViewSet
 from agencies.models import Role
@@ -122,6 +123,12 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
 class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Search]):
     serializer_class = SearchSerializer
+
+    def get_throttles(self) -> list[Any]:
+        if self.action == "create":
+            self.throttle_scope = "search"
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[Search]:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agencies.mfa import totp_device_ensure
 from agencies.models import Agency, Membership, Role
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 
@@ -39,10 +40,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
+TOTP_SECRET = "JBSWY3DPEHPK3PXPTESTTESTTESTTEST"
+
+
 def member(agency: Agency, role: str, username: str) -> Any:
-    """A user of `agency` with `role`."""
+    """A trained user of `agency` with `role` and an enrolled authenticator (TOTP_SECRET)."""
     user = UserFactory(username=username)
-    Membership.objects.create(user=user, agency=agency, role=role)
+    Membership.objects.create(user=user, agency=agency, role=role,
+                              training_valid_until=timezone.now().date() + timedelta(days=365))
+    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)
     return user
 
 

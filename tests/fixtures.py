@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from agencies.mfa import confirmed_device, current_code
 from agencies.models import Agency, Role
 from search.models import Gallery
 from search.services.enrollment import face_enroll
 from tests import photos
-from tests.factories import AgencyFactory, GalleryFactory, member
+from tests.factories import TOTP_SECRET, AgencyFactory, GalleryFactory, member
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
 # are still synchronous and safe.
@@ -29,6 +32,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
 ENROLLED_PEOPLE = 5  # people per test gallery; photos 0 and 1 enrolled, photo 2 held out
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters() -> None:
+    """Rate-limit and throttle counters live in the shared cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()  # the cache is Redis database 1; the Celery queues in database 0 are untouched
 
 
 @dataclass
@@ -158,7 +169,20 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 def sign_in(page: Any, username: str, password: str) -> None:
+    """Password, then the second factor, as a person does it."""
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code from your authenticator app").fill(current_code(TOTP_SECRET))
+    page.get_by_role("button", name="Verify").click()
+
+
+def web_client(user: Any) -> Client:
+    """A browser session of `user` that has passed both factors."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = confirmed_device(user).persistent_id
+    session.save()
+    return client

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
+from agencies.mfa import current_code
+from tests.factories import TOTP_SECRET
 from tests.fixtures import api_client
 
 
@@ -18,10 +20,11 @@ def test_the_schema_lists_every_contract_endpoint(cast) -> None:
         assert path in schema["paths"], path
 
 
-def test_a_token_is_issued_for_a_username_and_password(cast) -> None:
-    response = APIClient().post("/api/v1/auth/token/", {"username": "alice",
-                                                        "password": "correct-horse-battery-staple"})
-    assert response.status_code == 200
+def test_a_token_is_issued_for_a_username_password_and_code(cast) -> None:
+    response = APIClient().post("/api/v1/auth/token/", {
+        "username": "alice", "password": "correct-horse-battery-staple",
+        "otp": current_code(TOTP_SECRET)})
+    assert response.status_code == 200, response.content
     token = response.json()["token"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -29,6 +32,8 @@ def test_a_token_is_issued_for_a_username_and_password(cast) -> None:
 
 
 def test_a_wrong_password_gets_no_token(cast) -> None:
-    response = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "nope"})
-    assert response.status_code == 400
+    response = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "nope",
+                                                        "otp": current_code(TOTP_SECRET)})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
     assert "token" not in response.json()

@@ -8,7 +8,7 @@ from search.models import Face, Search
 from search.services import searching
 from tests import photos
 from tests.factories import assigned_case
-from tests.fixtures import api_client
+from tests.fixtures import api_client, web_client
 
 
 def test_a_member_gets_the_face_image(cast, galleries) -> None:
@@ -45,8 +45,7 @@ def test_a_browser_session_of_another_agency_sees_nothing(cast) -> None:
     case = assigned_case(cast.agency, cast.officer)
     search: Search = searching.search_create(case=case, user=cast.officer,
                                              probe=photos.photo("Colin_Powell", 2))
-    browser = Client()
-    browser.force_login(cast.other_officer)
+    browser = web_client(cast.other_officer)
     for url in (f"/cases/{case.pk}/", f"/searches/{search.pk}/", f"/searches/{search.pk}/panel/",
                 f"/images/searches/{search.pk}/probe/"):
         assert browser.get(url).status_code == 404, url

@@ -7,15 +7,15 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from agencies.mfa import totp_device_ensure
 from search.models import Case, CaseStatus, Face
 from tests import photos
-from tests.factories import CaseFactory, GalleryFactory
+from tests.factories import TOTP_SECRET, CaseFactory, GalleryFactory
+from tests.fixtures import web_client
 
 
 def _browser(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return web_client(user)
 
 
 def test_signing_in_is_required(cast) -> None:
@@ -86,6 +86,7 @@ def test_platform_staff_are_not_agency_members(cast) -> None:
     from tests.factories import UserFactory
 
     staff = UserFactory(username="operator", is_staff=True)
+    totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
     assert _browser(staff).get("/cases/").status_code == 403
 
 
@@ -93,5 +94,6 @@ def test_the_platform_operator_lands_in_the_admin_site(cast) -> None:
     from tests.factories import UserFactory
 
     staff = UserFactory(username="root-op", is_staff=True, is_superuser=True)
+    totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
     response = _browser(staff).get("/")
     assert response.status_code == 302 and response["Location"] == "/admin/"

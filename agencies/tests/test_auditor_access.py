@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.test import Client
-
 from agencies.audit import audit_record
 from agencies.models import AuditAction, AuditEvent
 from search.models import Search, SearchStatus
 from tests.factories import assigned_case
-from tests.fixtures import api_client
+from tests.fixtures import api_client, web_client
 
 
 def _case_trail(cast):
@@ -41,8 +39,7 @@ def test_the_trail_filters_by_officer_action_and_case(cast) -> None:
 
 def test_officers_cannot_read_the_trail(cast) -> None:
     assert api_client(cast.officer).get("/api/v1/audit/").status_code == 403
-    browser = Client()
-    browser.force_login(cast.officer)
+    browser = web_client(cast.officer)
     assert browser.get("/audit/").status_code == 403
 
 
@@ -54,8 +51,7 @@ def test_another_agencys_event_answers_404(cast) -> None:
 
 def test_the_csv_export_has_the_filtered_events_and_is_itself_audited(cast) -> None:
     _case_trail(cast)
-    browser = Client()
-    browser.force_login(cast.auditor)
+    browser = web_client(cast.auditor)
     response = browser.get("/audit/export.csv?action=search_run")
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
     assert lines[0].startswith("seq,at_utc,actor,action")
@@ -65,8 +61,7 @@ def test_the_csv_export_has_the_filtered_events_and_is_itself_audited(cast) -> N
 
 def test_the_audit_page_shows_events(cast) -> None:
     _case_trail(cast)
-    browser = Client()
-    browser.force_login(cast.auditor)
+    browser = web_client(cast.auditor)
     page = browser.get("/audit/?actor=alice").content.decode()
     assert "Search run" in page and "2026-55" in page
 
@@ -87,7 +82,6 @@ def test_the_report_counts_searches_leads_and_refusals(cast) -> None:
     assert report["per_officer"] == [{"officer": "alice", "count": 2}]
     assert report["per_offence"] == [{"offence": "Robbery", "count": 2}]
     assert report["refusals"] == [{"code": "case_not_approved", "count": 1}]
-    browser = Client()
-    browser.force_login(cast.auditor)
+    browser = web_client(cast.auditor)
     page = browser.get("/audit/reports/").content.decode()
     assert 'id="searches-total">2<' in page

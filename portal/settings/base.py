@@ -30,19 +30,29 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_filters",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
     "agencies",
     "search",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "agencies.middleware.AuditContextMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "agencies.middleware.SessionLimitsMiddleware",
+    "agencies.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -75,6 +85,7 @@ if os.environ.get("CASEBOUND_DB_NAME"):  # a test worker joins the test database
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked account is refused before anything
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -86,6 +97,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+
+# CJIS IA-2 / AC-7 / AC-11 / AC-12 (docs/security.md).
+SESSION_COOKIE_AGE = 12 * 3600  # absolute limit, also enforced by SessionLimitsMiddleware
+SESSION_COOKIE_HTTPONLY = True
+SESSION_IDLE_SECONDS = int(os.environ.get("CASEBOUND_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_ABSOLUTE_SECONDS = 12 * 3600
+API_TOKEN_TTL_SECONDS = int(os.environ.get("CASEBOUND_TOKEN_TTL_SECONDS", 12 * 3600))
+ACCOUNT_INACTIVE_DAYS = 90
+OTP_TOTP_ISSUER = "Casebound"
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = None  # a locked account stays locked until an admin unlocks it
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "agencies.account_views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 403
+RATELIMIT_VIEW = "portal.api.rate_limited"
+LOGIN_RATE = os.environ.get("CASEBOUND_RATE_LOGIN", "20/m")  # per client address
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous object permissions, ever
@@ -112,9 +157,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "agencies.authentication.ExpiringTokenAuthentication",
+        "agencies.authentication.VerifiedSessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": os.environ.get("CASEBOUND_RATE_TOKEN", "10/min"),
+        "search": os.environ.get("CASEBOUND_RATE_SEARCH", "30/min"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
@@ -131,6 +180,34 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OffenceCategoryEnum": "search.models.OffenceCategory",
+        "CaseStatusEnum": "search.models.CaseStatus",
+        "SearchStatusEnum": "search.models.SearchStatus",
+        "CandidateStatusEnum": "search.models.CandidateStatus",
+    },
+}
+# axes locks by username; client addresses are rate-limited separately (django-ratelimit on the
+# sign-in page, DRF throttles on the token endpoint), so one station's NAT cannot lock everyone.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+def _cache_url(broker_url: str) -> str:
+    """The broker's Redis, database 1: Django's cache speaks unix:// where Celery says
+    redis+socket://, and a cache flush must never touch the queues in database 0."""
+    if broker_url.startswith("redis+socket://"):
+        return broker_url.replace("redis+socket://", "unix://", 1).split("?")[0] + "?db=1"
+    base, _, _db = broker_url.rpartition("/")
+    return f"{base}/1" if base.count("/") >= 2 else f"{broker_url}/1"
+
+
+# Shared by every web process: rate limits, lockout counters and throttles must agree.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("REDIS_CACHE_URL")
+        or _cache_url(os.environ.get("REDIS_URL", "redis://localhost:6379/0")),
+        "KEY_PREFIX": "casebound",
+    }
 }
 
 # Celery: nothing is lost when a worker dies (see docs/architecture.md, "Celery that loses nothing").
@@ -147,6 +224,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-searches": {"task": "search.tasks.sweep_stale_searches", "schedule": 60.0},
     "expire-case-authorizations": {"task": "search.tasks.expire_cases", "schedule": 3600.0},
+    "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
+                                  "schedule": 24 * 3600.0},
 }
 
 CASEBOUND: dict[str, Any] = {

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agencies.mfa import totp_device_ensure
 from agencies.models import Agency, Role
 from agencies.services import agency_ensure, member_ensure
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
@@ -39,15 +40,21 @@ class Command(BaseCommand):
         if not getattr(settings, "CASEBOUND_DEMO_ENABLED", False):
             raise CommandError("The demo seed runs only with development settings.")
         password = settings.CASEBOUND_DEMO_PASSWORD
-        member_ensure(agency=None, username="platform-admin", role="", password=password,
-                      is_platform_admin=True)
+        secret = settings.CASEBOUND_DEMO_TOTP_SECRET
+        trained_until = timezone.now().date() + timedelta(days=365)
+        operator = member_ensure(agency=None, username="platform-admin", role="",
+                                 password=password, is_platform_admin=True)
+        totp_device_ensure(user=operator, base32_secret=secret)
         for slug, (name, people) in AGENCIES.items():
             agency = agency_ensure(slug=slug, name=name)
             users = {key: member_ensure(agency=agency, username=f"{slug}-{key}", role=role,
-                                        password=password) for key, role in people.items()}
+                                        password=password, training_valid_until=trained_until)
+                     for key, role in people.items()}
+            for user in users.values():
+                totp_device_ensure(user=user, base32_secret=secret)
             _demo_case(agency, users)
             self._demo_gallery(agency, options["lfw_identities"])
-        self.stdout.write(self.style.SUCCESS(_logins(password)))
+        self.stdout.write(self.style.SUCCESS(_logins(password, secret)))
 
     def _demo_gallery(self, agency: Agency, identities: int) -> None:
         gallery, _ = Gallery.objects.get_or_create(
@@ -94,7 +101,9 @@ def _demo_case(agency: Agency, users: dict[str, Any]) -> None:
     assign_perm(SEARCH_PERMISSION, users["officer"], case)
 
 
-def _logins(password: str) -> str:
+def _logins(password: str, secret: str) -> str:
     names = ["platform-admin"] + [f"{slug}-{key}" for slug, (_, people) in AGENCIES.items()
                                   for key in people]
-    return f"Demo logins (password: {password}):\n  " + "\n  ".join(names)
+    return (f"Demo logins (password: {password}; second factor: add the TOTP key {secret} to an "
+            "authenticator app, or run `make demo-code` for the current code):\n  "
+            + "\n  ".join(names))
