@@ -12,7 +12,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", account_views.TokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("search.api_urls")),
+    path("", include(("search.api_urls", "api"))),
 ]
 
 urlpatterns = [

@@ -62,28 +62,31 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @extend_schema(request=CaseDecisionSerializer, responses={200: CaseSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
+        case = self.get_object()  # a foreign id answers 404 before anything else is said
         params = CaseDecisionSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        case = cases.case_approve(case=self.get_object(), actor=request.user,
+        case = cases.case_approve(case=case, actor=request.user,
                                   reason=params.validated_data["reason"])
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=CaseDecisionSerializer, responses={200: CaseSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         params = CaseDecisionSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        case = cases.case_reject(case=self.get_object(), actor=request.user,
+        case = cases.case_reject(case=case, actor=request.user,
                                  reason=params.validated_data["reason"])
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=CaseAssignSerializer, responses={200: CaseSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
+        case = self.get_object()
         params = CaseAssignSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         user = _agency_user(self.agency, params.validated_data["user"])
-        case = cases.case_assign(case=self.get_object(), actor=request.user, user=user)
+        case = cases.case_assign(case=case, actor=request.user, user=user)
         return Response(CaseSerializer(case).data)
 
 
@@ -111,11 +114,12 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(request=FaceEnrollSerializer, responses={201: FaceOutSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def faces(self, request: Request, pk: str) -> Response:
+        gallery = self.get_object()
         params = FaceEnrollSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
         face = enrollment.face_enroll(
-            gallery=self.get_object(), subject_reference=data["subject_reference"],
+            gallery=gallery, subject_reference=data["subject_reference"],
             image=read_upload(data["image"]), actor=request.user,
             display_name=data["display_name"], provenance=data["provenance"])
         return Response(FaceOutSerializer(face).data, status=status.HTTP_201_CREATED)
@@ -154,9 +158,9 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     @action(detail=True, methods=["post"], url_path=r"candidates/(?P<rank>[0-9]+)/review",
             parser_classes=[JSONParser, FormParser, MultiPartParser])
     def review(self, request: Request, pk: str, rank: str) -> Response:
+        candidate = selectors.candidate_get(search=self.get_object(), rank=rank)
         params = ReviewCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        candidate = selectors.candidate_get(search=self.get_object(), rank=rank)
         reviewed = reviews.candidate_review(candidate=candidate, reviewer=request.user,
                                             **params.validated_data)
         return Response(CandidateSerializer(selectors.candidate_get(search=reviewed.search,

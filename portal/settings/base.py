@@ -112,6 +112,7 @@ AXES_COOLOFF_TIME = None  # a locked account stays locked until an admin unlocks
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "agencies.account_views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 403
+AXES_VERBOSE = False
 RATELIMIT_VIEW = "portal.api.rate_limited"
 LOGIN_RATE = os.environ.get("CASEBOUND_RATE_LOGIN", "20/m")  # per client address
 CONTENT_SECURITY_POLICY = {
@@ -175,6 +176,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Case-bound face search. Candidates are investigative leads, not identifications.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from the installed sidecar package: no page loads anything from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -240,4 +242,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},  # failures are in the audit trail already
 }

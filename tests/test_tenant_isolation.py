@@ -1,0 +1,157 @@
+"""Tenant isolation, proven by walking every route and every OpenAPI operation.
+
+Agency A's objects are given to users of agency B (every role) and to anonymous clients, on every
+URL pattern and API operation that takes an id. Each must answer 404 to B (403 where B's role is
+refused before the lookup; 405 for a method the route does not serve) and 401/403 or the sign-in
+page to anonymous, and no answer may contain a byte of A's data. A new route with an id that the
+walk does not know fails the test, so scoping cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from agencies.audit import audit_record
+from agencies.models import AuditAction, Role
+from search.models import Face
+from search.services import searching
+from tests import photos
+from tests.factories import GalleryFactory, assigned_case, member
+from tests.fixtures import api_client, enroll_people, web_client
+
+SECRETS = ["A-SECRET-CASE-7", "A-SECRET-JUSTIFICATION", "A-SECRET-GALLERY", "Ariel_Sharon"]
+PUBLIC = {"login", "logout", "mfa-setup", "mfa-verify", "api-token"}
+DENIED = {401, 403, 404, 405}
+
+
+@pytest.fixture
+def agency_a(cast) -> dict[str, Any]:
+    """Agency A's objects of every kind, with recognisable contents."""
+    gallery = GalleryFactory(agency=cast.agency, name="A-SECRET-GALLERY")
+    enroll_people(gallery, count=1)  # Ariel_Sharon, the first fixture person
+    case = assigned_case(cast.agency, cast.officer, case_number="A-SECRET-CASE-7",
+                         justification="A-SECRET-JUSTIFICATION")
+    search = searching.search_create(case=case, user=cast.officer,
+                                     probe=photos.photo("Ariel_Sharon", 2))
+    searching.search_run(search_id=search.pk)
+    assert search.candidates.exists()
+    event = audit_record(action=AuditAction.CASE_OPENED, agency=cast.agency, actor=cast.officer,
+                         details={"case_number": "A-SECRET-CASE-7"})
+    return {"cases": case.pk, "searches": search.pk, "galleries": gallery.pk, "audit": event.pk,
+            "people": cast.officer.pk, "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
+            "images/searches": search.pk}
+
+
+def _routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name
+
+
+def _concrete(route: str, ids: dict[str, int]) -> str | None:
+    """A route with A's ids filled in; None for routes without an object id."""
+    path = route.replace("^", "").replace("$", "")
+    if "format" in path or "<" not in path and "(?P<" not in path:
+        return None
+    kind = next((k for k in sorted(ids, key=len, reverse=True)
+                 if re.search(rf"(^|/){re.escape(k)}/", re.sub(r"^api/v1/", "", path))), None)
+    if kind is None:
+        raise AssertionError(f"route {route!r} takes an id the isolation walk does not know: "
+                             "teach the walk its object, and scope the view")
+    path = re.sub(r"\(\?P<pk>[^)]*\)|<int:pk>", str(ids[kind]), path)
+    path = re.sub(r"\(\?P<rank>[^)]*\)|<int:rank>", "1", path)
+    return "/" + path.replace("<str:part>", "probe")
+
+
+def _other_agency_clients(cast) -> list[tuple[str, Any]]:
+    users = [cast.other_officer, cast.other_admin,
+             member(cast.other_agency, Role.SUPERVISOR, "sid"),
+             member(cast.other_agency, Role.AUDITOR, "ada")]
+    return [(f"{u.username} (api)", api_client(u)) for u in users] + \
+           [(f"{u.username} (browser)", web_client(u)) for u in users]
+
+
+def _denied(response: Any, allowed: set[int]) -> bool:
+    """Refused, or sent to sign in (an API token is no browser session, and the reverse)."""
+    to_sign_in = response.status_code == 302 and "/accounts/login/" in response["Location"]
+    return to_sign_in or response.status_code in allowed
+
+
+def _assert_nothing_leaks(who: str, url: str, response: Any) -> None:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    for secret in SECRETS:
+        assert secret.encode() not in body, f"{who} saw {secret} at {url}"
+    assert not response.get("Content-Type", "").startswith(("image/", "application/pdf")), (who, url)
+
+
+def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
+    clients = _other_agency_clients(cast)
+    checked = 0
+    for route, name in _routes(get_resolver().url_patterns):
+        if route.startswith("admin/"):
+            continue
+        url = _concrete(route, agency_a)
+        if url is None:
+            continue
+        statuses = set()
+        for who, client in clients:
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                assert _denied(response, DENIED), f"{who} {method.upper()} {url}: {response.status_code}"
+                _assert_nothing_leaks(who, url, response)
+                statuses.add(response.status_code)
+        assert 404 in statuses, f"no user of agency B got past the role checks at {url} ({name})"
+        checked += 1
+    assert checked >= 20
+
+
+def test_every_route_refuses_anonymous_clients(cast, agency_a) -> None:
+    for route, name in _routes(get_resolver().url_patterns):
+        if route.startswith("admin/") or name in PUBLIC:
+            continue
+        url = _concrete(route, agency_a) or "/" + re.sub(r"[\^$]", "", route)
+        if "(?P<format>" in url or "<drf_format_suffix" in url:
+            continue
+        for client in (Client(), APIClient()):
+            response = client.get(url)
+            assert _denied(response, {401, 403, 405}), f"anonymous GET {url}: {response.status_code}"
+            _assert_nothing_leaks("anonymous", url, response)
+
+
+def test_every_openapi_operation_hides_agency_a(cast, agency_a) -> None:
+    schema = api_client(cast.admin).get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    clients = [c for c in _other_agency_clients(cast) if c[0].endswith("(api)")]
+    operations = 0
+    for path, methods in schema["paths"].items():
+        if "{" not in path:
+            continue
+        url = _concrete(re.sub(r"^/", "", re.sub(r"\{id\}", "(?P<pk>x)", re.sub(r"\{rank\}", "(?P<rank>1)", path))), agency_a)
+        assert url is not None, path
+        for method in methods:
+            statuses = set()
+            for who, client in clients:
+                response = getattr(client, method)(url, {}, format="json")
+                assert _denied(response, DENIED), f"{who} {method.upper()} {url}: {response.status_code}"
+                _assert_nothing_leaks(who, url, response)
+                statuses.add(response.status_code)
+            assert 404 in statuses, f"{method.upper()} {path}"
+            operations += 1
+    assert operations >= 10
+
+
+def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a) -> None:
+    for who, client in _other_agency_clients(cast):
+        for url in ("/api/v1/cases/", "/api/v1/galleries/", "/api/v1/searches/", "/api/v1/audit/",
+                    "/cases/", "/galleries/", "/", "/audit/", "/audit/export.csv", "/audit/reports/",
+                    "/people/", "/policy/"):
+            response = client.get(url)
+            _assert_nothing_leaks(who, url, response)
