@@ -10,7 +10,7 @@ from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
 from agencies.models import Agency, Role
-from agencies.selectors import acting_agency, has_role
+from agencies.selectors import acting_agency, has_role, membership_of
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -59,3 +59,13 @@ def role_required(*roles: str) -> type[permissions.BasePermission]:
 
 
 AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
+
+
+class IsPlatformAdmin(permissions.BasePermission):
+    """The platform operator: staff with no agency membership."""
+
+    message = "This endpoint is for the platform operator."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(getattr(user, "is_staff", False) and membership_of(user) is None)

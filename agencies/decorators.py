@@ -33,3 +33,17 @@ def member_required(*roles: str) -> Callable[[View], View]:
         return wrapped
 
     return decorator
+
+
+def platform_admin_required(view: View) -> View:
+    """Admit the platform operator only (staff without an agency)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff or membership_of(request.user) is not None:
+            raise PermissionDenied("This page is for the platform operator.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -69,6 +69,12 @@ class AuditAction(models.TextChoices):
     ACCOUNT_UNLOCKED = "account_unlocked", "Account unlocked"
     ACCOUNT_DISABLED = "account_disabled", "Account disabled"
     SESSION_EXPIRED = "session_expired", "Session expired"
+    OPT_OUT_RECEIVED = "opt_out_received", "Opt-out request received"
+    OPT_OUT_DECIDED = "opt_out_decided", "Opt-out request decided"
+    ENROLLMENT_SUPPRESSED = "enrollment_suppressed", "Enrollment refused: opted out"
+    ERASURE_ORDER = "erasure_order", "Erasure by court order"
+    PURGE = "purge", "Retention purge"
+    CASE_CLOSED = "case_closed", "Case closed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -5,17 +5,23 @@ from rest_framework.routers import DefaultRouter
 
 from agencies.audit_apis import AuditEventViewSet
 from search import apis
+from search.platform import PlatformOptOutViewSet, PublicOptOutViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("cases", apis.CaseViewSet, basename="case")
 router.register("galleries", apis.GalleryViewSet, basename="gallery")
 router.register("searches", apis.SearchViewSet, basename="search")
 router.register("audit", AuditEventViewSet, basename="audit")
+router.register("subjects", apis.SubjectViewSet, basename="subject")
+router.register("public/opt-out", PublicOptOutViewSet, basename="public-opt-out")
+router.register("platform/opt-outs", PlatformOptOutViewSet, basename="platform-opt-out")
 
 urlpatterns = [
     path("searches/<int:pk>/disclosure.pdf", apis.SearchDisclosureView.as_view({"get": "retrieve"}),
          name="search-disclosure"),
     path("policy/", apis.PolicyView.as_view({"get": "retrieve", "patch": "partial_update"}),
          name="policy"),
+    path("retention/", apis.RetentionView.as_view({"get": "retrieve", "patch": "partial_update"}),
+         name="retention"),
     *router.urls,
 ]

@@ -20,7 +20,7 @@ from agencies.apis import TenantViewSet
 from agencies.models import Role
 from portal.errors import ServiceError
 from search import selectors
-from search.models import Case, Gallery, Search, SearchPolicy
+from search.models import Case, Gallery, RetentionPolicy, Search, SearchPolicy, Subject
 from search.reports import disclosure_response
 from search.serializers import (
     CandidateSerializer,
@@ -28,17 +28,22 @@ from search.serializers import (
     CaseCreateSerializer,
     CaseDecisionSerializer,
     CaseSerializer,
+    ErasureOutSerializer,
+    ErasureSerializer,
     FaceEnrollSerializer,
     FaceOutSerializer,
     GallerySerializer,
     PolicySerializer,
+    RetentionSerializer,
     ReviewCreateSerializer,
     SearchCreateSerializer,
     SearchQueuedSerializer,
     SearchSerializer,
+    SubjectSerializer,
 )
-from search.services import cases, enrollment, reviews, searching
+from search.services import cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_of, policy_update
+from search.services.retention import retention_of, retention_update
 from search.uploads import read_upload
 
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
@@ -77,6 +82,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         params.is_valid(raise_exception=True)
         case = cases.case_reject(case=case, actor=request.user,
                                  reason=params.validated_data["reason"])
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=None, responses={200: CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        case = cases.case_close(case=self.get_object(), actor=request.user)
         return Response(CaseSerializer(case).data)
 
     @extend_schema(request=CaseAssignSerializer, responses={200: CaseSerializer})
@@ -165,6 +176,39 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
                                             **params.validated_data)
         return Response(CandidateSerializer(selectors.candidate_get(search=reviewed.search,
                                                                     rank=reviewed.rank)).data)
+
+
+class SubjectViewSet(mixins.RetrieveModelMixin, TenantViewSet[Subject]):
+    serializer_class = SubjectSerializer
+    action_roles = {"erasure": (Role.AGENCY_ADMIN,)}
+
+    def get_queryset(self) -> QuerySet[Subject]:
+        return selectors.subjects_of(agency=self.agency)
+
+    @extend_schema(request=ErasureSerializer, responses={201: ErasureOutSerializer})
+    @action(detail=True, methods=["post"])
+    def erasure(self, request: Request, pk: str) -> Response:
+        subject = self.get_object()
+        params = ErasureSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        order = privacy.subject_erase(subject=subject, actor=request.user, **params.validated_data)
+        return Response(ErasureOutSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class RetentionView(TenantViewSet[RetentionPolicy]):
+    """The agency's retention schedule: every member reads it, the agency admin changes it."""
+
+    serializer_class = RetentionSerializer
+
+    def retrieve(self, request: Request) -> Response:
+        return Response(RetentionSerializer(retention_of(self.agency)).data)
+
+    @extend_schema(request=RetentionSerializer, responses={200: RetentionSerializer})
+    def partial_update(self, request: Request) -> Response:
+        params = RetentionSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        kept = retention_update(agency=self.agency, actor=request.user, **params.validated_data)
+        return Response(RetentionSerializer(kept).data)
 
 
 class SearchDisclosureView(TenantViewSet[Search]):

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from search.models import LegalBasis, OffenceCategory, SearchPolicy
+from search.models import LegalBasis, OffenceCategory, RetentionPolicy, SearchPolicy
 
 IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
 
@@ -47,3 +47,12 @@ class PolicyForm(forms.ModelForm):  # type: ignore[type-arg]
         labels = {"max_candidates": "Most candidates shown",
                   "similarity_threshold": "Similarity threshold",
                   "authorization_days": "Days a case authorization lasts"}
+
+
+class RetentionForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = RetentionPolicy
+        fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days"]
+        labels = {"probe_days_after_close": "Keep probe photos this many days after a case closes",
+                  "probe_max_days": "Never keep a probe photo longer than (days)",
+                  "unconfirmed_candidate_days": "Keep unconfirmed candidates (days)"}

@@ -30,6 +30,10 @@ class Gallery(TenantModel):
     name = models.CharField(max_length=200)
     source = models.CharField(max_length=300, help_text="Where the photos come from")
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices)
+    honours_opt_outs = models.BooleanField(
+        default=True, help_text="Approved public opt-outs remove matching faces from this gallery")
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Faces older than this are purged; empty keeps them")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -158,6 +162,7 @@ class Case(TenantModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -197,6 +202,7 @@ class Search(TenantModel):
     )
     probe = models.ImageField(upload_to="probes/%Y/%m/")
     probe_face = models.ImageField(upload_to="probes/%Y/%m/", blank=True)
+    probe_purged_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=SearchStatus.choices, default=SearchStatus.QUEUED)
     error_code = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
@@ -240,6 +246,8 @@ class Candidate(TenantModel):
     similarity = models.FloatField()
     status = models.CharField(max_length=20, choices=CandidateStatus.choices,
                               default=CandidateStatus.UNREVIEWED)
+    redacted = models.CharField(max_length=200, blank=True,
+                                help_text="Why the face is gone, e.g. removed by court order")
 
     class Meta:
         ordering = ["search", "rank"]
@@ -268,3 +276,77 @@ class Review(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["candidate", "reviewer"], name="review_once_per_person")
         ]
+
+
+class RetentionPolicy(models.Model):
+    """How long an agency keeps what searches produce; the daily purge applies it."""
+
+    agency = models.OneToOneField("agencies.Agency", on_delete=models.CASCADE,
+                                  related_name="retention_policy")
+    probe_days_after_close = models.PositiveIntegerField(default=90)
+    probe_max_days = models.PositiveIntegerField(default=3 * 365)
+    unconfirmed_candidate_days = models.PositiveIntegerField(
+        default=365, help_text="Candidates no one confirmed as a lead are purged after this")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Retention of {self.agency}"
+
+
+class OptOutStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting review"
+    APPROVED = "approved", "Approved: faces removed and suppressed"
+    REJECTED = "rejected", "Rejected"
+
+
+class OptOutRequest(models.Model):
+    """A member of the public asking to be removed. The photo is kept only until the decision."""
+
+    photo = models.ImageField(upload_to="optouts/%Y/%m/", blank=True)
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True)
+    model_name = models.CharField(max_length=40)
+    email = models.EmailField()
+    residence = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=OptOutStatus.choices,
+                              default=OptOutStatus.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    faces_removed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Opt-out {self.pk} ({self.status})"
+
+
+class Suppression(models.Model):
+    """A face that must never be enrolled again in a gallery honouring opt-outs: the embedding
+    only, never a photo."""
+
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    model_name = models.CharField(max_length=40)
+    request = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="suppression")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Suppression {self.pk}"
+
+
+class ErasureOrder(TenantModel):
+    """A court order (expungement, acquittal, deletion) that removed a subject."""
+
+    order_reference = models.CharField(max_length=120)
+    order_type = models.CharField(max_length=30, default="deletion")
+    subject_reference = models.CharField(max_length=100, help_text="As it was, for the record")
+    faces_removed = models.PositiveIntegerField(default=0)
+    candidates_redacted = models.PositiveIntegerField(default=0)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Order {self.order_reference}"

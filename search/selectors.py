@@ -77,6 +77,11 @@ def subject_list(*, gallery: Gallery) -> QuerySet[Subject]:
     return Subject.objects.for_agency(gallery.agency).filter(gallery=gallery)
 
 
+def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
+    """The agency's subjects in every gallery."""
+    return Subject.objects.for_agency(agency)
+
+
 def face_get(*, agency: Agency | None, pk: Any) -> Face:
     """One enrolled face of the agency, or 404."""
     return _get_or_404(Face.objects.for_agency(agency), pk)
@@ -144,3 +149,20 @@ def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
         "refusals": list(refusals),
         "cases_opened": case_list(agency=agency).filter(created_at__year=year).count(),
     }
+
+
+def transparency_figures(*, years: list[int]) -> list[dict[str, Any]]:
+    """Public, aggregate figures per agency: searches per year and offence category, retention."""
+    from search.services.retention import retention_of
+
+    rows = []
+    for agency in Agency.objects.order_by("name"):
+        per_year = []
+        for year in years:
+            searches = Search.objects.for_agency(agency).filter(created_at__year=year)
+            per_offence = [{"offence": OffenceCategory(r["offence"]).label, "count": r["count"]}
+                           for r in searches.values(offence=F("case__offence_category"))
+                           .annotate(count=Count("pk")).order_by("-count")]
+            per_year.append({"year": year, "searches": searches.count(), "per_offence": per_offence})
+        rows.append({"agency": agency, "retention": retention_of(agency), "years": per_year})
+    return rows

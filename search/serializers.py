@@ -10,12 +10,15 @@ from rest_framework import serializers
 from search.models import (
     Candidate,
     Case,
+    ErasureOrder,
     Gallery,
     OffenceCategory,
+    RetentionPolicy,
     Review,
     ReviewDecision,
     Search,
     SearchPolicy,
+    Subject,
 )
 
 LEAD_NOTICE = ("Candidates are investigative leads only, never an identification. A possible "
@@ -113,7 +116,7 @@ class CandidateSerializer(serializers.ModelSerializer[Candidate]):
 
     class Meta:
         model = Candidate
-        fields = ["rank", "similarity", "status", "subject", "face", "gallery", "reviews"]
+        fields = ["rank", "similarity", "status", "redacted", "subject", "face", "gallery", "reviews"]
 
 
 class ReviewCreateSerializer(serializers.Serializer[Any]):
@@ -155,3 +158,30 @@ class SearchQueuedSerializer(serializers.ModelSerializer[Search]):
     class Meta:
         model = Search
         fields = ["id", "status"]
+
+
+class SubjectSerializer(serializers.ModelSerializer[Subject]):
+    class Meta:
+        model = Subject
+        fields = ["id", "reference", "display_name", "gallery", "created_at"]
+
+
+class ErasureSerializer(serializers.Serializer[Any]):
+    order_reference = serializers.CharField(max_length=120)
+    order_type = serializers.ChoiceField(choices=["expungement", "acquittal", "deletion"],
+                                         default="deletion")
+
+
+class ErasureOutSerializer(serializers.ModelSerializer[ErasureOrder]):
+    class Meta:
+        model = ErasureOrder
+        fields = ["id", "order_reference", "order_type", "subject_reference", "faces_removed",
+                  "candidates_redacted", "created_at"]
+
+
+class RetentionSerializer(serializers.ModelSerializer[RetentionPolicy]):
+    class Meta:
+        model = RetentionPolicy
+        fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days",
+                  "updated_at"]
+        read_only_fields = ["updated_at"]

@@ -8,7 +8,7 @@ from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
 from portal.errors import ServiceError
-from search.services import cases, searching
+from search.services import cases, retention, searching
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
@@ -52,3 +52,8 @@ def sweep_stale_searches() -> int:
 @shared_task
 def expire_cases() -> int:
     return cases.cases_expire()
+
+
+@shared_task
+def purge_expired() -> dict[str, dict[str, int]]:
+    return dict(retention.purge_expired().counts)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from search import views
+from search import platform, public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +18,14 @@ urlpatterns = [
     path("searches/<int:pk>/disclosure.pdf", views.search_disclosure, name="search-disclosure-pdf"),
     path("cases/<int:pk>/assign/", views.case_assign, name="case-assign"),
     path("policy/", views.policy, name="policy"),
+    path("retention/", views.retention, name="retention"),
+    path("cases/<int:pk>/close/", views.case_close, name="case-close"),
+    path("subjects/<int:pk>/erasure/", views.subject_erasure, name="subject-erasure"),
+    path("opt-out/", public_views.opt_out, name="opt-out"),
+    path("transparency/", public_views.transparency, name="transparency"),
+    path("platform/opt-outs/", platform.opt_out_queue, name="platform-opt-outs"),
+    path("platform/opt-outs/<int:pk>/decide/", platform.opt_out_decide, name="platform-opt-out-decide"),
+    path("platform/opt-outs/<int:pk>/photo/", platform.opt_out_photo, name="platform-opt-out-photo"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
     path("images/faces/<int:pk>/", views.face_image, name="face-image"),

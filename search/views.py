@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -26,12 +26,13 @@ from agencies.models import Role
 from agencies.selectors import acting_agency, membership_of
 from portal.errors import ServiceError
 from search import selectors
-from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm
+from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
 from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
-from search.services import cases, enrollment, reviews, searching
+from search.services import cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_of, policy_update
+from search.services.retention import retention_of, retention_update
 from search.uploads import read_upload
 
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
@@ -55,7 +56,7 @@ def _admin_posted(request: HttpRequest) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponseBase:
     if membership_of(request.user) is None and request.user.is_staff:
-        return redirect("admin:index")  # the platform operator works in the admin site
+        return redirect("platform-opt-outs")  # the platform operator's own pages
     return _agency_home(request)
 
 
@@ -278,3 +279,51 @@ def probe_image(request: Request, pk: int, part: str) -> FileResponse:
     if not field:
         raise Http404("No image")
     return _image_response(field)
+
+
+@require_POST
+@member_required(*INVESTIGATORS)
+def case_close(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(agency=_agency(request), pk=pk)
+    try:
+        cases.case_close(case=case, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Case {case.case_number} is closed.")
+    return redirect("case-detail", pk=case.pk)
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def subject_erasure(request: HttpRequest, pk: int) -> HttpResponse:
+    subject = get_object_or_404(selectors.subjects_of(agency=_agency(request)), pk=pk)
+    gallery_pk = subject.gallery_id
+    try:
+        order = privacy.subject_erase(subject=subject, actor=request.user,
+                                      order_reference=request.POST.get("order_reference", ""),
+                                      order_type=request.POST.get("order_type", "deletion"))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Order {order.order_reference}: {order.faces_removed} face(s) "
+                         f"deleted, {order.candidates_redacted} past result(s) redacted.")
+    return redirect("gallery-detail", pk=gallery_pk)
+
+
+@member_required()
+def retention(request: HttpRequest) -> HttpResponse:
+    current = retention_of(_agency(request))
+    form = RetentionForm(request.POST or None, instance=current)
+    if request.method == "POST":
+        if _role(request) != Role.AGENCY_ADMIN:
+            raise PermissionDenied("Only the agency admin can change retention.")
+        if form.is_valid():
+            try:
+                retention_update(agency=_agency(request), actor=request.user, **form.cleaned_data)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Retention schedule saved.")
+                return redirect("retention")
+    return render(request, "search/retention.html", {"form": form, "retention": current})

@@ -90,10 +90,10 @@ def test_platform_staff_are_not_agency_members(cast) -> None:
     assert _browser(staff).get("/cases/").status_code == 403
 
 
-def test_the_platform_operator_lands_in_the_admin_site(cast) -> None:
+def test_the_platform_operator_lands_on_the_platform_pages(cast) -> None:
     from tests.factories import UserFactory
 
     staff = UserFactory(username="root-op", is_staff=True, is_superuser=True)
     totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
     response = _browser(staff).get("/")
-    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert response.status_code == 302 and response["Location"] == "/platform/opt-outs/"

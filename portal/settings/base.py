@@ -164,6 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "token": os.environ.get("CASEBOUND_RATE_TOKEN", "10/min"),
         "search": os.environ.get("CASEBOUND_RATE_SEARCH", "30/min"),
+        "public": os.environ.get("CASEBOUND_RATE_PUBLIC", "10/hour"),
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -187,6 +188,7 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "search.models.CaseStatus",
         "SearchStatusEnum": "search.models.SearchStatus",
         "CandidateStatusEnum": "search.models.CandidateStatus",
+        "OptOutStatusEnum": "search.models.OptOutStatus",
     },
 }
 # axes locks by username; client addresses are rate-limited separately (django-ratelimit on the
@@ -228,6 +230,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-case-authorizations": {"task": "search.tasks.expire_cases", "schedule": 3600.0},
     "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
                                   "schedule": 24 * 3600.0},
+    "purge-expired": {"task": "search.tasks.purge_expired", "schedule": 24 * 3600.0},
 }
 
 CASEBOUND: dict[str, Any] = {
@@ -235,6 +238,8 @@ CASEBOUND: dict[str, Any] = {
     "MAX_IMAGE_PIXELS": int(os.environ.get("CASEBOUND_MAX_IMAGE_PIXELS", 40_000_000)),
     "SEARCH_MAX_ATTEMPTS": 3,
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
+    # Opt-outs and court orders remove faces at least this similar (stricter than search: 0.90).
+    "OPT_OUT_SIMILARITY": float(os.environ.get("CASEBOUND_OPT_OUT_SIMILARITY", 0.93)),
 }
 
 LOGGING = {

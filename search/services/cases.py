@@ -150,3 +150,19 @@ def ensure_case_searchable(*, case: Case, user: Any) -> None:
     if not user.has_perm(SEARCH_PERMISSION, case):
         raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}. "
                            "Ask a supervisor to assign you.", status=403)
+
+
+@transaction.atomic
+def case_close(*, case: Case, actor: Any) -> Case:
+    """Close a case: no more searches; its probes' retention clock starts."""
+    if acting_agency(actor) != case.agency or not (
+            has_role(actor, Role.SUPERVISOR) or actor.pk == case.opened_by_id):
+        raise ServiceError("not_allowed", "Only the officer who opened the case or a supervisor "
+                           "can close it.", status=403)
+    if case.status == CaseStatus.CLOSED:
+        raise ServiceError("case_closed", f"Case {case.case_number} is already closed.", status=409)
+    case.status, case.closed_at = CaseStatus.CLOSED, timezone.now()
+    case.save(update_fields=["status", "closed_at"])
+    audit_record(action=AuditAction.CASE_CLOSED, agency=case.agency, actor=actor, obj=case,
+                 details=case_audit_details(case))
+    return case

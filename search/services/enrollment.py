@@ -13,6 +13,7 @@ from search import pipeline
 from search.models import Face, Gallery, LegalBasis, Subject
 from search.pipeline import ImageRejected, Pick
 from search.services.files import jpeg_file
+from search.services.privacy import ensure_not_suppressed
 
 
 @transaction.atomic
@@ -24,7 +25,11 @@ def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
     if Gallery.objects.for_agency(agency).filter(name=name).exists():
         raise ServiceError("duplicate_gallery", f"Your agency already has a gallery named {name}.",
                            status=409)
-    gallery = Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis)
+    # Arrest records and court orders are held under a legal duty that a public opt-out cannot
+    # override; every other gallery honours opt-outs.
+    honours = legal_basis not in (LegalBasis.ARREST_RECORD, LegalBasis.COURT_ORDER)
+    gallery = Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis,
+                                     honours_opt_outs=honours)
     audit_record(action=AuditAction.GALLERY_CREATED, agency=agency, actor=actor, obj=gallery,
                  actor_name="" if actor else "system",
                  details={"name": name, "source": source, "legal_basis": legal_basis})
@@ -56,6 +61,7 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
     if face is None:
         raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
                             "photo in which the face is at least 80 pixels wide.", status=422)
+    ensure_not_suppressed(gallery=gallery, embedding=face.embedding.tolist(), actor=actor)
     with transaction.atomic():
         subject = _subject_for(gallery, reference, display_name.strip())
         enrolled = Face.objects.create(

@@ -1,0 +1,23 @@
+"""manage.py purge_expired [--dry-run]: apply every agency's retention schedule now."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from search.services.retention import purge_expired
+
+
+class Command(BaseCommand):
+    help = "Purge probes, unconfirmed candidates and gallery faces whose retention has ended."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="Show what would go; change nothing")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = purge_expired(dry_run=options["dry_run"])
+        verb = "would purge" if options["dry_run"] else "purged"
+        if not report.counts:
+            self.stdout.write("Nothing has passed its retention period.")
+        for agency, counts in sorted(report.counts.items()):
+            listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            self.stdout.write(f"{agency}: {verb} {listed}")

@@ -1,0 +1,134 @@
+"""The platform operator's work on opt-out requests: pages and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from agencies.apis import IsPlatformAdmin
+from agencies.decorators import platform_admin_required
+from portal.errors import ServiceError
+from search.models import OptOutRequest, OptOutStatus
+from search.serializers import CaseDecisionSerializer
+from search.services.privacy import optout_approve, optout_reject, optout_submit
+from search.uploads import read_upload
+
+
+class OptOutSerializer(serializers.ModelSerializer[OptOutRequest]):
+    class Meta:
+        model = OptOutRequest
+        fields = ["id", "status", "email", "residence", "faces_removed", "decision_reason",
+                  "created_at", "decided_at"]
+
+
+class OptOutCreateSerializer(serializers.Serializer[Any]):
+    photo = serializers.FileField()
+    email = serializers.EmailField()
+    residence = serializers.CharField(max_length=200)
+
+
+class OptOutPublicSerializer(serializers.ModelSerializer[OptOutRequest]):
+    class Meta:
+        model = OptOutRequest
+        fields = ["id", "status"]
+
+
+def _submit(request: Request) -> Response:
+    params = OptOutCreateSerializer(data=request.data)
+    params.is_valid(raise_exception=True)
+    created = optout_submit(photo=read_upload(params.validated_data["photo"]),
+                            email=params.validated_data["email"],
+                            residence=params.validated_data["residence"])
+    return Response(OptOutPublicSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class PublicOptOutViewSet(viewsets.GenericViewSet[OptOutRequest]):
+    """POST /api/v1/public/opt-out/: anyone, no account; the answer is only an id and a status."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "public"
+
+    @extend_schema(request=OptOutCreateSerializer, responses={201: OptOutPublicSerializer})
+    def create(self, request: Request) -> Response:
+        return _submit(request)
+
+
+class PlatformOptOutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet[OptOutRequest]):
+    """The operator's queue of opt-out requests."""
+
+    permission_classes = [permissions.IsAuthenticated, IsPlatformAdmin]
+    serializer_class = OptOutSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self) -> QuerySet[OptOutRequest]:
+        return OptOutRequest.objects.all()  # not tenant data: requests come from the public
+
+    @extend_schema(request=OptOutCreateSerializer, responses={201: OptOutPublicSerializer})
+    def create(self, request: Request) -> Response:
+        """Record a request received by post or in person."""
+        return _submit(request)
+
+    @extend_schema(request=CaseDecisionSerializer, responses={200: OptOutSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        decided = optout_approve(request=self.get_object(), actor=request.user,
+                                 reason=str(request.data.get("reason", "")))
+        return Response(OptOutSerializer(decided).data)
+
+    @extend_schema(request=CaseDecisionSerializer, responses={200: OptOutSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        decided = optout_reject(request=self.get_object(), actor=request.user,
+                                reason=str(request.data.get("reason", "")))
+        return Response(OptOutSerializer(decided).data)
+
+
+@platform_admin_required
+def opt_out_queue(request: HttpRequest) -> HttpResponse:
+    return render(request, "platform/opt_outs.html", {
+        "pending": OptOutRequest.objects.filter(status=OptOutStatus.PENDING),
+        "decided": OptOutRequest.objects.exclude(status=OptOutStatus.PENDING)[:50]})
+
+
+@require_POST
+@platform_admin_required
+def opt_out_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    opt_out = get_object_or_404(OptOutRequest, pk=pk)
+    reason = request.POST.get("reason", "")
+    try:
+        if request.POST.get("decision") == "approve":
+            decided = optout_approve(request=opt_out, actor=request.user, reason=reason)
+            messages.success(request, f"Request {pk} approved: {decided.faces_removed} face(s) "
+                             "removed; the face is suppressed.")
+        else:
+            optout_reject(request=opt_out, actor=request.user, reason=reason)
+            messages.success(request, f"Request {pk} rejected.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("platform-opt-outs")
+
+
+@platform_admin_required
+def opt_out_photo(request: HttpRequest, pk: int) -> FileResponse:
+    opt_out = get_object_or_404(OptOutRequest, pk=pk)
+    if not opt_out.photo:
+        raise Http404("The photo was deleted when the request was decided.")
+    response = FileResponse(opt_out.photo.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,45 @@
+"""Pages for members of the public (no account): the opt-out form and the transparency page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django_ratelimit.decorators import ratelimit
+
+from portal.errors import ServiceError
+from search import selectors
+from search.forms import IMAGE_ACCEPT
+from search.services.privacy import optout_submit
+from search.uploads import read_upload
+
+
+class OptOutForm(forms.Form):
+    photo = forms.FileField(label="A photo of yourself", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
+                            help_text="Just you, facing the camera. JPEG, PNG or WebP. Only the face "
+                                      "crop is kept, and only until your request is decided.")
+    email = forms.EmailField(label="Your e-mail", help_text="We write to tell you the outcome.")
+    residence = forms.CharField(label="Where you live", max_length=200,
+                                help_text="Country and region, e.g. US, Illinois.")
+
+
+@ratelimit(key="ip", rate="10/h", method="POST", block=True)
+def opt_out(request: HttpRequest) -> HttpResponse:
+    form = OptOutForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submitted = optout_submit(photo=read_upload(form.cleaned_data["photo"]),
+                                      email=form.cleaned_data["email"],
+                                      residence=form.cleaned_data["residence"])
+        except ServiceError as exc:
+            form.add_error("photo", exc.message)
+        else:
+            return render(request, "public/opt_out_received.html", {"opt_out": submitted})
+    return render(request, "public/opt_out.html", {"form": form})
+
+
+def transparency(request: HttpRequest) -> HttpResponse:
+    this_year = timezone.now().year
+    return render(request, "public/transparency.html", {
+        "agencies": selectors.transparency_figures(years=[this_year, this_year - 1])})

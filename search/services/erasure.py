@@ -1,0 +1,47 @@
+"""Removing faces for good: their files, their rows, and a redaction note on past results.
+
+One mechanism serves the public opt-out, court-ordered erasure and the retention purge, so a
+removed face disappears the same way whatever removed it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from pgvector.django import CosineDistance
+
+from search.models import Candidate, Face, Subject
+
+
+def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], int]:
+    """Delete faces with their image files; keep past candidates, redacted with `reason`.
+
+    Returns the faces removed per agency id and the number of candidates redacted. Subjects
+    left without any face are deleted too: a name with no face has no purpose here.
+    """
+    doomed = list(faces.select_related("subject"))
+    ids = [face.pk for face in doomed]
+    redacted = Candidate.objects.filter(face_id__in=ids).update(face=None, redacted=reason)
+    subjects = {face.subject_id for face in doomed}
+    files = [face.image for face in doomed]
+    Face.objects.filter(pk__in=ids).delete()
+    Subject.objects.filter(pk__in=subjects, faces__isnull=True).delete()
+    transaction.on_commit(lambda: _delete_files(files))  # only once the rows are surely gone
+    return Counter(face.agency_id for face in doomed), redacted
+
+
+def _delete_files(files: list[Any]) -> None:
+    for file in files:
+        if file:
+            file.storage.delete(file.name)
+
+
+def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,
+               min_similarity: float) -> QuerySet[Face]:
+    """The faces of `queryset` at least `min_similarity` like an embedding (same recipe only)."""
+    return (queryset.filter(model_name=model_name)
+            .annotate(distance=CosineDistance("embedding", embedding))
+            .filter(distance__lte=1.0 - min_similarity))
