@@ -84,3 +84,14 @@ def test_seed_demo_is_idempotent() -> None:
     demo_case = Case.objects.get(agency__slug="demo")
     assert demo_case.status == CaseStatus.APPROVED
     assert Gallery.objects.filter(agency__slug="other").get().faces.count() == 30
+
+
+def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> None:
+    images = _numbered_copy(tmp_path)
+    out = io.StringIO()
+    call_command("evaluate_identification", "--images", str(images), "--processes", "2", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["people"] == 15 and summary["probes"] == 30
+    assert summary["rank1"] >= 0.9 and summary["rank10"] == 1.0
+    assert 0 <= summary["fnir_at_fpir_1pct"] <= 1
+    assert 0.5 < summary["threshold_at_fpir_1pct"] < 1

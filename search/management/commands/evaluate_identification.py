@@ -1,0 +1,43 @@
+"""manage.py evaluate_identification --images DIR: LFW 1:N identification through the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from search.identification import evaluate
+
+
+class Command(BaseCommand):
+    help = "Rank-1/10 identification and FNIR at FPIR 1% and 0.1% over all LFW people."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--images", type=Path, required=True, help="LFW image folder")
+        parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        images: Path = options["images"]
+        if not images.is_dir():
+            raise CommandError("--images must be the LFW folder of Person_Name/ folders")
+        with tqdm(unit="image", disable=None) as bar:
+            result = evaluate(images, processes=options["processes"],
+                              on_done=lambda n: bar.update(n - bar.n))
+        self.stdout.write(f"gallery {result.people} people, {result.probes} mated probes, "
+                          f"{result.missing_faces} photos without a detected face")
+        self.stdout.write(f"rank-1 {result.rank1:.4f}  rank-10 {result.rank10:.4f}")
+        for label, (threshold, fnir) in result.fnir_at_fpir.items():
+            self.stdout.write(f"FPIR {label}: threshold {threshold:.4f}, FNIR {fnir:.4f}")
+        self.stdout.write(json.dumps({
+            "people": result.people, "probes": result.probes,
+            "rank1": round(result.rank1, 4), "rank10": round(result.rank10, 4),
+            **{f"fnir_at_fpir_{k.rstrip('%').replace('.', '_')}pct": round(v[1], 4)
+               for k, v in result.fnir_at_fpir.items()},
+            **{f"threshold_at_fpir_{k.rstrip('%').replace('.', '_')}pct": round(v[0], 4)
+               for k, v in result.fnir_at_fpir.items()},
+            "images_per_second": round(result.images_per_second, 2),
+        }))
