@@ -37,7 +37,7 @@ def _exempt(path: str) -> bool:
     return path.startswith(EXEMPT_PREFIXES)
 
 
-EXEMPT_PREFIXES = ("/accounts/", "/static/", "/api/", "/opt-out/", "/transparency/")
+EXEMPT_PREFIXES = ("/accounts/", "/static/", "/api/", "/opt-out/", "/transparency/", "/invitations/")
 
 
 class SessionLimitsMiddleware:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 from typing import Any
 
@@ -9,12 +10,15 @@ from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, Membership, Role
+from agencies.licensing import ensure_seat_available
+from agencies.models import Agency, AuditAction, Invitation, Membership, Role
 from agencies.selectors import acting_agency, has_role, membership_of
 from portal.errors import ServiceError
 
@@ -91,3 +95,81 @@ def locked_usernames(usernames: list[str]) -> set[str]:
     totals = (AccessAttempt.objects.filter(username__in=usernames).values("username")
               .annotate(failures=Sum("failures_since_start")))
     return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}
+
+
+INVITATION_DAYS = 7
+
+
+@transaction.atomic
+def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
+    """Invite a person into the admin's agency with a role; the link works for 7 days."""
+    agency = acting_agency(admin)
+    if agency is None or not has_role(admin, Role.AGENCY_ADMIN):
+        raise ServiceError("agency_admin_required", "Only the agency admin invites people.", status=403)
+    if role not in Role.values:
+        raise ServiceError("invalid_role", f"Unknown role {role!r}.")
+    invitation = Invitation.objects.create(
+        agency=agency, token=secrets.token_urlsafe(32), email=email, role=role, created_by=admin,
+        expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
+    audit_record(action=AuditAction.INVITATION_SENT, agency=agency, actor=admin, obj=invitation,
+                 details={"email": email, "role": role})
+    return invitation
+
+
+def invitation_open(token: str) -> Invitation:
+    """The invitation behind a link, if it is still valid."""
+    invitation = Invitation.objects.select_related("agency").filter(token=token).first()
+    if invitation is None or invitation.accepted_by_id or invitation.expires_at < timezone.now():
+        raise ServiceError("invitation_invalid", "This invitation link is not valid any more. Ask "
+                           "your agency admin for a new one.", status=404)
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, username: str, password: str) -> Any:
+    """Create the invited account; it works once its training is recorded and MFA enrolled."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_open(token).pk)
+    if invitation.accepted_by_id:  # accepted by a concurrent request a moment ago
+        raise ServiceError("invitation_invalid", "This invitation has already been used.", status=404)
+    if get_user_model().objects.filter(username=username).exists():
+        raise ServiceError("username_taken", "That username is taken; choose another.", status=409)
+    user = get_user_model()(username=username, email=invitation.email)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ServiceError("weak_password", " ".join(exc.messages)) from None
+    if invitation.role == Role.OFFICER:
+        ensure_seat_available(invitation.agency)
+    user.set_password(password)
+    user.save()
+    Membership.objects.create(user=user, agency=invitation.agency, role=invitation.role)
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_by"])
+    audit_record(action=AuditAction.ACCOUNT_CREATED, agency=invitation.agency, actor=user, obj=user,
+                 details={"username": username, "role": invitation.role, "invitation": invitation.pk})
+    return user
+
+
+@transaction.atomic
+def member_update(*, admin: Any, user: Any, role: str | None = None,
+                  active: bool | None = None) -> None:
+    """Change a member's role or (de)activate the account; seats are checked for officers."""
+    _require_admin_of(admin, user)
+    membership = user.membership
+    before = {"role": membership.role, "active": user.is_active}
+    becomes_officer = (role or membership.role) == Role.OFFICER
+    gains_seat = becomes_officer and (role == Role.OFFICER and membership.role != Role.OFFICER
+                                      or active is True and not user.is_active)
+    if gains_seat:
+        ensure_seat_available(membership.agency)
+    if role is not None:
+        if role not in Role.values:
+            raise ServiceError("invalid_role", f"Unknown role {role!r}.")
+        membership.role = role
+        membership.save(update_fields=["role"])
+    if active is not None:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+    audit_record(action=AuditAction.ROLE_CHANGED, agency=membership.agency, actor=admin, obj=user,
+                 details={"username": user.get_username(), "before": before,
+                          "after": {"role": membership.role, "active": user.is_active}})

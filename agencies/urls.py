@@ -2,13 +2,20 @@
 
 from django.urls import path
 
-from agencies import views
+from agencies import platform_views, views
 
 urlpatterns = [
     path("audit/", views.audit_list, name="audit-list"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("audit/reports/", views.audit_reports, name="audit-reports"),
     path("people/", views.people, name="people"),
+    path("people/invite/", views.person_invite, name="person-invite"),
+    path("people/<int:pk>/update/", views.person_update, name="person-update"),
+    path("invitations/<str:token>/", views.invitation_accept_view, name="invitation-accept"),
+    path("usage/", views.usage, name="usage"),
+    path("platform/", platform_views.dashboard, name="platform-dashboard"),
+    path("platform/licenses/<int:pk>/toggle/", platform_views.license_toggle,
+         name="platform-license-toggle"),
     path("people/<int:pk>/unlock/", views.person_unlock, name="person-unlock"),
     path("people/<int:pk>/training/", views.person_training, name="person-training"),
 ]

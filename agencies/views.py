@@ -1,4 +1,4 @@
-"""The auditor's pages: the audit trail with filters, its CSV export, and oversight reports."""
+"""Agency pages: the audit trail, its export and reports (auditor); people, usage, invoices (admin)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import csv
 from datetime import date
 from typing import Any
 
+from django import forms
 from django.contrib import messages
+from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -17,9 +20,19 @@ from agencies.audit import audit_record
 from agencies.decorators import member_required
 from agencies.filters import AuditEventFilter
 from agencies.models import AuditAction, Role
-from agencies.selectors import agency_members_with_roles, audit_events
+from agencies.platform_views import bars
+from agencies.selectors import agency_members_with_roles, agency_usage, audit_events, invoices_of
 from agencies.serializers import CSV_HEADER, csv_row
-from agencies.services import account_unlock, locked_usernames, training_record
+from agencies.services import (
+    account_unlock,
+    invitation_accept,
+    invitation_create,
+    invitation_open,
+    locked_usernames,
+    member_update,
+    training_record,
+)
+from portal.errors import ServiceError
 
 AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
 
@@ -80,7 +93,8 @@ def people(request: HttpRequest) -> HttpResponse:
     """The agency admin's list of accounts: role, training, second factor, lockout."""
     members = list(agency_members_with_roles(agency=request.agency))  # type: ignore[attr-defined]
     locked = locked_usernames([m.username for m in members])
-    return render(request, "agencies/people.html", {"members": members, "locked": locked})
+    return render(request, "agencies/people.html", {"members": members, "locked": locked,
+                                                    "invite_form": InviteForm(), "roles": Role.choices})
 
 
 @require_POST
@@ -108,3 +122,73 @@ def person_training(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _member(request: HttpRequest, pk: int) -> Any:
     return get_object_or_404(agency_members_with_roles(agency=request.agency), pk=pk)  # type: ignore[attr-defined]
+
+
+@member_required(Role.AGENCY_ADMIN)
+def usage(request: HttpRequest) -> HttpResponse:
+    """The agency admin's usage page: quota, searches per day and per officer, invoices."""
+    figures = agency_usage(agency=request.agency)  # type: ignore[attr-defined]
+    per_day = [(row["day"][8:], float(row["searches"])) for row in figures["per_day"]]
+    return render(request, "agencies/usage.html", {
+        "usage": figures, "day_bars": bars(per_day),
+        "invoices": invoices_of(agency=request.agency)})  # type: ignore[attr-defined]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give an e-mail address and a role.")
+        return redirect("people")
+    invitation = invitation_create(admin=request.user, **form.cleaned_data)
+    link = request.build_absolute_uri(reverse("invitation-accept", args=[invitation.token]))
+    send_mail(subject="Your Casebound account", from_email=None, recipient_list=[invitation.email],
+              message=f"You are invited to {invitation.agency.name}. Create your account within "
+                      f"7 days: {link}", fail_silently=True)
+    messages.success(request, f"Invitation sent to {invitation.email}. The link, valid 7 days: {link}")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_update(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    action = request.POST.get("action")
+    try:
+        if action == "role":
+            member_update(admin=request.user, user=user, role=request.POST.get("role"))
+        else:
+            member_update(admin=request.user, user=user, active=action == "activate")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{user.get_username()} updated.")
+    return redirect("people")
+
+
+class AcceptForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text="At least 12 characters, not a common password.")
+
+
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_open(token)
+    except ServiceError as exc:
+        return render(request, "agencies/invitation.html", {"error": exc.message}, status=404)
+    form = AcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation_accept(token=token, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(request, "agencies/invitation.html", {"created": True})
+    return render(request, "agencies/invitation.html", {"form": form, "invitation": invitation})

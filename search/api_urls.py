@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from agencies import billing_apis
 from agencies.audit_apis import AuditEventViewSet
 from search import apis
 from search.platform import PlatformOptOutViewSet, PublicOptOutViewSet
@@ -15,12 +16,17 @@ router.register("audit", AuditEventViewSet, basename="audit")
 router.register("subjects", apis.SubjectViewSet, basename="subject")
 router.register("public/opt-out", PublicOptOutViewSet, basename="public-opt-out")
 router.register("platform/opt-outs", PlatformOptOutViewSet, basename="platform-opt-out")
+router.register("platform/agencies", billing_apis.PlatformAgencyViewSet, basename="platform-agency")
+router.register("platform/plans", billing_apis.PlatformPlanViewSet, basename="platform-plan")
+router.register("platform/licenses", billing_apis.PlatformLicenseViewSet, basename="platform-license")
+router.register("invoices", billing_apis.InvoiceViewSet, basename="invoice")
 
 urlpatterns = [
     path("searches/<int:pk>/disclosure.pdf", apis.SearchDisclosureView.as_view({"get": "retrieve"}),
          name="search-disclosure"),
     path("policy/", apis.PolicyView.as_view({"get": "retrieve", "patch": "partial_update"}),
          name="policy"),
+    path("usage/", billing_apis.UsageView.as_view({"get": "retrieve"}), name="usage"),
     path("retention/", apis.RetentionView.as_view({"get": "retrieve", "patch": "partial_update"}),
          name="retention"),
     *router.urls,

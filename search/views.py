@@ -56,7 +56,7 @@ def _admin_posted(request: HttpRequest) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponseBase:
     if membership_of(request.user) is None and request.user.is_staff:
-        return redirect("platform-opt-outs")  # the platform operator's own pages
+        return redirect("platform-dashboard")  # the platform operator's own pages
     return _agency_home(request)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import factory
@@ -11,19 +12,43 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency, License, Membership, OveragePolicy, Plan, Role
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 
 PASSWORD = "correct-horse-battery-staple"
 
 
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Plan
+        django_get_or_create = ["name"]
+
+    name = "Standard"
+    seats = 25
+    monthly_search_quota = 500
+    overage_policy = OveragePolicy.REFUSE
+    overage_price = Decimal("4.00")
+    annual_fee_per_seat = Decimal("1200.00")
+    storage_price_per_1000_faces = Decimal("2.50")
+
+
 class AgencyFactory(factory.django.DjangoModelFactory):
+    """An agency with a license, valid from a month ago for a year, on the Standard plan."""
+
     class Meta:
         model = Agency
         django_get_or_create = ["slug"]
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Agency {n}")
     slug = factory.Sequence(lambda n: f"agency-{n}")
+
+    @factory.post_generation
+    def licensed(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted is not False and not License.objects.filter(agency=self).exists():
+            today = timezone.now().date()
+            License.objects.create(agency=self, plan=PlanFactory(), starts_on=today - timedelta(days=30),
+                                   ends_on=today + timedelta(days=335))
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -96,4 +96,4 @@ def test_the_platform_operator_lands_on_the_platform_pages(cast) -> None:
     staff = UserFactory(username="root-op", is_staff=True, is_superuser=True)
     totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
     response = _browser(staff).get("/")
-    assert response.status_code == 302 and response["Location"] == "/platform/opt-outs/"
+    assert response.status_code == 302 and response["Location"] == "/platform/"

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.audit import audit_record
-from agencies.models import AuditAction, Role
+from agencies.models import AuditAction, Invoice, License, Role
 from search.models import Face, Subject
 from search.services import searching
 from search.services.privacy import optout_submit
@@ -30,7 +33,9 @@ from tests.fixtures import api_client, enroll_people, web_client
 SECRETS = ["A-SECRET-CASE-7", "A-SECRET-JUSTIFICATION", "A-SECRET-GALLERY", "Ariel_Sharon"]
 PUBLIC = {"login", "logout", "mfa-setup", "mfa-verify", "api-token", "opt-out", "transparency",
           "public-opt-out-list"}
-PLATFORM_ONLY = {"platform/opt-outs"}  # not tenant data: every agency user is refused
+# Reached by an unguessable token, which is the credential itself (an invitation link).
+TOKEN_ROUTES = {"invitation-accept"}
+PLATFORM_ONLY = "platform/"  # the operator's routes: every agency user is refused
 DENIED = {401, 403, 404, 405}
 
 
@@ -49,7 +54,13 @@ def agency_a(cast) -> dict[str, Any]:
                          details={"case_number": "A-SECRET-CASE-7"})
     opt_out = optout_submit(photo=photos.photo("Tony_Blair", 1), email="x@example.org",
                             residence="X")
-    return {"subjects": Subject.objects.filter(agency=cast.agency)[0].pk,
+    invoice = Invoice.objects.create(agency=cast.agency, number="A-INV-1", period=date(2026, 1, 1),
+                                     currency="USD", total=Decimal("1.00"),
+                                     issued_at=timezone.now())
+    license_a = License.objects.get(agency=cast.agency)
+    return {"subjects": Subject.objects.filter(agency=cast.agency)[0].pk, "invoices": invoice.pk,
+            "platform/agencies": cast.agency.pk, "platform/licenses": license_a.pk,
+            "platform/plans": license_a.plan_id,
             "platform/opt-outs": opt_out.pk, "cases": case.pk, "searches": search.pk,
             "galleries": gallery.pk, "audit": event.pk,
             "people": cast.officer.pk, "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
@@ -104,7 +115,7 @@ def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
     clients = _other_agency_clients(cast)
     checked = 0
     for route, name in _routes(get_resolver().url_patterns):
-        if route.startswith("admin/"):
+        if route.startswith("admin/") or name in TOKEN_ROUTES:
             continue
         url = _concrete(route, agency_a)
         if url is None:
@@ -116,7 +127,7 @@ def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
                 assert _denied(response, DENIED), f"{who} {method.upper()} {url}: {response.status_code}"
                 _assert_nothing_leaks(who, url, response)
                 statuses.add(response.status_code)
-        if not url.startswith(tuple(f"/{p}" for p in PLATFORM_ONLY)) and "/platform/" not in url:
+        if PLATFORM_ONLY not in url:
             assert 404 in statuses, f"no user of agency B got past the role checks at {url} ({name})"
         checked += 1
     assert checked >= 20
@@ -124,7 +135,7 @@ def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
 
 def test_every_route_refuses_anonymous_clients(cast, agency_a) -> None:
     for route, name in _routes(get_resolver().url_patterns):
-        if route.startswith("admin/") or name in PUBLIC:
+        if route.startswith("admin/") or name in PUBLIC | TOKEN_ROUTES:
             continue
         url = _concrete(route, agency_a) or "/" + re.sub(r"[\^$]", "", route)
         if "(?P<format>" in url or "<drf_format_suffix" in url:
@@ -152,7 +163,7 @@ def test_every_openapi_operation_hides_agency_a(cast, agency_a) -> None:
                 assert _denied(response, DENIED), f"{who} {method.upper()} {url}: {response.status_code}"
                 _assert_nothing_leaks(who, url, response)
                 statuses.add(response.status_code)
-            if "/platform/" not in path:
+            if PLATFORM_ONLY not in path:
                 assert 404 in statuses, f"{method.upper()} {path}"
             operations += 1
     assert operations >= 10
@@ -165,3 +176,11 @@ def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a) -> None:
                     "/people/", "/policy/"):
             response = client.get(url)
             _assert_nothing_leaks(who, url, response)
+
+
+def test_an_invitation_link_needs_its_exact_token(cast) -> None:
+    from agencies.services import invitation_create
+
+    invitation = invitation_create(admin=cast.admin, email="n@example.org", role=Role.OFFICER)
+    assert Client().get(f"/invitations/{invitation.token}/").status_code == 200
+    assert Client().get(f"/invitations/{invitation.token[:-1]}x/").status_code == 404

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CASEBOUND_VAR_DIR", BASE_DIR / "var"))
@@ -231,6 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
                                   "schedule": 24 * 3600.0},
     "purge-expired": {"task": "search.tasks.purge_expired", "schedule": 24 * 3600.0},
+    "close-billing-period": {"task": "agencies.tasks.close_billing_period",
+                             "schedule": crontab(minute=30, hour=0, day_of_month=1)},
 }
 
 CASEBOUND: dict[str, Any] = {

@@ -16,6 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from agencies.audit import audit_record
+from agencies.billing import meter_search
+from agencies.licensing import ensure_license_allows_search
 from agencies.models import AuditAction, AuditOutcome
 from portal.config import setting
 from portal.errors import ServiceError
@@ -38,6 +40,7 @@ def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
     from search.tasks import run_search
 
     try:
+        ensure_license_allows_search(case.agency)
         ensure_case_searchable(case=case, user=user)
         rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
     except ServiceError as refusal:
@@ -76,7 +79,8 @@ def _finish(search: Search, status: str, **fields: Any) -> None:
     search.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(search, name, value)
-    search.save()
+    # Only what finishing changes: a concurrent sweeper's bookkeeping is not overwritten.
+    search.save(update_fields=["status", "finished_at", *fields])
 
 
 def search_run(*, search_id: int) -> None:
@@ -91,9 +95,11 @@ def search_run(*, search_id: int) -> None:
     decode_seconds = time.perf_counter() - started
     face = pipeline.analyze(rgb, pick=Pick.LARGEST)
     if face is None:
-        _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
-                error="No face was found in the probe photo. Try a clearer, more frontal photo.",
-                timings={"decode": decode_seconds})
+        with transaction.atomic():
+            _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
+                    error="No face was found in the probe photo. Try a clearer, more frontal photo.",
+                    timings={"decode": decode_seconds})
+            meter_search(search)
         return
     _store_candidates(search, face, decode_seconds)
 
@@ -107,17 +113,34 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
+        if not _still_ours(search):
+            return
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
         Candidate.objects.bulk_create(
             Candidate(agency=search.agency, search=search, face=f, subject=f.subject,
                       gallery=f.gallery, rank=rank, similarity=round(1.0 - f.distance, 4))  # type: ignore[attr-defined]
             for rank, f in enumerate(shown, start=1))
-        search.probe_face = jpeg_file(pipeline.encode_jpeg(face.chip))
         timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
                    "store": time.perf_counter() - started}
         _finish(search, SearchStatus.DONE, faces_found=face.faces_found, probe_box=face.box,
+                probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
                 model_name=pipeline.MODEL_NAME, threshold=threshold,
                 timings={k: round(v, 4) for k, v in timings.items()})
+        meter_search(search)  # billed once, even if this task runs again
+
+
+def _still_ours(search: Search) -> bool:
+    """Lock the row and check that this run's claim still holds.
+
+    A run slower than the stale limit is given back by the sweeper and claimed again; the first
+    run must then drop its results, or the search would be stored (and billed) twice.
+    """
+    current = Search.objects.select_for_update().only("status", "attempts").get(pk=search.pk)
+    if current.status == SearchStatus.RUNNING and current.attempts == search.attempts:
+        return True
+    logger.warning("search %s was claimed again while this run worked; dropping this run",
+                   search.pk)
+    return False
 
 
 def search_fail(*, search_id: int, code: str, message: str) -> None:

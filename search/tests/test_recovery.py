@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from search.models import Search, SearchStatus
 from search.services import searching
+from search.services.files import jpeg_file
+from search.services.policy import policy_of
 from search.tasks import sweep_stale_searches
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case
@@ -16,9 +18,11 @@ from tests.fixtures import enroll_people, wait_for
 
 
 def _search(cast, **fields) -> Search:
+    """A search row in a given state, as a crash would leave it: no message is sent for it."""
     case = assigned_case(cast.agency, cast.officer)
-    search = searching.search_create(case=case, user=cast.officer,
-                                     probe=photos.photo("Colin_Powell", 2))
+    search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer,
+                                   probe=jpeg_file(photos.photo("Colin_Powell", 2)),
+                                   policy=policy_of(cast.agency).snapshot())
     Search.objects.filter(pk=search.pk).update(**fields)
     return Search.objects.get(pk=search.pk)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agencies.licensing import current_license
 from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, Role
+from agencies.models import Agency, License, OveragePolicy, Plan, Role
 from agencies.services import agency_ensure, member_ensure
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files
@@ -47,6 +49,7 @@ class Command(BaseCommand):
         totp_device_ensure(user=operator, base32_secret=secret)
         for slug, (name, people) in AGENCIES.items():
             agency = agency_ensure(slug=slug, name=name)
+            _demo_license(agency)
             users = {key: member_ensure(agency=agency, username=f"{slug}-{key}", role=role,
                                         password=password, training_valid_until=trained_until)
                      for key, role in people.items()}
@@ -83,6 +86,17 @@ def _demo_files(identities: int) -> tuple[Path, list[Path]]:
 def _lfw_people(root: Path, count: int) -> list[Path]:
     people = sorted(d for d in root.iterdir() if d.is_dir() and len(list(d.glob("*.jpg"))) >= 2)
     return [p for person in people[:count] for p in sorted(person.glob("*.jpg"))]
+
+
+def _demo_license(agency: Agency) -> None:
+    plan, _ = Plan.objects.get_or_create(name="Demo", defaults={
+        "seats": 10, "monthly_search_quota": 200, "overage_policy": OveragePolicy.BILL,
+        "overage_price": Decimal("3.50"), "annual_fee_per_seat": Decimal("1200.00"),
+        "storage_price_per_1000_faces": Decimal("2.00")})
+    today = timezone.now().date()
+    if current_license(agency) is None:
+        License.objects.create(agency=agency, plan=plan, starts_on=today - timedelta(days=30),
+                               ends_on=today + timedelta(days=335))
 
 
 def _demo_case(agency: Agency, users: dict[str, Any]) -> None:
