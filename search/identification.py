@@ -52,8 +52,10 @@ def _embed_one(path: Path) -> NDArray[np.float32] | None:
 def embed_all(paths: list[Path], processes: int,
               on_done: Callable[[int], None] | None = None) -> list[NDArray[np.float32] | None]:
     """Embeddings of many photos, one worker process per core."""
+    from search.pipeline import warm_up
+
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
+    with context.Pool(processes, initializer=warm_up) as pool:
         results = []
         for count, vector in enumerate(pool.imap(_embed_one, paths, chunksize=16), start=1):
             results.append(vector)

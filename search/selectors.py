@@ -115,15 +115,17 @@ def candidate_get(*, search: Search, rank: Any) -> Candidate:
 def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int) -> list[Face]:
     """The agency's enrolled faces closest to an embedding, each annotated with `distance`.
 
-    The agency filter is in SQL, before the distance ordering, so no other tenant's row is ranked.
+    The agency and recipe filters are in SQL, before the distance ordering, so no other tenant's
+    row is ranked; they are also the predicate of the agency's own HNSW index, when it has one
+    (search/vector_index.py).
     """
-    galleries = gallery_list(agency=agency).values("pk")
-    queryset = (Face.objects.for_agency(agency)
-                .filter(gallery__in=galleries, model_name=model_name)
+    queryset = (Face.objects.for_agency(agency).filter(model_name=model_name)
                 .annotate(distance=CosineDistance("embedding", embedding))
                 .select_related("subject", "gallery")
                 .order_by("distance"))
-    return list(queryset[:limit])
+    from search.vector_index import ranked  # vector_index reads models; imported late, no cycle
+
+    return ranked(queryset, limit)
 
 
 def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:

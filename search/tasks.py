@@ -57,3 +57,10 @@ def expire_cases() -> int:
 @shared_task
 def purge_expired() -> dict[str, dict[str, int]]:
     return dict(retention.purge_expired().counts)
+
+
+@shared_task
+def maintain_vector_indexes() -> list[str]:
+    from search import pipeline, vector_index
+
+    return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)

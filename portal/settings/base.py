@@ -232,6 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
                                   "schedule": 24 * 3600.0},
     "purge-expired": {"task": "search.tasks.purge_expired", "schedule": 24 * 3600.0},
+    "maintain-vector-indexes": {"task": "search.tasks.maintain_vector_indexes",
+                                "schedule": 24 * 3600.0},
     "close-billing-period": {"task": "agencies.tasks.close_billing_period",
                              "schedule": crontab(minute=30, hour=0, day_of_month=1)},
 }
@@ -243,6 +245,9 @@ CASEBOUND: dict[str, Any] = {
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
     # Opt-outs and court orders remove faces at least this similar (stricter than search: 0.90).
     "OPT_OUT_SIMILARITY": float(os.environ.get("CASEBOUND_OPT_OUT_SIMILARITY", 0.93)),
+    # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
+    "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
+    "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 200)),
 }
 
 LOGGING = {

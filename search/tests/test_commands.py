@@ -95,3 +95,28 @@ def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> 
     assert summary["rank1"] >= 0.9 and summary["rank10"] == 1.0
     assert 0 <= summary["fnir_at_fpir_1pct"] <= 1
     assert 0.5 < summary["threshold_at_fpir_1pct"] < 1
+
+
+@pytest.mark.django_db
+def test_benchmark_search_keeps_recall_on_both_paths() -> None:
+    out = io.StringIO()
+    call_command("benchmark_search", "--sizes", "300,2000", "--queries", "20", "--index-min", "1000",
+                 stdout=out, stderr=io.StringIO())
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    small, large = summary["agencies"]
+    assert small["path"] == "exact" and small["recall_at_10"] == 1.0
+    assert large["path"] == "hnsw (own graph)" and large["recall_at_10"] >= 0.95
+    assert large["p95_ms"] > 0 and large["numpy_qps"] > 0 and large["faiss_hnsw_qps"] > 0
+    assert not Agency.objects.filter(slug__startswith="bench-").exists()  # cleaned up
+
+
+@pytest.mark.django_db
+def test_benchmark_pipeline_times_every_stage() -> None:
+    out = io.StringIO()
+    call_command("benchmark_pipeline", "--images", str(photos.FIXTURES), "--people", "4",
+                 "--probes", "3", "--processes", "2", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["probes"] == 3 and summary["enrollment_faces_per_second"] > 0
+    for stage in ("decode", "detect", "align", "embed", "query", "store"):
+        assert summary[f"{stage}_ms_p50"] > 0, stage
+    assert not Agency.objects.filter(slug="bench-pipeline").exists()

@@ -1,0 +1,189 @@
+"""The search benchmark: synthetic agencies of very different sizes in the one shared face table,
+queried through the production path, against exact NumPy search and FAISS in the same run."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+from numpy.typing import NDArray
+from pgvector.psycopg import register_vector
+
+from agencies.models import Agency
+from search import selectors
+from search.models import Face, Gallery, LegalBasis, Subject
+from search.vector_index import agency_index_ensure, agency_index_exists, index_name
+
+DIMENSIONS = 128
+RECIPE = "benchmark"
+K = 10
+
+
+class FaceSpace:
+    """Face-like unit vectors: identities share a common direction (different people sit near
+    0.75 cosine similarity, as dlib's do) and each photo is a small perturbation of its person."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.mean = self._unit(self.rng.standard_normal(DIMENSIONS))
+
+    @staticmethod
+    def _unit(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    def identities(self, count: int) -> NDArray[np.float64]:
+        noise = self._unit(self.rng.standard_normal((count, DIMENSIONS)))
+        return self._unit(0.866 * self.mean + 0.5 * noise)
+
+    def photos(self, centres: NDArray[np.float64]) -> NDArray[np.float32]:
+        noise = self._unit(self.rng.standard_normal(centres.shape))
+        return self._unit(centres + 0.23 * noise).astype(np.float32)
+
+
+@dataclass
+class AgencyFigures:
+    faces: int
+    path: str  # "hnsw (own graph)" or "exact"
+    recall_at_10: float
+    p50_ms: float
+    p95_ms: float
+    qps: float
+    numpy_qps: float
+    faiss_flat_qps: float
+    faiss_hnsw_qps: float
+    faiss_hnsw_recall_at_10: float
+
+
+def _bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
+                 per_identity: NDArray[np.int64]) -> None:
+    """COPY subjects and faces in binary; a million rows take seconds, not hours."""
+    now = timezone.now()
+    register_vector(connection.connection)
+    with connection.cursor() as cursor:
+        with cursor.copy("COPY search_subject (agency_id, gallery_id, reference, display_name, "
+                         "created_at) FROM STDIN") as copy:
+            for identity in range(int(per_identity.max()) + 1):
+                copy.write_row((agency.pk, gallery.pk, f"bench-{identity}", "", now))
+        cursor.execute("SELECT id FROM search_subject WHERE gallery_id = %s ORDER BY id", [gallery.pk])
+        subject_ids = np.array([row[0] for row in cursor.fetchall()])
+        with cursor.copy("COPY search_face (agency_id, gallery_id, subject_id, image, embedding, "
+                         "model_name, detector, box, quality, provenance, created_at) FROM STDIN "
+                         "WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "int8", "int8", "varchar", "vector", "varchar", "varchar",
+                            "jsonb", "float8", "varchar", "timestamptz"])
+            for vector, identity in zip(vectors, per_identity, strict=True):
+                copy.write_row((agency.pk, gallery.pk, int(subject_ids[identity]), "", vector,
+                                RECIPE, "synthetic", "{}", 1.0, "benchmark", now))
+
+
+def _exact_top(matrix: NDArray[np.float32], query: NDArray[np.float32]) -> NDArray[np.int64]:
+    scores = matrix @ query
+    top = np.argpartition(-scores, K)[:K]
+    return top[np.argsort(-scores[top])]
+
+
+def _faiss(matrix: NDArray[np.float32], queries: NDArray[np.float32],
+           truth: list[set[int]]) -> tuple[float, float, float]:
+    import faiss
+
+    flat = faiss.IndexFlatIP(DIMENSIONS)
+    flat.add(matrix)
+    started = time.perf_counter()
+    for q in queries:
+        flat.search(q[None, :], K)
+    flat_qps = len(queries) / (time.perf_counter() - started)
+    hnsw = faiss.IndexHNSWFlat(DIMENSIONS, 16, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 128
+    hnsw.add(matrix)
+    hnsw.hnsw.efSearch = 200
+    started = time.perf_counter()
+    found = [hnsw.search(q[None, :], K)[1][0] for q in queries]
+    hnsw_qps = len(queries) / (time.perf_counter() - started)
+    recall = float(np.mean([len(set(f.tolist()) & t) / K for f, t in zip(found, truth, strict=True)]))
+    return flat_qps, hnsw_qps, recall
+
+
+def measure(agency: Agency, matrix: NDArray[np.float32], face_ids: NDArray[np.int64],
+            queries: NDArray[np.float32]) -> AgencyFigures:
+    """The production query path for one agency, and the references on the same data."""
+    started = time.perf_counter()
+    truth = [set(_exact_top(matrix, q).tolist()) for q in queries]
+    numpy_qps = len(queries) / (time.perf_counter() - started)
+    position = {int(face_id): i for i, face_id in enumerate(face_ids)}
+    latencies, recalls = [], []
+    for query, expected in zip(queries, truth, strict=True):
+        begun = time.perf_counter()
+        found = selectors.nearest_faces(agency=agency, embedding=query, model_name=RECIPE, limit=K)
+        latencies.append((time.perf_counter() - begun) * 1000)
+        recalls.append(len({position[f.pk] for f in found} & expected) / K)
+    flat_qps, hnsw_qps, hnsw_recall = _faiss(matrix, queries, truth)
+    ordered = sorted(latencies)
+    return AgencyFigures(
+        faces=len(matrix), path="hnsw (own graph)" if agency_index_exists(agency.pk) else "exact",
+        recall_at_10=round(float(np.mean(recalls)), 4), p50_ms=round(statistics.median(ordered), 2),
+        p95_ms=round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        qps=round(len(queries) / (sum(latencies) / 1000), 1), numpy_qps=round(numpy_qps, 1),
+        faiss_flat_qps=round(flat_qps, 1), faiss_hnsw_qps=round(hnsw_qps, 1),
+        faiss_hnsw_recall_at_10=round(hnsw_recall, 4))
+
+
+@dataclass
+class BenchmarkResult:
+    faces: int
+    agencies: list[dict[str, Any]]
+    index_build_seconds: float
+    load_seconds: float
+
+
+def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7,
+        log: Any = print) -> BenchmarkResult:
+    """Load every agency into the shared table, build the graphs that the size rule asks for,
+    then measure each agency."""
+    space = FaceSpace(seed)
+    loaded = []
+    started = time.perf_counter()
+    for n, size in enumerate(sizes):
+        agency = Agency.objects.create(name=f"Benchmark agency {n}", slug=f"bench-{seed}-{n}-{size}")
+        gallery = Gallery.objects.create(agency=agency, name="Synthetic", source="benchmark",
+                                         legal_basis=LegalBasis.OTHER_STATUTE)
+        identities = max(1, size // 3)
+        centres = space.identities(identities)
+        per_identity = space.rng.integers(0, identities, size)
+        vectors = space.photos(centres[per_identity])
+        _bulk_insert(agency, gallery, vectors, per_identity)
+        probe_identities = space.rng.integers(0, identities, queries_per_agency)
+        loaded.append((agency, vectors, space.photos(centres[probe_identities])))
+        log(f"loaded {size} faces for {agency.slug}")
+    load_seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE search_face")
+    started = time.perf_counter()
+    for agency, _, _ in loaded:
+        if agency_index_ensure(agency, model_name=RECIPE, concurrently=False, min_faces=index_min):
+            log(f"built the HNSW graph of {agency.slug}")
+    build_seconds = time.perf_counter() - started
+    figures = []
+    for agency, vectors, queries in loaded:
+        ids = np.array(Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True))
+        figures.append(asdict(measure(agency, vectors, ids, queries)))
+        log(f"measured {agency.slug}: {figures[-1]}")
+    return BenchmarkResult(faces=sum(sizes), agencies=figures,
+                           index_build_seconds=round(build_seconds, 1),
+                           load_seconds=round(load_seconds, 1))
+
+
+def cleanup(seed: int = 7) -> None:
+    """Remove every benchmark agency, its rows and its graph."""
+    with transaction.atomic():
+        for agency in Agency.objects.filter(slug__startswith=f"bench-{seed}-"):
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP INDEX IF EXISTS "{index_name(agency.pk)}"')
+            Face.objects.filter(agency=agency).delete()
+            Subject.objects.filter(agency=agency).delete()
+            Gallery.objects.filter(agency=agency).delete()
+            agency.delete()

@@ -1,0 +1,53 @@
+"""manage.py benchmark_search: recall, latency and throughput of tenant-scoped vector search."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from search import benchmark_search
+
+
+class Command(BaseCommand):
+    help = ("Load synthetic agencies of several sizes into the shared face table and measure "
+            "recall@10, p50/p95 latency and QPS of the production query, against NumPy and FAISS.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--faces", type=int, default=200_000,
+                            help="Total faces; split as 1k, 10k, 100k and the rest unless --sizes")
+        parser.add_argument("--sizes", help="Comma-separated agency sizes (overrides --faces)")
+        parser.add_argument("--queries", type=int, default=200, help="Queries per agency")
+        parser.add_argument("--index-min", type=int, default=20_000,
+                            help="An agency gets its own HNSW graph from this many faces")
+        parser.add_argument("--keep", action="store_true", help="Keep the synthetic rows")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sizes = [int(s) for s in options["sizes"].split(",")] if options["sizes"] else _split(
+            options["faces"])
+        benchmark_search.cleanup()
+        try:
+            result = benchmark_search.run(sizes, options["queries"], options["index_min"],
+                                          log=lambda line: self.stderr.write(line))
+        finally:
+            if not options["keep"]:
+                benchmark_search.cleanup()
+        header = f"{'faces':>9} {'path':>17} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} " \
+                 f"{'QPS':>7} {'NumPy QPS':>9} {'FAISS flat':>10} {'FAISS HNSW':>10} {'its recall':>10}"
+        self.stdout.write(header)
+        for row in result.agencies:
+            self.stdout.write(f"{row['faces']:>9} {row['path']:>17} {row['recall_at_10']:>9} "
+                              f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['qps']:>7} "
+                              f"{row['numpy_qps']:>9} {row['faiss_flat_qps']:>10} "
+                              f"{row['faiss_hnsw_qps']:>10} {row['faiss_hnsw_recall_at_10']:>10}")
+        self.stdout.write(f"loaded in {result.load_seconds} s; HNSW graphs built in "
+                          f"{result.index_build_seconds} s")
+        self.stdout.write(json.dumps(asdict(result)))
+
+
+def _split(total: int) -> list[int]:
+    sizes = [s for s in (1_000, 10_000, 100_000) if s < total]
+    rest = total - sum(sizes)
+    return [*sizes, rest] if rest > 0 else sizes
