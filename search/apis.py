@@ -20,9 +20,19 @@ from agencies.apis import TenantViewSet
 from agencies.models import Role
 from portal.errors import ServiceError
 from search import selectors
-from search.models import Case, Gallery, RetentionPolicy, Search, SearchPolicy, Subject
+from search.models import (
+    Case,
+    EnrollmentBatch,
+    Gallery,
+    RetentionPolicy,
+    Search,
+    SearchPolicy,
+    Subject,
+)
 from search.reports import disclosure_response
 from search.serializers import (
+    BatchCreateSerializer,
+    BatchSerializer,
     CandidateSerializer,
     CaseAssignSerializer,
     CaseCreateSerializer,
@@ -42,6 +52,7 @@ from search.serializers import (
     SubjectSerializer,
 )
 from search.services import cases, enrollment, privacy, reviews, searching
+from search.services.batches import batch_create
 from search.services.policy import policy_of, policy_update
 from search.services.retention import retention_of, retention_update
 from search.uploads import read_upload
@@ -113,7 +124,8 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                      TenantViewSet[Gallery]):
     serializer_class = GallerySerializer
 
-    action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,)}
+    action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,),
+                    "batches": (Role.AGENCY_ADMIN,)}
 
     def get_queryset(self) -> QuerySet[Gallery]:
         return selectors.gallery_list(agency=self.agency).annotate(face_count=Count("faces"))
@@ -121,6 +133,16 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = enrollment.gallery_create(agency=self.agency, actor=self.request.user,
                                                         **serializer.validated_data)
+
+    @extend_schema(request=BatchCreateSerializer, responses={202: BatchSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def batches(self, request: Request, pk: str) -> Response:
+        gallery = self.get_object()
+        params = BatchCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        batch = batch_create(gallery=gallery, actor=request.user,
+                             data=params.validated_data["archive"].read())
+        return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=FaceEnrollSerializer, responses={201: FaceOutSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
@@ -134,6 +156,16 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             image=read_upload(data["image"]), actor=request.user,
             display_name=data["display_name"], provenance=data["provenance"])
         return Response(FaceOutSerializer(face).data, status=status.HTTP_201_CREATED)
+
+
+class BatchViewSet(mixins.RetrieveModelMixin, TenantViewSet[EnrollmentBatch]):
+    """Progress of a bulk enrollment."""
+
+    serializer_class = BatchSerializer
+    action_roles = {"retrieve": (Role.AGENCY_ADMIN,)}
+
+    def get_queryset(self) -> QuerySet[EnrollmentBatch]:
+        return EnrollmentBatch.objects.for_agency(self.agency)
 
 
 class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Search]):

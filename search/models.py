@@ -350,3 +350,60 @@ class ErasureOrder(TenantModel):
 
     def __str__(self) -> str:
         return f"Order {self.order_reference}"
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class EnrollmentBatch(TenantModel):
+    """A ZIP of photos with a CSV manifest, enrolled by Celery tasks on every core."""
+
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="batches")
+    archive = models.FileField(upload_to="batches/%Y/%m/")
+    archive_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "enrollment batches"
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} ({self.total} photos)"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Enrolled"
+    DUPLICATE = "duplicate", "Already enrolled"
+    FAILED = "failed", "Failed"
+
+
+class EnrollmentItem(TenantModel):
+    """One photo of a batch: its manifest line and its outcome."""
+
+    batch = models.ForeignKey(EnrollmentBatch, on_delete=models.CASCADE, related_name="items")
+    file_name = models.CharField(max_length=300)
+    subject_reference = models.CharField(max_length=100)
+    display_name = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=300, blank=True)
+    taken_on = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    face = models.ForeignKey(Face, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -17,6 +17,7 @@ from search.models import (
     Candidate,
     CandidateStatus,
     Case,
+    EnrollmentBatch,
     Face,
     Gallery,
     OffenceCategory,
@@ -80,6 +81,11 @@ def subject_list(*, gallery: Gallery) -> QuerySet[Subject]:
 def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
     """The agency's subjects in every gallery."""
     return Subject.objects.for_agency(agency)
+
+
+def batch_get(*, agency: Agency | None, pk: Any) -> EnrollmentBatch:
+    """One enrollment batch of the agency, or 404."""
+    return _get_or_404(EnrollmentBatch.objects.for_agency(agency).select_related("gallery"), pk)
 
 
 def face_get(*, agency: Agency | None, pk: Any) -> Face:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from search.models import (
     Candidate,
     Case,
+    EnrollmentBatch,
     ErasureOrder,
     Gallery,
     OffenceCategory,
@@ -185,3 +186,21 @@ class RetentionSerializer(serializers.ModelSerializer[RetentionPolicy]):
         fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days",
                   "updated_at"]
         read_only_fields = ["updated_at"]
+
+
+class BatchCreateSerializer(serializers.Serializer[Any]):
+    archive = serializers.FileField(help_text="ZIP of photos with manifest.csv (file, "
+                                              "subject_reference, display_name, source, date)")
+
+
+class BatchSerializer(serializers.ModelSerializer[EnrollmentBatch]):
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EnrollmentBatch
+        fields = ["id", "status", "total", "counts", "created_at", "finished_at"]
+
+    def get_counts(self, batch: EnrollmentBatch) -> dict[str, int]:
+        from search.services.batches import batch_counts
+
+        return batch_counts(batch)

@@ -64,3 +64,10 @@ def maintain_vector_indexes() -> list[str]:
     from search import pipeline, vector_index
 
     return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
+def enroll_batch_items(batch_id: int, item_ids: list[int]) -> None:
+    from search.services.batches import batch_items_enroll
+
+    batch_items_enroll(batch_id=batch_id, item_ids=item_ids)

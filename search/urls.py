@@ -28,6 +28,10 @@ urlpatterns = [
     path("platform/opt-outs/<int:pk>/photo/", platform.opt_out_photo, name="platform-opt-out-photo"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
+    path("galleries/<int:pk>/batches/", views.batch_new, name="batch-new"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
+    path("batches/<int:pk>/panel/", views.batch_panel, name="batch-panel"),
+    path("batches/<int:pk>/errors.csv", views.batch_errors, name="batch-errors"),
     path("images/faces/<int:pk>/", views.face_image, name="face-image"),
     path("images/searches/<int:pk>/<str:part>/", views.probe_image, name="probe-image"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 from django.contrib import messages
@@ -30,7 +31,7 @@ from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeFor
 from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
-from search.services import cases, enrollment, privacy, reviews, searching
+from search.services import batches, cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_of, policy_update
 from search.services.retention import retention_of, retention_update
 from search.uploads import read_upload
@@ -327,3 +328,49 @@ def retention(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Retention schedule saved.")
                 return redirect("retention")
     return render(request, "search/retention.html", {"form": form, "retention": current})
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
+    gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
+    upload = request.FILES.get("archive")
+    if upload is None:
+        messages.error(request, "Choose a ZIP archive with the photos and a manifest.csv.")
+        return redirect("gallery-detail", pk=gallery.pk)
+    try:
+        batch = batches.batch_create(gallery=gallery, actor=request.user, data=upload.read())
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("gallery-detail", pk=gallery.pk)
+    return redirect("batch-detail", pk=batch.pk)
+
+
+def _show_batch(request: HttpRequest, pk: int, template: str) -> HttpResponse:
+    batch = selectors.batch_get(agency=_agency(request), pk=pk)
+    counts = batches.batch_counts(batch)
+    finished = counts["done"] + counts["duplicate"] + counts["failed"]
+    return render(request, template, {"batch": batch, "counts": counts, "finished": finished})
+
+
+@member_required(Role.AGENCY_ADMIN)
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _show_batch(request, pk, "search/batch_detail.html")
+
+
+@never_cache
+@member_required(Role.AGENCY_ADMIN)
+def batch_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _show_batch(request, pk, "search/_batch_panel.html")
+
+
+@member_required(Role.AGENCY_ADMIN)
+def batch_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = selectors.batch_get(agency=_agency(request), pk=pk)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-errors.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["file", "subject_reference", "code", "reason"])
+    for item in batch.items.filter(status="failed"):
+        writer.writerow([item.file_name, item.subject_reference, item.error_code, item.error])
+    return response

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Invoice, License, Role
-from search.models import Face, Subject
+from search.models import EnrollmentBatch, Face, Subject
 from search.services import searching
 from search.services.privacy import optout_submit
 from tests import photos
@@ -58,7 +58,10 @@ def agency_a(cast) -> dict[str, Any]:
                                      currency="USD", total=Decimal("1.00"),
                                      issued_at=timezone.now())
     license_a = License.objects.get(agency=cast.agency)
+    batch = EnrollmentBatch.objects.create(agency=cast.agency, gallery=gallery, archive="batches/a.zip",
+                                           archive_sha256="0", created_by=cast.admin)
     return {"subjects": Subject.objects.filter(agency=cast.agency)[0].pk, "invoices": invoice.pk,
+            "batches": batch.pk,
             "platform/agencies": cast.agency.pk, "platform/licenses": license_a.pk,
             "platform/plans": license_a.plan_id,
             "platform/opt-outs": opt_out.pk, "cases": case.pk, "searches": search.pk,
