@@ -18,6 +18,7 @@ from agencies.invoice_files import invoice_csv, invoice_pdf
 from agencies.licensing import agency_register, license_change, license_grant
 from agencies.models import Agency, Invoice, InvoiceLine, License, Plan, Role
 from agencies.selectors import agency_usage, invoices_of
+from portal.http import attachment
 
 OPERATOR = [permissions.IsAuthenticated, IsPlatformAdmin]
 
@@ -112,17 +113,15 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     @action(detail=True, methods=["get"])
     def pdf(self, request: Request, pk: str) -> HttpResponse:
         invoice = self.get_object()
-        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
-        return response
+        return attachment(invoice_pdf(invoice), content_type="application/pdf",
+                          filename=f"{invoice.number}.pdf")
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"])
     def csv(self, request: Request, pk: str) -> HttpResponse:
         invoice = self.get_object()
-        response = HttpResponse(invoice_csv(invoice), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
-        return response
+        return attachment(invoice_csv(invoice), content_type="text/csv",
+                          filename=f"{invoice.number}.csv")
 
 
 class UsageView(TenantViewSet[Any]):

@@ -15,6 +15,7 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from agencies.audit import audit_record
 from agencies.models import AuditAction
+from portal.http import attachment
 from search.models import Candidate, Search
 from search.selectors import candidates_of
 from search.serializers import LEAD_NOTICE
@@ -109,7 +110,5 @@ def disclosure_response(search: Search, user: Any) -> HttpResponse:
     audit_record(action=AuditAction.EXPORT, agency=search.agency, actor=user, obj=search,
                  details=case_audit_details(search.case, export="disclosure_pdf",
                                             search_id=search.pk))
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="casebound-search-{search.pk}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(pdf, content_type="application/pdf",
+                      filename=f"casebound-search-{search.pk}.pdf")
