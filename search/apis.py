@@ -131,8 +131,10 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         return selectors.gallery_list(agency=self.agency).annotate(face_count=Count("faces"))
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = enrollment.gallery_create(agency=self.agency, actor=self.request.user,
-                                                        **serializer.validated_data)
+        gallery = enrollment.gallery_create(agency=self.agency, actor=self.request.user,
+                                            **serializer.validated_data)
+        gallery.face_count = 0  # type: ignore[attr-defined]  # a new gallery is empty
+        serializer.instance = gallery
 
     @extend_schema(request=BatchCreateSerializer, responses={202: BatchSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])

@@ -34,6 +34,7 @@ DETECT_MAX_SIDE = 1600
 # The embedding recipe, stored with every face: DeepFace's Dlib model, mirror-averaged. Faces made
 # by another recipe are never compared with this one's.
 MODEL_NAME = "Dlib+mirror"
+MIN_SIDE = 64  # pixels; a face needs roughly 40 px to be found at all
 
 
 class ImageRejected(ServiceError):
@@ -89,6 +90,12 @@ def open_image(data: bytes) -> Image.Image:
             f"{image.format or 'This'} files are not accepted. Upload a JPEG, PNG or WebP image.",
         )
     width, height = image.size
+    if min(width, height) < MIN_SIDE:  # dlib's CNN detector cannot even run on such an image
+        raise ImageRejected(
+            "image_too_small",
+            f"The photo is {width}x{height} pixels; a face search needs at least "
+            f"{MIN_SIDE}x{MIN_SIDE}. Upload the original photo rather than a thumbnail.",
+        )
     if width * height > max_pixels:
         raise ImageRejected(
             "too_many_pixels",

@@ -53,7 +53,7 @@ class CaseAssignSerializer(serializers.Serializer[Any]):
 
 
 class GallerySerializer(serializers.ModelSerializer[Gallery]):
-    face_count = serializers.IntegerField(read_only=True, default=None)
+    face_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = Gallery
@@ -128,6 +128,8 @@ class ReviewCreateSerializer(serializers.Serializer[Any]):
 class PolicySerializer(serializers.ModelSerializer[SearchPolicy]):
     allowed_offences = serializers.ListField(
         child=serializers.ChoiceField(choices=OffenceCategory.choices), allow_empty=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                           help_text="Null while the defaults are in force")
 
     class Meta:
         model = SearchPolicy
@@ -181,6 +183,9 @@ class ErasureOutSerializer(serializers.ModelSerializer[ErasureOrder]):
 
 
 class RetentionSerializer(serializers.ModelSerializer[RetentionPolicy]):
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                           help_text="Null while the defaults are in force")
+
     class Meta:
         model = RetentionPolicy
         fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days",

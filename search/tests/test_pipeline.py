@@ -103,3 +103,7 @@ def test_stored_jpegs_carry_no_metadata() -> None:
     stored = Image.open(io.BytesIO(pipeline.encode_jpeg(rgb)))
     assert not stored.getexif()
     assert "exif" not in stored.info
+
+
+def test_it_refuses_a_photo_too_small_to_hold_a_face() -> None:
+    assert _code(photos.encode(Image.new("RGB", (1, 1)), "PNG")) == "image_too_small"
