@@ -247,7 +247,7 @@ CASEBOUND: dict[str, Any] = {
     "OPT_OUT_SIMILARITY": float(os.environ.get("CASEBOUND_OPT_OUT_SIMILARITY", 0.93)),
     # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
     "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
-    "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 200)),
+    "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 800)),
 }
 
 LOGGING = {
