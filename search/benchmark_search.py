@@ -102,7 +102,7 @@ def _faiss(matrix: NDArray[np.float32], queries: NDArray[np.float32],
     hnsw = faiss.IndexHNSWFlat(DIMENSIONS, 16, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = 128
     hnsw.add(matrix)
-    hnsw.hnsw.efSearch = 200
+    hnsw.hnsw.efSearch = int(setting("HNSW_EF_SEARCH"))  # the same width as production
     started = time.perf_counter()
     found = [hnsw.search(q[None, :], K)[1][0] for q in queries]
     hnsw_qps = len(queries) / (time.perf_counter() - started)
