@@ -125,13 +125,19 @@ def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int
     row is ranked; they are also the predicate of the agency's own HNSW index, when it has one
     (search/vector_index.py).
     """
-    queryset = (Face.objects.for_agency(agency).filter(model_name=model_name)
-                .annotate(distance=CosineDistance("embedding", embedding))
-                .select_related("subject", "gallery")
-                .order_by("distance"))
     from search.vector_index import ranked  # vector_index reads models; imported late, no cycle
 
-    return ranked(queryset, limit)
+    # Rank on the face table alone, then load the few winners with their subject and gallery:
+    # joining first would make Postgres join every row of the agency before the top-N sort.
+    nearest = (Face.objects.for_agency(agency).filter(model_name=model_name)
+               .annotate(distance=CosineDistance("embedding", embedding))
+               .order_by("distance").values_list("pk", "distance"))
+    ranking = ranked(nearest, limit)
+    faces = Face.objects.for_agency(agency).select_related("subject", "gallery").in_bulk(
+        [pk for pk, _ in ranking])
+    for pk, distance in ranking:
+        faces[pk].distance = distance  # type: ignore[attr-defined]
+    return [faces[pk] for pk, _ in ranking]
 
 
 def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
