@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,9 +25,7 @@ from search.models import (
     Case,
     EnrollmentBatch,
     Gallery,
-    RetentionPolicy,
     Search,
-    SearchPolicy,
     Subject,
 )
 from search.reports import disclosure_response
@@ -229,20 +228,33 @@ class SubjectViewSet(mixins.RetrieveModelMixin, TenantViewSet[Subject]):
         return Response(ErasureOutSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
-class RetentionView(TenantViewSet[RetentionPolicy]):
-    """The agency's retention schedule: every member reads it, the agency admin changes it."""
+class AgencySettingView(TenantViewSet[Any]):
+    """An agency-wide setting: every member reads it, the agency admin changes it (the service
+    checks the role and audits the change)."""
 
-    serializer_class = RetentionSerializer
+    read: Callable[[Any], Any]
+    write: Callable[..., Any]
 
     def retrieve(self, request: Request) -> Response:
-        return Response(RetentionSerializer(retention_of(self.agency)).data)
+        return Response(self.get_serializer(type(self).read(self.agency)).data)
 
-    @extend_schema(request=RetentionSerializer, responses={200: RetentionSerializer})
     def partial_update(self, request: Request) -> Response:
-        params = RetentionSerializer(data=request.data, partial=True)
+        params = self.get_serializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
-        kept = retention_update(agency=self.agency, actor=request.user, **params.validated_data)
-        return Response(RetentionSerializer(kept).data)
+        saved = type(self).write(agency=self.agency, actor=request.user, **params.validated_data)
+        return Response(self.get_serializer(saved).data)
+
+
+class RetentionView(AgencySettingView):
+    serializer_class = RetentionSerializer
+    read = staticmethod(retention_of)
+    write = staticmethod(retention_update)
+
+
+class PolicyView(AgencySettingView):
+    serializer_class = PolicySerializer
+    read = staticmethod(policy_of)
+    write = staticmethod(policy_update)
 
 
 class SearchDisclosureView(TenantViewSet[Search]):
@@ -253,18 +265,3 @@ class SearchDisclosureView(TenantViewSet[Search]):
         search = selectors.search_get(agency=self.agency, pk=pk)
         return disclosure_response(search, request.user)
 
-
-class PolicyView(TenantViewSet[SearchPolicy]):
-    """The agency's search policy: every member reads it, the agency admin changes it."""
-
-    serializer_class = PolicySerializer
-
-    def retrieve(self, request: Request) -> Response:
-        return Response(PolicySerializer(policy_of(self.agency)).data)
-
-    @extend_schema(request=PolicySerializer, responses={200: PolicySerializer})
-    def partial_update(self, request: Request) -> Response:
-        params = PolicySerializer(data=request.data, partial=True)
-        params.is_valid(raise_exception=True)
-        policy = policy_update(agency=self.agency, actor=request.user, **params.validated_data)
-        return Response(PolicySerializer(policy).data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -206,18 +207,28 @@ def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("case-detail", pk=case.pk)
 
 
+def _setting_page(request: HttpRequest, form: Any, save: Callable[..., Any], template: str,
+                  context: dict[str, Any]) -> HttpResponse:
+    """An agency setting page: members read it, the agency admin saves it (service audits)."""
+    if request.method == "POST":
+        if _role(request) != Role.AGENCY_ADMIN:
+            raise PermissionDenied("Only the agency admin can change this setting.")
+        if form.is_valid():
+            try:
+                save(agency=_agency(request), actor=request.user, **form.cleaned_data)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Saved.")
+                return redirect(request.path)
+    return render(request, template, {"form": form, **context})
+
+
 @member_required()
 def policy(request: HttpRequest) -> HttpResponse:
     current = policy_of(_agency(request))
-    form = PolicyForm(request.POST or None, instance=current)
-    if request.method == "POST":
-        if _role(request) != Role.AGENCY_ADMIN:
-            raise PermissionDenied("Only the agency admin can change the search policy.")
-        if form.is_valid():
-            policy_update(agency=_agency(request), actor=request.user, **form.cleaned_data)
-            messages.success(request, "Search policy saved.")
-            return redirect("policy")
-    return render(request, "search/policy.html", {"form": form, "policy": current})
+    return _setting_page(request, PolicyForm(request.POST or None, instance=current), policy_update,
+                         "search/policy.html", {"policy": current})
 
 
 @member_required()
@@ -315,19 +326,8 @@ def subject_erasure(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required()
 def retention(request: HttpRequest) -> HttpResponse:
     current = retention_of(_agency(request))
-    form = RetentionForm(request.POST or None, instance=current)
-    if request.method == "POST":
-        if _role(request) != Role.AGENCY_ADMIN:
-            raise PermissionDenied("Only the agency admin can change retention.")
-        if form.is_valid():
-            try:
-                retention_update(agency=_agency(request), actor=request.user, **form.cleaned_data)
-            except ServiceError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, "Retention schedule saved.")
-                return redirect("retention")
-    return render(request, "search/retention.html", {"form": form, "retention": current})
+    return _setting_page(request, RetentionForm(request.POST or None, instance=current),
+                         retention_update, "search/retention.html", {"retention": current})
 
 
 @require_POST

@@ -97,3 +97,33 @@ def test_the_platform_operator_lands_on_the_platform_pages(cast) -> None:
     totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
     response = _browser(staff).get("/")
     assert response.status_code == 302 and response["Location"] == "/platform/"
+
+
+def test_the_admin_saves_the_policy_and_retention_pages(cast) -> None:
+    from search.services.policy import policy_of
+    from search.services.retention import retention_of
+
+    admin = _browser(cast.admin)
+    response = admin.post("/policy/", {"allowed_offences": ["homicide", "robbery"],
+                                       "max_candidates": 5, "similarity_threshold": 0.92,
+                                       "authorization_days": 14}, follow=True)
+    assert b"Saved." in response.content
+    assert policy_of(cast.agency).max_candidates == 5
+    admin.post("/retention/", {"probe_days_after_close": 30, "probe_max_days": 400,
+                               "unconfirmed_candidate_days": 60})
+    assert retention_of(cast.agency).probe_days_after_close == 30
+    refused = admin.post("/retention/", {"probe_days_after_close": 500, "probe_max_days": 400,
+                                         "unconfirmed_candidate_days": 60})
+    assert b"cannot be kept longer" in refused.content
+    assert _browser(cast.officer).post("/retention/", {"probe_days_after_close": 1}).status_code == 403
+
+
+def test_the_retention_api_reads_for_members_and_writes_for_the_admin(cast) -> None:
+    from tests.fixtures import api_client
+
+    assert api_client(cast.officer).get("/api/v1/retention/").json()["probe_days_after_close"] == 90
+    assert api_client(cast.officer).patch("/api/v1/retention/", {"probe_max_days": 10},
+                                          format="json").status_code == 403
+    response = api_client(cast.admin).patch("/api/v1/retention/", {"probe_max_days": 500},
+                                            format="json")
+    assert response.status_code == 200 and response.json()["probe_max_days"] == 500
