@@ -10,7 +10,8 @@ from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 
 from agencies.models import Agency, Role
-from agencies.selectors import acting_agency, has_role, membership_of
+from agencies.permissions import is_platform_operator
+from agencies.selectors import acting_agency, has_role
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -67,5 +68,4 @@ class IsPlatformAdmin(permissions.BasePermission):
     message = "This endpoint is for the platform operator."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(getattr(user, "is_staff", False) and membership_of(user) is None)
+        return is_platform_operator(request.user)

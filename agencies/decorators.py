@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from agencies.permissions import is_platform_operator
 from agencies.selectors import membership_of
 
 View = Callable[..., HttpResponseBase]
@@ -42,7 +43,7 @@ def platform_admin_required(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff or membership_of(request.user) is not None:
+        if not is_platform_operator(request.user):
             raise PermissionDenied("This page is for the platform operator.")
         return view(request, *args, **kwargs)
 

@@ -25,6 +25,7 @@ from agencies.models import (
     UsageEvent,
     UsageKind,
 )
+from agencies.permissions import ensure_operator
 from portal.errors import ServiceError
 
 QUOTA_WARNINGS = (0.8, 1.0)
@@ -32,9 +33,7 @@ EXPIRY_WARNING_DAYS = 30
 
 
 def _require_operator(actor: Any) -> None:
-    if not (getattr(actor, "is_staff", False) and not hasattr(actor, "membership")):
-        raise ServiceError("platform_admin_required", "Only the platform operator manages "
-                           "agencies and licenses.", status=403)
+    ensure_operator(actor, message="Only the platform operator manages agencies and licenses.")
 
 
 def eligibility_refusal(*, kind: str, country: str, region: str) -> str:

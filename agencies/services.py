@@ -19,7 +19,8 @@ from django.utils import timezone
 from agencies.audit import audit_record
 from agencies.licensing import ensure_seat_available
 from agencies.models import Agency, AuditAction, Invitation, Membership, Role
-from agencies.selectors import acting_agency, has_role, membership_of
+from agencies.permissions import ensure_acts_for, is_platform_operator
+from agencies.selectors import acting_agency, has_role
 from portal.errors import ServiceError
 
 
@@ -47,7 +48,7 @@ def member_ensure(*, agency: Agency | None, username: str, role: str, password: 
 
 
 def _require_admin_of(admin: Any, user: Any) -> None:
-    if admin.is_staff and membership_of(admin) is None:
+    if is_platform_operator(admin):
         return  # the platform operator may act for any agency
     agency = acting_agency(admin)
     if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or acting_agency(user) != agency:
@@ -104,8 +105,9 @@ INVITATION_DAYS = 7
 def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
     """Invite a person into the admin's agency with a role; the link works for 7 days."""
     agency = acting_agency(admin)
-    if agency is None or not has_role(admin, Role.AGENCY_ADMIN):
-        raise ServiceError("agency_admin_required", "Only the agency admin invites people.", status=403)
+    ensure_acts_for(admin, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin invites people.")
+    assert agency is not None  # ensure_acts_for refuses users without an agency  # noqa: S101
     if role not in Role.values:
         raise ServiceError("invalid_role", f"Unknown role {role!r}.")
     invitation = Invitation.objects.create(

@@ -25,7 +25,8 @@ from rest_framework.request import Request
 from agencies.apis import IsAgencyMember
 from agencies.decorators import member_required
 from agencies.models import Role
-from agencies.selectors import acting_agency, membership_of
+from agencies.permissions import is_platform_operator
+from agencies.selectors import acting_agency
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
@@ -57,7 +58,7 @@ def _admin_posted(request: HttpRequest) -> bool:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponseBase:
-    if membership_of(request.user) is None and request.user.is_staff:
+    if is_platform_operator(request.user):
         return redirect("platform-dashboard")  # the platform operator's own pages
     return _agency_home(request)
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Role
-from agencies.selectors import acting_agency, has_role
+from agencies.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import (
     BatchStatus,
@@ -73,8 +73,8 @@ def _manifest(archive: zipfile.ZipFile) -> list[dict[str, str]]:
 
 def batch_create(*, gallery: Gallery, actor: Any, data: bytes) -> EnrollmentBatch:
     """Check the archive and manifest, record one item per manifest line, queue the work."""
-    if acting_agency(actor) != gallery.agency or not has_role(actor, Role.AGENCY_ADMIN):
-        raise ServiceError("agency_admin_required", "Only the agency admin enrolls faces.", status=403)
+    ensure_acts_for(actor, gallery.agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin enrolls faces.")
     if len(data) > MAX_ARCHIVE_BYTES:
         raise ServiceError("archive_too_large", "The archive is over 512 MB. Split it.", status=413)
     archive = _open_archive(data)

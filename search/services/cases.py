@@ -12,6 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction, Role
+from agencies.permissions import ensure_acts_for
 from agencies.selectors import acting_agency, has_role
 from portal.errors import ServiceError
 from search.models import Case, CaseStatus, OffenceCategory
@@ -60,9 +61,8 @@ def case_open(*, agency: Agency, actor: Any, case_number: str, offence_category:
 
 
 def _require_supervisor(case: Case, actor: Any) -> None:
-    if acting_agency(actor) != case.agency or not has_role(actor, Role.SUPERVISOR):
-        raise ServiceError("supervisor_required", "Only a supervisor of this agency can do this.",
-                           status=403)
+    ensure_acts_for(actor, case.agency, Role.SUPERVISOR, code="supervisor_required",
+                    message="Only a supervisor of this agency can do this.")
 
 
 def _require_pending(case: Case) -> None:

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction, Role
-from agencies.selectors import acting_agency, has_role
+from agencies.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import OffenceCategory, SearchPolicy
 
@@ -24,9 +24,8 @@ def policy_of(agency: Agency) -> SearchPolicy:
 @transaction.atomic
 def policy_update(*, agency: Agency, actor: Any, **changes: Any) -> SearchPolicy:
     """Change the policy; every change is audited with the values before and after."""
-    if acting_agency(actor) != agency or not has_role(actor, Role.AGENCY_ADMIN):
-        raise ServiceError("agency_admin_required", "Only the agency admin can change the search "
-                           "policy.", status=403)
+    ensure_acts_for(actor, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin can change the search policy.")
     unknown = set(changes.get("allowed_offences", [])) - set(OffenceCategory.values)
     if unknown:
         raise ServiceError("invalid_offence_category", f"Unknown offence categories: {sorted(unknown)}")

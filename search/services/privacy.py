@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction, AuditOutcome, Role
-from agencies.selectors import acting_agency, has_role, membership_of
+from agencies.permissions import ensure_acts_for, ensure_operator
 from portal.config import setting
 from portal.errors import ServiceError
 from search import pipeline
@@ -48,9 +48,7 @@ def optout_submit(*, photo: bytes, email: str, residence: str) -> OptOutRequest:
 
 
 def _require_operator(actor: Any) -> None:
-    if not (getattr(actor, "is_staff", False) and membership_of(actor) is None):
-        raise ServiceError("platform_admin_required", "Only the platform operator decides "
-                           "opt-out requests.", status=403)
+    ensure_operator(actor, message="Only the platform operator decides opt-out requests.")
 
 
 def _lock_pending(request: OptOutRequest) -> OptOutRequest:
@@ -136,9 +134,8 @@ def subject_erase(*, subject: Subject, actor: Any, order_reference: str,
                   order_type: str = "deletion") -> ErasureOrder:
     """Carry out a court order: the subject's faces, and matching faces in the agency's other
     galleries, are deleted with their files; past results keep a 'removed by order' line."""
-    if acting_agency(actor) != subject.agency or not has_role(actor, Role.AGENCY_ADMIN):
-        raise ServiceError("agency_admin_required", "Only the agency admin records erasure orders.",
-                           status=403)
+    ensure_acts_for(actor, subject.agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin records erasure orders.")
     if not order_reference.strip():
         raise ServiceError("order_reference_required", "Give the reference of the court order.")
     with transaction.atomic():

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction, Role
-from agencies.selectors import acting_agency, has_role
+from agencies.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, RetentionPolicy, Search
 from search.services.erasure import faces_remove
@@ -38,9 +38,8 @@ def retention_of(agency: Agency) -> RetentionPolicy:
 @transaction.atomic
 def retention_update(*, agency: Agency, actor: Any, **changes: Any) -> RetentionPolicy:
     """Change the agency's retention schedule (agency admin); audited before and after."""
-    if acting_agency(actor) != agency or not has_role(actor, Role.AGENCY_ADMIN):
-        raise ServiceError("agency_admin_required", "Only the agency admin changes retention.",
-                           status=403)
+    ensure_acts_for(actor, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin changes retention.")
     policy = retention_of(agency)
     before = {name: getattr(policy, name) for name in RETENTION_FIELDS}
     for name in RETENTION_FIELDS:
