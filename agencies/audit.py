@@ -17,6 +17,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, AuditChainHead, AuditEvent, AuditOutcome
+from portal.db import scope
+from portal.db.scope import Scope
 
 GENESIS = "0" * 64
 PLATFORM_CHAIN = 0
@@ -52,6 +54,16 @@ def audit_record(*, action: str, agency: Agency | None, actor: Any = None,
                  details: dict[str, Any] | None = None, actor_name: str = "") -> AuditEvent:
     """Append one event to its agency's chain (the platform chain when there is no agency)."""
     chain = agency.pk if agency else PLATFORM_CHAIN
+    # Events are written in their chain's own row scope, whoever records them: a sign-in failure
+    # belongs to the account's agency, a public opt-out to the platform chain.
+    with scope.rows(Scope(agency_id=agency.pk) if agency else scope.EVERYTHING):
+        return _append(chain, action=action, agency=agency, actor=actor, obj=obj,
+                       outcome=outcome, details=details, actor_name=actor_name)
+
+
+def _append(chain: int, *, action: str, agency: Agency | None, actor: Any,
+            obj: models.Model | None, outcome: str, details: dict[str, Any] | None,
+            actor_name: str) -> AuditEvent:
     AuditChainHead.objects.bulk_create([AuditChainHead(chain=chain)], ignore_conflicts=True)
     head = AuditChainHead.objects.select_for_update().get(chain=chain)  # serialises appends
     object_type, object_id = _describe(obj)

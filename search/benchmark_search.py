@@ -17,9 +17,10 @@ from pgvector.psycopg import register_vector
 
 from agencies.models import Agency
 from portal.config import setting
+from portal.db.owner import owner_connection, owner_cursor
 from search import selectors
 from search.models import Face, Gallery, LegalBasis, Subject
-from search.vector_index import agency_index_ensure, index_name
+from search.vector_index import agency_index_drop, agency_index_ensure, index_name
 
 DIMENSIONS = 128
 RECIPE = "benchmark"
@@ -63,10 +64,15 @@ class AgencyFigures:
 
 def _bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
                  per_identity: NDArray[np.int64]) -> None:
-    """COPY subjects and faces in binary; a million rows take seconds, not hours."""
+    """COPY subjects and faces in binary; a million rows take seconds, not hours.
+
+    Postgres refuses COPY FROM into a table under row-level security, so this synthetic load
+    runs as the owner, which is not subject to the policies (see agencies/row_security.py).
+    """
     now = timezone.now()
-    register_vector(connection.connection)
-    with connection.cursor() as cursor:
+    with owner_connection() as owner:
+        register_vector(owner)  # before the cursor, which copies the connection's type adapters
+        cursor = owner.cursor()
         with cursor.copy("COPY search_subject (agency_id, gallery_id, reference, display_name, "
                          "created_at) FROM STDIN") as copy:
             for identity in range(int(per_identity.max()) + 1):
@@ -172,11 +178,11 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
         loaded.append((agency, vectors, space.photos(centres[probe_identities])))
         log(f"loaded {size} faces for {agency.slug}")
     load_seconds = time.perf_counter() - started
-    with connection.cursor() as cursor:
+    with owner_cursor() as cursor:
         cursor.execute("ANALYZE search_face")
     started = time.perf_counter()
     for agency, _, _ in loaded:
-        if agency_index_ensure(agency, model_name=RECIPE, concurrently=False, min_faces=index_min):
+        if agency_index_ensure(agency, model_name=RECIPE, min_faces=index_min):
             log(f"built the HNSW graph of {agency.slug}")
     build_seconds = time.perf_counter() - started
     figures = []
@@ -191,10 +197,11 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
 
 def cleanup(seed: int = 7) -> None:
     """Remove every benchmark agency, its rows and its graph."""
+    agencies = list(Agency.objects.filter(slug__startswith=f"bench-{seed}-"))
+    for agency in agencies:
+        agency_index_drop(agency.pk)
     with transaction.atomic():
-        for agency in Agency.objects.filter(slug__startswith=f"bench-{seed}-"):
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP INDEX IF EXISTS "{index_name(agency.pk)}"')
+        for agency in agencies:
             Face.objects.filter(agency=agency).delete()
             Subject.objects.filter(agency=agency).delete()
             Gallery.objects.filter(agency=agency).delete()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Count, F, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth
@@ -13,6 +14,7 @@ from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
 from agencies.models import Agency, AuditAction, AuditEvent
+from agencies.row_security import platform_rows
 from search.models import (
     Candidate,
     CandidateStatus,
@@ -165,8 +167,25 @@ def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
     }
 
 
+TRANSPARENCY_CACHE_SECONDS = 600
+
+
 def transparency_figures(*, years: list[int]) -> list[dict[str, Any]]:
-    """Public, aggregate figures per agency: searches per year and offence category, retention."""
+    """Public, aggregate figures per agency: searches per year and offence category, retention.
+
+    They count every agency's rows, so they are computed in the audited platform bypass, at most
+    once per TRANSPARENCY_CACHE_SECONDS: anonymous visitors cannot flood the audit trail.
+    """
+    key = "casebound:transparency:" + ",".join(map(str, years))
+    figures = cache.get(key)
+    if figures is None:
+        with platform_rows("public transparency page"):
+            figures = _transparency_figures(years)
+        cache.set(key, figures, TRANSPARENCY_CACHE_SECONDS)
+    return figures
+
+
+def _transparency_figures(years: list[int]) -> list[dict[str, Any]]:
     from search.services.retention import retention_of
 
     rows = []

@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.db import InterfaceError, OperationalError
 
+from agencies.row_security import agency_rows, platform_rows
 from portal.errors import ServiceError
 from search.services import cases, retention, searching
 
@@ -23,7 +24,12 @@ def load_face_models(**kwargs: object) -> None:
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
-def run_search(search_id: int) -> None:
+def run_search(search_id: int, agency_id: int) -> None:
+    with agency_rows(agency_id):  # the database shows this task its agency's rows only
+        _run_search(search_id)
+
+
+def _run_search(search_id: int) -> None:
     try:
         searching.search_run(search_id=search_id)
     except TRANSIENT:
@@ -43,31 +49,39 @@ def run_search(search_id: int) -> None:
 
 @shared_task
 def sweep_stale_searches() -> int:
-    ids = searching.searches_requeue_stale()
-    for search_id in ids:
-        run_search.delay(search_id)
-    return len(ids)
+    # Every minute: recorded in the audit trail only when it gave something back.
+    with platform_rows("re-queue stale searches", record_idle=False) as use:
+        stale = searching.searches_requeue_stale()
+        use.changed = len(stale)
+    for search_id, agency_id in stale:
+        run_search.delay(search_id, agency_id)
+    return len(stale)
 
 
 @shared_task
 def expire_cases() -> int:
-    return cases.cases_expire()
+    with platform_rows("expire case authorizations", record_idle=False) as use:
+        use.changed = cases.cases_expire()
+    return use.changed
 
 
 @shared_task
 def purge_expired() -> dict[str, dict[str, int]]:
-    return dict(retention.purge_expired().counts)
+    with platform_rows("retention purge"):
+        return dict(retention.purge_expired().counts)
 
 
 @shared_task
 def maintain_vector_indexes() -> list[str]:
     from search import pipeline, vector_index
 
-    return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)
+    with platform_rows("build vector indexes of grown agencies"):
+        return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
-def enroll_batch_items(batch_id: int, item_ids: list[int]) -> None:
+def enroll_batch_items(batch_id: int, item_ids: list[int], agency_id: int) -> None:
     from search.services.batches import batch_items_enroll
 
-    batch_items_enroll(batch_id=batch_id, item_ids=item_ids)
+    with agency_rows(agency_id):
+        batch_items_enroll(batch_id=batch_id, item_ids=item_ids)

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from agencies.models import Agency
 from portal.config import setting
+from portal.db.owner import owner_cursor
 from search.models import Face
 
 HNSW_M = 16
@@ -34,35 +35,36 @@ def agency_index_exists(agency_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
-def _create_sql(agency_id: int, model_name: str, concurrently: bool) -> sql.Composed:
+def _create_sql(agency_id: int, model_name: str) -> sql.Composed:
     return sql.SQL(
-        "CREATE INDEX {concurrently} IF NOT EXISTS {name} ON search_face USING hnsw "
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON search_face USING hnsw "
         "(embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef}) "
         "WHERE agency_id = {agency} AND model_name = {model}").format(
-        concurrently=sql.SQL("CONCURRENTLY" if concurrently else ""),
         name=sql.Identifier(index_name(agency_id)), m=sql.Literal(HNSW_M),
         ef=sql.Literal(HNSW_EF_CONSTRUCTION), agency=sql.Literal(agency_id),
         model=sql.Literal(model_name))
 
 
-def agency_index_ensure(agency: Agency, *, model_name: str, concurrently: bool = True,
-                        min_faces: int | None = None) -> bool:
+def agency_index_ensure(agency: Agency, *, model_name: str, min_faces: int | None = None) -> bool:
     """Build the agency's own HNSW graph if it is large enough and has none; True if built.
 
-    CONCURRENTLY keeps enrollment and search going during the build; it needs autocommit, so a
-    caller inside a transaction (tests) passes concurrently=False.
+    Only the tables' owner may create an index, so the build runs on an owner connection of its
+    own; CONCURRENTLY keeps enrollment and search going meanwhile. The faces must be committed.
     """
     threshold = int(setting("VECTOR_INDEX_MIN_FACES")) if min_faces is None else min_faces
     large = Face.objects.for_agency(agency).filter(model_name=model_name).count() >= threshold
     if not large or agency_index_exists(agency.pk):
         return False
-    with connection.cursor() as cursor:
-        if not concurrently:  # inside a transaction: settle deferred FK checks before the DDL
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with owner_cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '1GB'")
-        cursor.execute(_create_sql(agency.pk, model_name, concurrently).as_string(
-            connection.connection))
+        cursor.execute(_create_sql(agency.pk, model_name))
     return True
+
+
+def agency_index_drop(agency_id: int) -> None:
+    with owner_cursor() as cursor:
+        cursor.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+            sql.Identifier(index_name(agency_id))))
 
 
 def indexes_maintain(*, model_name: str) -> list[str]:

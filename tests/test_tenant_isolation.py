@@ -5,6 +5,9 @@ URL pattern and API operation that takes an id. Each must answer 404 to B (403 w
 refused before the lookup; 405 for a method the route does not serve) and 401/403 or the sign-in
 page to anonymous, and no answer may contain a byte of A's data. A new route with an id that the
 walk does not know fails the test, so scoping cannot be forgotten.
+
+Each walk runs twice: with both walls, and with the application's filter (`for_agency`) switched
+off, so that Postgres row-level security alone must hold.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agencies import tenancy
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Invoice, License, Role
 from search.models import EnrollmentBatch, Face, Subject
@@ -70,6 +74,14 @@ def agency_a(cast) -> dict[str, Any]:
             "images/searches": search.pk}
 
 
+@pytest.fixture(params=["both walls", "row-level security alone"])
+def walls(request: Any, monkeypatch: Any, agency_a: dict[str, Any]) -> str:
+    """After agency A is arranged, optionally take the first wall down."""
+    if request.param == "row-level security alone":
+        monkeypatch.setattr(tenancy, "APP_FILTER", False)
+    return str(request.param)
+
+
 def _routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -114,7 +126,7 @@ def _assert_nothing_leaks(who: str, url: str, response: Any) -> None:
     assert not response.get("Content-Type", "").startswith(("image/", "application/pdf")), (who, url)
 
 
-def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
+def test_every_route_with_an_id_hides_agency_a(cast, agency_a, walls) -> None:
     clients = _other_agency_clients(cast)
     checked = 0
     for route, name in _routes(get_resolver().url_patterns):
@@ -136,7 +148,7 @@ def test_every_route_with_an_id_hides_agency_a(cast, agency_a) -> None:
     assert checked >= 20
 
 
-def test_every_route_refuses_anonymous_clients(cast, agency_a) -> None:
+def test_every_route_refuses_anonymous_clients(cast, agency_a, walls) -> None:
     for route, name in _routes(get_resolver().url_patterns):
         if route.startswith("admin/") or name in PUBLIC | TOKEN_ROUTES:
             continue
@@ -149,7 +161,7 @@ def test_every_route_refuses_anonymous_clients(cast, agency_a) -> None:
             _assert_nothing_leaks("anonymous", url, response)
 
 
-def test_every_openapi_operation_hides_agency_a(cast, agency_a) -> None:
+def test_every_openapi_operation_hides_agency_a(cast, agency_a, walls) -> None:
     schema = api_client(cast.admin).get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     clients = [c for c in _other_agency_clients(cast) if c[0].endswith("(api)")]
     operations = 0
@@ -172,7 +184,7 @@ def test_every_openapi_operation_hides_agency_a(cast, agency_a) -> None:
     assert operations >= 10
 
 
-def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a) -> None:
+def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a, walls) -> None:
     for who, client in _other_agency_clients(cast):
         for url in ("/api/v1/cases/", "/api/v1/galleries/", "/api/v1/searches/", "/api/v1/audit/",
                     "/cases/", "/galleries/", "/", "/audit/", "/audit/export.csv", "/audit/reports/",

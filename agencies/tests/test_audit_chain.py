@@ -10,6 +10,10 @@ from django.db import DatabaseError, connection, transaction
 
 from agencies.audit import audit_record, verify_all
 from agencies.models import AuditAction, AuditEvent
+from portal.db.owner import owner_cursor
+
+# The owner's own connection tampers, so the trail is committed rather than rolled back.
+TAMPERING = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -19,12 +23,18 @@ def trail(cast) -> list[AuditEvent]:
 
 
 def _with_trigger_disabled(sql: str, params: list[object]) -> None:
-    """What a database superuser could do: switch the guard off, tamper, switch it on."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred FK checks may be pending
+    """What only the tables' owner (a database superuser here) could do: switch the guard off,
+    tamper, switch it on. The trail must be committed for the owner's connection to see it."""
+    with owner_cursor() as cursor:
         cursor.execute("ALTER TABLE agencies_auditevent DISABLE TRIGGER agencies_auditevent_append_only")
         cursor.execute(sql, params)
         cursor.execute("ALTER TABLE agencies_auditevent ENABLE TRIGGER agencies_auditevent_append_only")
+
+
+def test_the_application_cannot_switch_the_guard_off(trail) -> None:
+    with pytest.raises(DatabaseError, match="must be owner"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE agencies_auditevent DISABLE TRIGGER agencies_auditevent_append_only")
 
 
 def _verify() -> str:
@@ -52,6 +62,7 @@ def test_the_database_refuses_to_delete_an_event(trail) -> None:
         AuditEvent.objects.filter(pk=trail[1].pk).delete()
 
 
+@TAMPERING
 def test_an_altered_event_is_named(trail) -> None:
     _with_trigger_disabled("UPDATE agencies_auditevent SET actor_name = 'mallory' WHERE id = %s",
                            [trail[2].pk])
@@ -59,17 +70,20 @@ def test_an_altered_event_is_named(trail) -> None:
     assert f"event {trail[2].pk}" in report and "altered" in report
 
 
+@TAMPERING
 def test_a_deleted_event_is_found(trail) -> None:
     _with_trigger_disabled("DELETE FROM agencies_auditevent WHERE id = %s", [trail[1].pk])
     report = _verify()
     assert f"event {trail[2].pk}" in report and "missing" in report
 
 
+@TAMPERING
 def test_a_deleted_last_event_is_found(trail) -> None:
     _with_trigger_disabled("DELETE FROM agencies_auditevent WHERE id = %s", [trail[-1].pk])
     assert "missing at the end" in _verify()
 
 
+@TAMPERING
 def test_reordered_events_are_found(trail) -> None:
     # Swap the positions of events 2 and 3, as if history had been rewritten.
     _with_trigger_disabled(

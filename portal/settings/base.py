@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "agencies.middleware.RowScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "agencies.middleware.AuditContextMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -75,12 +76,18 @@ TEMPLATES = [
     },
 ]
 
+# The application connects as a role that owns no table, so Postgres row-level security binds it
+# (agencies/row_security.py). Migrations and index builds use the owner's URL; without one, they
+# use DATABASE_URL, and `check --deploy` warns that the application could then bypass the policies.
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://postgres@localhost/casebound"),
-        conn_max_age=60,
+        os.environ.get("DATABASE_URL", "postgres://casebound_app@localhost/casebound"),
+        conn_max_age=60, engine="portal.db",
     )
 }
+DATABASE_OWNER = dj_database_url.parse(
+    os.environ.get("CASEBOUND_OWNER_DATABASE_URL")
+    or os.environ.get("DATABASE_URL", "postgres://postgres@localhost/casebound"))
 if os.environ.get("CASEBOUND_DB_NAME"):  # a test worker joins the test database pytest made
     DATABASES["default"]["NAME"] = os.environ["CASEBOUND_DB_NAME"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -248,6 +255,8 @@ CASEBOUND: dict[str, Any] = {
     # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
     "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
     "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 800)),
+    # The role DATABASE_URL connects as; `migrate` grants it row access to every table.
+    "DB_APP_ROLE": os.environ.get("CASEBOUND_DB_APP_ROLE", "casebound_app"),
 }
 
 LOGGING = {

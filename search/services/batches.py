@@ -107,7 +107,7 @@ def _enqueue(batch: EnrollmentBatch) -> None:
 
     ids = list(batch.items.filter(status=ItemStatus.PENDING).values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK):
-        enroll_batch_items.delay(batch.pk, ids[start:start + CHUNK])
+        enroll_batch_items.delay(batch.pk, ids[start:start + CHUNK], batch.agency_id)
 
 
 def batch_items_enroll(*, batch_id: int, item_ids: list[int]) -> None:

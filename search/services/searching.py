@@ -55,7 +55,7 @@ def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
         )
         audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
                      details=case_audit_details(case, justification=case.justification))
-        transaction.on_commit(lambda: run_search.delay(search.pk))
+        transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
     return search
 
 
@@ -156,10 +156,10 @@ def search_release(*, search_id: int) -> None:
         status=SearchStatus.QUEUED)
 
 
-def searches_requeue_stale() -> list[int]:
+def searches_requeue_stale() -> list[tuple[int, int]]:
     """Give back searches whose worker died (or whose message was lost); fail the hopeless ones.
 
-    Returns the ids to enqueue again. Called by the periodic sweeper.
+    Returns (search id, agency id) of those to enqueue again. Called by the periodic sweeper.
     """
     cutoff = timezone.now() - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
     stale_running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
@@ -169,4 +169,4 @@ def searches_requeue_stale() -> list[int]:
               "keeps failing, tell your administrator.")
     stale_running.update(status=SearchStatus.QUEUED)
     queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
-    return list(queued.values_list("pk", flat=True))
+    return list(queued.values_list("pk", "agency_id"))

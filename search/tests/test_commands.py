@@ -97,7 +97,7 @@ def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> 
     assert 0.5 < summary["threshold_at_fpir_1pct"] < 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the owner's connection loads and indexes the faces
 def test_benchmark_search_keeps_recall_on_both_paths() -> None:
     out, log = io.StringIO(), io.StringIO()
     call_command("benchmark_search", "--sizes", "300,2000", "--queries", "20", "--index-min", "1000",

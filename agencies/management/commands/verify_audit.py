@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from agencies.audit import verify_all
+from agencies.commands import PlatformCommand
 from agencies.models import AuditEvent
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = "Verify the hash chains of the audit trail. Exits 1 and names the first broken event."
 
     def handle(self, *args: Any, **options: Any) -> None:

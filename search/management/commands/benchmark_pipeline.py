@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
 
+from agencies.commands import PlatformCommand
 from agencies.models import Agency, License, Plan
 from search.identification import embed_all
 from search.models import Case, CaseStatus, Face, Gallery, LegalBasis, OffenceCategory, Search
@@ -28,7 +29,7 @@ class _Rollback(Exception):
     pass
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = "Per-stage timings of the search pipeline on real photos, and enrollment faces/s."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -6,12 +6,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from agencies.commands import PlatformCommand
 from search import benchmark_search
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = ("Load synthetic agencies of several sizes into the shared face table and measure "
             "recall@10, p50/p95 latency and QPS of the production query, against NumPy and FAISS.")
 

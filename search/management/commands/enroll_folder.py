@@ -6,14 +6,15 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
+from agencies.commands import PlatformCommand
 from search.models import Gallery
 from search.services.bulk import folder_enroll, image_files
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = "Enroll every Person_Name/photo.jpg under DIR into GALLERY (id or name). Re-runnable."
 
     def add_arguments(self, parser: CommandParser) -> None:

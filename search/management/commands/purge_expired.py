@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from agencies.commands import PlatformCommand
 from search.services.retention import purge_expired
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = "Purge probes, unconfirmed candidates and gallery faces whose retention has ended."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agencies.commands import PlatformCommand
 from agencies.licensing import current_license
 from agencies.mfa import totp_device_ensure
 from agencies.models import Agency, License, OveragePolicy, Plan, Role
@@ -31,7 +32,7 @@ AGENCIES = {
 }
 
 
-class Command(BaseCommand):
+class Command(PlatformCommand):
     help = "Create the demo agencies, users, cases and galleries (development only)."
 
     def add_arguments(self, parser: CommandParser) -> None:

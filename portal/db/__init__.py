@@ -1,0 +1,1 @@
+"""The PostgreSQL backend with row-level security scopes (see scope.py)."""
