@@ -6,4 +6,8 @@ class AgenciesConfig(AppConfig):
     verbose_name = "Agencies"
 
     def ready(self) -> None:
-        from agencies import schema, signals  # noqa: F401  (audit receivers, OpenAPI extensions)
+        from django.core.checks import Tags, register
+
+        from agencies import row_security, schema, signals  # noqa: F401  (receivers, OpenAPI)
+
+        register(row_security.check_application_role, Tags.database, deploy=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.checks import CheckMessage, Warning
 from django.db import connections, models
 from psycopg import sql
 
@@ -151,3 +152,38 @@ def platform_rows(reason: str, *, actor: Any = None, record_idle: bool = True
     if not record_idle and use.changed:
         audit_record(action=AuditAction.PLATFORM_BYPASS, agency=None, actor=actor,
                      details={"reason": reason, "changed": use.changed})
+
+
+# --- Deployment check -----------------------------------------------------------------------
+
+
+ROLE_SQL = """
+SELECT r.rolsuper, r.rolbypassrls,
+       EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'search_face'
+               AND pg_has_role(current_user, c.relowner, 'USAGE'))
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def role_problems(cursor: Any) -> list[str]:
+    """Why the role of this connection would not be bound by the policies (empty: it is)."""
+    cursor.execute(ROLE_SQL)
+    superuser, bypass, owner = cursor.fetchone()
+    reasons = {"is a superuser": superuser, "has BYPASSRLS": bypass, "owns the tables": owner}
+    return [reason for reason, present in reasons.items() if present]
+
+
+def check_application_role(app_configs: Any = None, databases: Any = None,
+                           **kwargs: Any) -> list[CheckMessage]:
+    """`manage.py check --database default`: the application must not be able to bypass RLS."""
+    if not databases or "default" not in databases:
+        return []
+    with connections["default"].cursor() as cursor:
+        problems = role_problems(cursor)
+    if not problems:
+        return []
+    return [Warning(
+        f"The application's database role {', '.join(problems)}, so row-level security does not "
+        "bind it.", hint="Connect DATABASE_URL as a role that owns no table (CASEBOUND_DB_APP_ROLE) "
+        "and run migrations with CASEBOUND_OWNER_DATABASE_URL; see docs/security.md.",
+        id="casebound.W001")]

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,3 +35,14 @@ def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """django-ratelimit's answer for pages: 429 with a sentence to act on."""
     return HttpResponse("Too many attempts from your address. Wait a minute and try again.",
                         status=429, content_type="text/plain")
+
+
+# Paths that answer programs (API clients, <img> loaders with tokens): their 404 is the API's.
+MACHINE_PREFIXES = ("/api/", "/images/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: an address no route matches answers like the API where a program asked."""
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -27,3 +27,5 @@ urlpatterns = [
     path("", include("agencies.urls")),
     path("", include("search.urls")),
 ]
+
+handler404 = "portal.api.page_not_found"

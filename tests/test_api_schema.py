@@ -37,3 +37,19 @@ def test_a_wrong_password_gets_no_token(cast) -> None:
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
     assert "token" not in response.json()
+
+
+def test_every_operation_documents_the_error_answers(cast) -> None:
+    schema = api_client(cast.officer).get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"code", "detail"}
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            assert {"400", "401", "403", "404", "429"} <= set(operation["responses"]), (method, path)
+
+
+def test_an_address_no_route_matches_answers_like_the_api(db) -> None:
+    response = APIClient().get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+    page = APIClient().get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

@@ -10,8 +10,17 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from agencies.models import AuditAction, AuditEvent, Membership
-from agencies.row_security import POLICY_NAME, agency_rows, platform_rows, tenant_rules, user_scope
+from agencies.row_security import (
+    POLICY_NAME,
+    agency_rows,
+    check_application_role,
+    platform_rows,
+    role_problems,
+    tenant_rules,
+    user_scope,
+)
 from portal.db import scope
+from portal.db.owner import owner_cursor
 from search.models import Case, Face, Gallery
 from search.services import searching
 from tests import photos
@@ -123,3 +132,12 @@ def test_the_platform_bypass_is_on_the_record(cast) -> None:
     with platform_rows("an idle periodic job", record_idle=False):
         pass
     assert AuditEvent.objects.filter(action=AuditAction.PLATFORM_BYPASS).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_deploy_check_names_a_role_that_could_bypass() -> None:
+    assert check_application_role(databases=["default"]) == []
+    with connection.cursor() as cursor:
+        assert role_problems(cursor) == []
+    with owner_cursor() as cursor:  # the owner here is the embedded server's superuser
+        assert "is a superuser" in role_problems(cursor)
