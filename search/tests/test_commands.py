@@ -122,3 +122,16 @@ def test_benchmark_pipeline_times_every_stage() -> None:
     for stage in ("decode", "detect", "align", "embed", "query", "store"):
         assert summary[f"{stage}_ms_p50"] > 0, stage
     assert not Agency.objects.filter(slug="bench-pipeline").exists()
+
+
+def test_fit_embedding_space_saves_a_model_and_compares_it_with_real_faces(tmp_path: Path) -> None:
+    from search.embedding_space import EmbeddingSpace
+
+    out = io.StringIO()
+    call_command("fit_embedding_space", "--images", str(photos.FIXTURES), "--people", "15",
+                 "--processes", "2", "--out", str(tmp_path / "space.npz"), stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["people"] == 15 and summary["photos"] == 45
+    assert summary["real"]["same_person_cos_mean"] > summary["real"]["different_people_cos_mean"]
+    assert set(summary["synthetic"]) == set(summary["real"])
+    assert EmbeddingSpace.load(tmp_path / "space.npz").between.shape == (128, 128)
