@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import timedelta
 
+from axes.models import AccessAttempt, AccessFailureLog
 from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -109,6 +110,33 @@ def test_four_failures_do_not_lock(cast) -> None:
         _password_only("alice", password=f"wrong-{attempt}")
     client = _password_only("alice")
     assert client.get("/").headers["Location"].startswith("/accounts/mfa/verify/")
+
+
+def _age_failures(username: str, minutes: int) -> None:
+    """Move a user's recorded failures into the past, as if they had happened `minutes` ago."""
+    past = timezone.now() - timedelta(minutes=minutes)
+    AccessFailureLog.objects.filter(username=username).update(attempt_time=past)
+    AccessAttempt.objects.filter(username=username).update(attempt_time=past)
+
+
+def test_failures_older_than_fifteen_minutes_do_not_count(cast) -> None:
+    for attempt in range(4):
+        _password_only("alice", password=f"wrong-{attempt}", ip=f"10.0.2.{attempt + 1}")
+    _age_failures("alice", 16)
+    for attempt in range(4):  # eight failures in all, but only four within 15 minutes
+        _password_only("alice", password=f"again-{attempt}", ip=f"10.0.3.{attempt + 1}")
+    client = _password_only("alice", ip="10.0.3.9")
+    assert client.get("/").headers["Location"].startswith("/accounts/mfa/verify/")
+
+
+def test_a_lock_outlasts_the_window_until_an_admin_unlocks(cast) -> None:
+    for attempt in range(5):
+        _password_only("alice", password=f"wrong-{attempt}", ip=f"10.0.4.{attempt + 1}")
+    _age_failures("alice", 60)
+    _password_only("alice", password="wrong-later", ip="10.0.4.9")
+    locked = Client(REMOTE_ADDR="10.0.4.10").post("/accounts/login/", {"username": "alice",
+                                                                         "password": PASSWORD})
+    assert locked.status_code == 403 and b"This account is locked" in locked.content
 
 
 def test_another_agencys_admin_cannot_unlock(cast) -> None:
