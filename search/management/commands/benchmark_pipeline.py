@@ -10,19 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import CommandParser
 from django.db import transaction
 
 from agencies.commands import PlatformCommand
 from agencies.models import Agency, License, Plan
+from search.evaluation import default_lfw
 from search.identification import embed_all
 from search.models import Case, CaseStatus, Face, Gallery, LegalBasis, OffenceCategory, Search
 from search.services import searching
 from search.services.bulk import folder_enroll
 
 STAGES = ("decode", "detect", "align", "embed", "query", "store")
-SHARED_LFW = Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
 
 
 class _Rollback(Exception):
@@ -33,8 +32,7 @@ class Command(PlatformCommand):
     help = "Per-stage timings of the search pipeline on real photos, and enrollment faces/s."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        default = SHARED_LFW if SHARED_LFW.is_dir() else Path(settings.BASE_DIR) / "fixtures" / "lfw"
-        parser.add_argument("--images", type=Path, default=default)
+        parser.add_argument("--images", type=Path, default=default_lfw())
         parser.add_argument("--people", type=int, default=60, help="People enrolled (first photo)")
         parser.add_argument("--probes", type=int, default=60, help="Probe photos searched")
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)

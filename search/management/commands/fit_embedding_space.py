@@ -9,21 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.embedding_space import DEFAULT_PATH, EmbeddingSpace, describe
+from search.evaluation import default_lfw
 from search.identification import embed_all
-
-SHARED_LFW = Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
 
 
 class Command(BaseCommand):
     help = "Fit benchmark_search's synthetic embedding space to real LFW embeddings."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        default = SHARED_LFW if SHARED_LFW.is_dir() else Path(settings.BASE_DIR) / "fixtures" / "lfw"
-        parser.add_argument("--images", type=Path, default=default)
+        parser.add_argument("--images", type=Path, default=default_lfw())
         parser.add_argument("--people", type=int, default=600, help="People with 2+ photos used")
         parser.add_argument("--photos-per-person", type=int, default=4)
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)

@@ -17,13 +17,13 @@ from agencies.licensing import current_license
 from agencies.mfa import totp_device_ensure
 from agencies.models import Agency, License, OveragePolicy, Plan, Role
 from agencies.services import agency_ensure, member_ensure
+from search.evaluation import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files
 from search.services.cases import SEARCH_PERMISSION
 from search.services.policy import policy_of
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "lfw"
-SHARED_LFW = Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
 AGENCIES = {
     "demo": ("Demo County Sheriff's Office", {"officer": Role.OFFICER,
              "supervisor": Role.SUPERVISOR, "admin": Role.AGENCY_ADMIN, "auditor": Role.AUDITOR}),
