@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from agencies.models import Agency, Membership
 from search.models import Case, CaseStatus, Face, Gallery
@@ -135,3 +135,9 @@ def test_fit_embedding_space_saves_a_model_and_compares_it_with_real_faces(tmp_p
     assert summary["real"]["same_person_cos_mean"] > summary["real"]["different_people_cos_mean"]
     assert set(summary["synthetic"]) == set(summary["real"])
     assert EmbeddingSpace.load(tmp_path / "space.npz").between.shape == (128, 128)
+
+
+@pytest.mark.django_db
+def test_benchmark_search_refuses_an_ef_search_pgvector_does_not_take() -> None:
+    with pytest.raises(CommandError, match="1 to 1000"):
+        call_command("benchmark_search", "--sizes", "100", "--ef-search", "400,1200")

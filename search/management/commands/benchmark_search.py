@@ -6,10 +6,12 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from agencies.commands import PlatformCommand
 from search import benchmark_search
+
+MAX_EF_SEARCH = 1000
 
 
 class Command(PlatformCommand):
@@ -30,9 +32,11 @@ class Command(PlatformCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         sizes = [int(s) for s in options["sizes"].split(",")] if options["sizes"] else _split(
             options["faces"])
+        sweep = tuple(int(v) for v in options["ef_search"].split(",") if v)
+        if not all(1 <= v <= MAX_EF_SEARCH for v in sweep):
+            raise CommandError(f"--ef-search values must be 1 to {MAX_EF_SEARCH} (pgvector's limit)")
         benchmark_search.cleanup()
         try:
-            sweep = tuple(int(v) for v in options["ef_search"].split(",") if v)
             result = benchmark_search.run(sizes, options["queries"], options["index_min"],
                                           log=lambda line: self.stderr.write(line), ef_sweep=sweep)
         finally:
