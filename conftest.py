@@ -27,11 +27,11 @@ def _use_credentials(credentials: dict[str, Any]) -> None:
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     from django.db import connections
 
-    from portal.db.owner import CREDENTIALS, owner_settings
+    from portal.db.owner import CREDENTIALS, owner_credentials
 
     settings_dict = connections["default"].settings_dict
     _APP_CREDENTIALS.update({key: settings_dict[key] for key in CREDENTIALS})
-    settings_dict.update({key: owner_settings()[key] for key in CREDENTIALS})
+    settings_dict.update(owner_credentials())
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +39,12 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     from django.db import connection
 
     from portal.config import setting
-    from portal.db.owner import CREDENTIALS, owner_settings
+    from portal.db.owner import owner_credentials
 
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         # Transactional tests empty the tables between tests with TRUNCATE, which the application
         # role has nowhere else.
         cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{setting("DB_APP_ROLE")}"')
-    owner = {key: owner_settings()[key] for key in CREDENTIALS}
     _use_credentials(_APP_CREDENTIALS)
     yield
-    _use_credentials(owner)  # pytest-django drops the test database as its owner
+    _use_credentials(owner_credentials())  # pytest-django drops the test database as its owner

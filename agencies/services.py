@@ -130,7 +130,11 @@ def _invitation_agency(token: str) -> int | None:
 def invitation_open(token: str) -> Invitation:
     """The invitation behind a link, if it is still valid."""
     with agency_rows(_invitation_agency(token)):
-        invitation = Invitation.objects.select_related("agency").filter(token=token).first()
+        return _valid_invitation(token)
+
+
+def _valid_invitation(token: str) -> Invitation:
+    invitation = Invitation.objects.select_related("agency").filter(token=token).first()
     if invitation is None or invitation.accepted_by_id or invitation.expires_at < timezone.now():
         raise ServiceError("invitation_invalid", "This invitation link is not valid any more. Ask "
                            "your agency admin for a new one.", status=404)
@@ -141,7 +145,7 @@ def invitation_open(token: str) -> Invitation:
 def invitation_accept(*, token: str, username: str, password: str) -> Any:
     """Create the invited account; it works once its training is recorded and MFA enrolled."""
     with agency_rows(_invitation_agency(token)):
-        return _accept(invitation_open(token).pk, username=username, password=password)
+        return _accept(_valid_invitation(token).pk, username=username, password=password)
 
 
 def _accept(invitation_id: int, *, username: str, password: str) -> Any:

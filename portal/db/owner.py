@@ -17,10 +17,9 @@ from django.db import connections
 CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
 
 
-def owner_settings(alias: str = "default") -> dict[str, Any]:
-    """The connection settings of `alias` with the owner's credentials (same database name)."""
-    current = connections[alias].settings_dict
-    return {**current, **{key: settings.DATABASE_OWNER.get(key, "") for key in CREDENTIALS}}
+def owner_credentials() -> dict[str, Any]:
+    """The owner's user, password, host and port (the database name stays the application's)."""
+    return {key: settings.DATABASE_OWNER.get(key, "") for key in CREDENTIALS}
 
 
 @contextlib.contextmanager
@@ -29,7 +28,7 @@ def as_owner(alias: str = "default") -> Iterator[None]:
     connection = connections[alias]
     saved = {key: connection.settings_dict[key] for key in CREDENTIALS}
     connection.close()
-    connection.settings_dict.update({key: owner_settings(alias)[key] for key in CREDENTIALS})
+    connection.settings_dict.update(owner_credentials())
     try:
         yield
     finally:
@@ -48,7 +47,7 @@ def owner_cursor(alias: str = "default") -> Iterator[psycopg.Cursor[Any]]:
 def owner_connection(alias: str = "default") -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection of its own, as the owner."""
     params = connections[alias].get_connection_params()
-    owner = owner_settings(alias)
+    owner = owner_credentials()
     params.update({"user": owner["USER"], "password": owner["PASSWORD"] or None,
                    "host": owner["HOST"] or None, "port": owner["PORT"] or None})
     params = {key: value for key, value in params.items()
