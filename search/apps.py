@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class SearchConfig(AppConfig):
     name = "search"
     verbose_name = "Face search"
+
+    def ready(self) -> None:
+        from django.core.checks import register
+
+        from search import checks
+
+        register(checks.check_dlib_blas, deploy=True)

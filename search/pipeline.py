@@ -8,6 +8,7 @@ Pure computation: no database, no files. Django settings are read only for limit
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 import warnings
@@ -122,6 +123,10 @@ class FaceModels:
     """dlib detectors, landmark model and the DeepFace embedding model, loaded once per process."""
 
     def __init__(self) -> None:
+        # dlib's network runs on OpenBLAS, which reads its thread count once, when dlib loads.
+        # One thread per process: workers and enrollment pools already run a process per core,
+        # and a second thread bought a single embedding only 12% here.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         import dlib
         from deepface import DeepFace
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from search import pipeline
+from search.checks import blas_problem, check_dlib_blas
 from search.pipeline import ImageRejected, Pick
 from tests import photos
 
@@ -107,3 +108,9 @@ def test_stored_jpegs_carry_no_metadata() -> None:
 
 def test_it_refuses_a_photo_too_small_to_hold_a_face() -> None:
     assert _code(photos.encode(Image.new("RGB", (1, 1)), "PNG")) == "image_too_small"
+
+
+def test_dlib_runs_on_blas_and_the_deploy_check_says_when_it_does_not() -> None:
+    # make build-deps installs OpenBLAS before pip builds dlib; without it embeddings are ~5x slower.
+    assert check_dlib_blas() == []
+    assert [message.id for message in blas_problem(False)] == ["casebound.W002"]
