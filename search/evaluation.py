@@ -6,6 +6,7 @@ accuracy is the mean over folds.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,23 @@ def embed_file(path: Path) -> NDArray[np.float32] | None:
     return face.embedding if face else None
 
 
+def _embed_one(path: Path) -> NDArray[np.float32] | None:
+    return embed_file(path)
+
+
+def embed_all(paths: list[Path], processes: int,
+              on_done: Callable[[int], None] | None = None) -> list[NDArray[np.float32] | None]:
+    """Embeddings of many photos, one worker process per core."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, initializer=pipeline.warm_up) as pool:
+        results = []
+        for count, vector in enumerate(pool.imap(_embed_one, paths, chunksize=16), start=1):
+            results.append(vector)
+            if on_done:
+                on_done(count)
+    return results
+
+
 def best_threshold(scores: NDArray[np.float64], same: NDArray[np.bool_]) -> float:
     """The similarity threshold with the highest accuracy on these pairs."""
     candidates = np.unique(scores)
@@ -87,18 +105,14 @@ class Evaluation:
     seconds: float
 
 
-def evaluate(images: Path, pairs_file: Path,
-             on_image: Callable[[], None] | None = None) -> Evaluation:
+def evaluate(images: Path, pairs_file: Path, processes: int = 2,
+             on_done: Callable[[int], None] | None = None) -> Evaluation:
     """Run the protocol; an image without a detected face makes its pairs count as 'different'."""
     folds = read_pairs(images, pairs_file)
-    embeddings: dict[Path, NDArray[np.float32] | None] = {}
+    paths = list(dict.fromkeys(path for pair in (p for fold in folds for p in fold)
+                               for path in (pair.first, pair.second)))
     started = time.perf_counter()
-    for pair in (p for fold in folds for p in fold):
-        for path in (pair.first, pair.second):
-            if path not in embeddings:
-                embeddings[path] = embed_file(path)
-                if on_image:
-                    on_image()
+    embeddings = dict(zip(paths, embed_all(paths, processes, on_done), strict=True))
     seconds = time.perf_counter() - started
     scores = [np.array([_similarity(embeddings[p.first], embeddings[p.second]) for p in fold])
               for fold in folds]

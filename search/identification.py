@@ -8,7 +8,6 @@ gallery entry left out, so each is a search for someone who is not enrolled.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from search.evaluation import embed_file
+from search.evaluation import embed_all
 
 CANDIDATES = 10  # the length of a candidate list an officer sees
 
@@ -43,25 +42,6 @@ def lfw_split(images: Path) -> tuple[list[Path], list[int], list[Path], list[int
         probes += photos[1:]
         probe_labels += [label] * (len(photos) - 1)
     return gallery, gallery_labels, probes, probe_labels
-
-
-def _embed_one(path: Path) -> NDArray[np.float32] | None:
-    return embed_file(path)
-
-
-def embed_all(paths: list[Path], processes: int,
-              on_done: Callable[[int], None] | None = None) -> list[NDArray[np.float32] | None]:
-    """Embeddings of many photos, one worker process per core."""
-    from search.pipeline import warm_up
-
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes, initializer=warm_up) as pool:
-        results = []
-        for count, vector in enumerate(pool.imap(_embed_one, paths, chunksize=16), start=1):
-            results.append(vector)
-            if on_done:
-                on_done(count)
-    return results
 
 
 def _matrix(vectors: list[NDArray[np.float32] | None]) -> NDArray[np.float32]:

@@ -119,6 +119,7 @@ def test_benchmark_pipeline_times_every_stage() -> None:
                  "--probes", "3", "--processes", "2", stdout=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert summary["probes"] == 3 and summary["enrollment_faces_per_second"] > 0
+    assert summary["enrollment_stored_faces_per_second_1_process"] > 0
     for stage in ("decode", "detect", "align", "embed", "query", "store"):
         assert summary[f"{stage}_ms_p50"] > 0, stage
     assert not Agency.objects.filter(slug="bench-pipeline").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", type=Path, required=True, help="LFW image folder")
         parser.add_argument("--pairs", type=Path, required=True, help="Pairs file, official format")
+        parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
 
     def handle(self, *args: Any, **options: Any) -> None:
         images, pairs = options["images"], options["pairs"]
         if not images.is_dir() or not pairs.is_file():
             raise CommandError("--images must be a folder and --pairs a file")
         with tqdm(unit="image", disable=None) as bar:
-            result = evaluate(images, pairs, on_image=bar.update)
+            result = evaluate(images, pairs, processes=options["processes"],
+                              on_done=lambda n: bar.update(n - bar.n))
         for k, (accuracy, threshold) in enumerate(
                 zip(result.fold_accuracies, result.thresholds, strict=True), start=1):
             self.stdout.write(f"fold {k:2d}: accuracy {accuracy:.4f} (threshold {threshold:.4f})")

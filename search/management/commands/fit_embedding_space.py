@@ -12,8 +12,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.embedding_space import DEFAULT_PATH, EmbeddingSpace, describe
-from search.evaluation import default_lfw
-from search.identification import embed_all
+from search.evaluation import default_lfw, embed_all
 
 
 class Command(BaseCommand):
