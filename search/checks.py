@@ -12,7 +12,7 @@ def blas_problem(uses_blas: bool) -> list[CheckMessage]:
         return []
     return [Warning(
         "dlib was built without BLAS: every face embedding takes ~5x longer (about 87 ms instead "
-        "of 16 ms here), which halves enrollment and search throughput.",
+        "of 16 ms here), which cuts enrollment throughput by more than half.",
         hint="Install OpenBLAS's headers (Debian: libopenblas-dev pkg-config), then rebuild dlib: "
         "`.venv/bin/pip install --force-reinstall --no-cache-dir --no-deps dlib` (make build-deps "
         "does the first step).", id="casebound.W002")]

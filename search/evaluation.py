@@ -71,17 +71,13 @@ def embed_file(path: Path) -> NDArray[np.float32] | None:
     return face.embedding if face else None
 
 
-def _embed_one(path: Path) -> NDArray[np.float32] | None:
-    return embed_file(path)
-
-
 def embed_all(paths: list[Path], processes: int,
               on_done: Callable[[int], None] | None = None) -> list[NDArray[np.float32] | None]:
     """Embeddings of many photos, one worker process per core."""
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, initializer=pipeline.warm_up) as pool:
         results = []
-        for count, vector in enumerate(pool.imap(_embed_one, paths, chunksize=16), start=1):
+        for count, vector in enumerate(pool.imap(embed_file, paths, chunksize=16), start=1):
             results.append(vector)
             if on_done:
                 on_done(count)
