@@ -23,6 +23,7 @@ from search.models import Face
 
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
+EF_SEARCH_MAX = 1000  # pgvector refuses a wider hnsw.ef_search
 
 
 def index_name(agency_id: int) -> str:

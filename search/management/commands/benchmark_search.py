@@ -10,8 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from agencies.commands import PlatformCommand
 from search import benchmark_search
-
-MAX_EF_SEARCH = 1000
+from search.vector_index import EF_SEARCH_MAX
 
 
 class Command(PlatformCommand):
@@ -33,8 +32,8 @@ class Command(PlatformCommand):
         sizes = [int(s) for s in options["sizes"].split(",")] if options["sizes"] else _split(
             options["faces"])
         sweep = tuple(int(v) for v in options["ef_search"].split(",") if v)
-        if not all(1 <= v <= MAX_EF_SEARCH for v in sweep):
-            raise CommandError(f"--ef-search values must be 1 to {MAX_EF_SEARCH} (pgvector's limit)")
+        if not all(1 <= v <= EF_SEARCH_MAX for v in sweep):
+            raise CommandError(f"--ef-search values must be 1 to {EF_SEARCH_MAX} (pgvector's limit)")
         benchmark_search.cleanup()
         try:
             result = benchmark_search.run(sizes, options["queries"], options["index_min"],
