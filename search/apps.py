@@ -11,3 +11,4 @@ class SearchConfig(AppConfig):
         from search import checks
 
         register(checks.check_dlib_blas, deploy=True)
+        register(checks.check_ef_search)

@@ -27,7 +27,13 @@ from portal.db.owner import owner_connection, owner_cursor
 from search import selectors
 from search.embedding_space import EmbeddingSpace
 from search.models import Face, Gallery, LegalBasis, Subject
-from search.vector_index import agency_index_drop, agency_index_ensure, index_name
+from search.vector_index import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    agency_index_drop,
+    agency_index_ensure,
+    index_name,
+)
 
 DIMENSIONS = 128
 RECIPE = "benchmark"
@@ -49,7 +55,7 @@ class AgencyFigures:
     ef_sweep: list[dict[str, float]]  # the production query at other hnsw.ef_search values
 
 
-def _bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
+def bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
                  per_identity: NDArray[np.int64]) -> None:
     """COPY subjects and faces in binary; a million rows take seconds, not hours.
 
@@ -92,8 +98,8 @@ def _faiss(matrix: NDArray[np.float32], queries: NDArray[np.float32],
     for q in queries:
         flat.search(q[None, :], K)
     flat_qps = len(queries) / (time.perf_counter() - started)
-    hnsw = faiss.IndexHNSWFlat(DIMENSIONS, 16, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = 128
+    hnsw = faiss.IndexHNSWFlat(DIMENSIONS, HNSW_M, faiss.METRIC_INNER_PRODUCT)  # the production graph
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     hnsw.add(matrix)
     hnsw.hnsw.efSearch = int(setting("HNSW_EF_SEARCH"))  # the same width as production
     started = time.perf_counter()
@@ -183,7 +189,7 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
         centres = space.people(rng, identities)
         per_identity = rng.integers(0, identities, size)
         vectors = space.photos(rng, centres[per_identity])
-        _bulk_insert(agency, gallery, vectors, per_identity)
+        bulk_insert(agency, gallery, vectors, per_identity)
         probe_identities = rng.integers(0, identities, queries_per_agency)
         loaded.append((agency, vectors, space.photos(rng, centres[probe_identities])))
         log(f"loaded {size} faces for {agency.slug}")

@@ -1,10 +1,12 @@
-"""System checks of the face pipeline's native parts."""
+"""System checks of the face pipeline's native parts and of the search settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Warning
+from django.core.checks import CheckMessage, Error, Warning
+
+from portal.config import setting
 
 
 def blas_problem(uses_blas: bool) -> list[CheckMessage]:
@@ -23,3 +25,23 @@ def check_dlib_blas(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     import dlib
 
     return blas_problem(bool(dlib.DLIB_USE_BLAS))
+
+
+def check_ef_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """CASEBOUND_HNSW_EF_SEARCH must fit what pgvector accepts and what a policy may ask for.
+
+    pgvector refuses an ef_search above its maximum, so every search of an agency with its own
+    graph would fail; below the longest candidate list, the graph returns fewer candidates than
+    the policy promises.
+    """
+    from search.models import MAX_CANDIDATES
+    from search.vector_index import EF_SEARCH_MAX
+
+    value = int(setting("HNSW_EF_SEARCH"))
+    if MAX_CANDIDATES <= value <= EF_SEARCH_MAX:
+        return []
+    return [Error(
+        f"CASEBOUND_HNSW_EF_SEARCH is {value}; it must lie between {MAX_CANDIDATES} (the longest "
+        f"candidate list a search policy allows) and {EF_SEARCH_MAX} (pgvector's maximum).",
+        hint="Unset it to use the default, 800 (recall@10 0.99 up to ~900,000 faces an agency; "
+        "see docs/benchmarks.md).", id="casebound.E001")]

@@ -106,6 +106,9 @@ DEFAULT_ALLOWED_OFFENCES = [
 ]
 
 
+MAX_CANDIDATES = 50  # the longest candidate list a policy may ask for
+
+
 def default_allowed_offences() -> list[str]:
     return [str(category) for category in DEFAULT_ALLOWED_OFFENCES]
 
@@ -118,7 +121,7 @@ class SearchPolicy(models.Model):
     allowed_offences = ArrayField(models.CharField(max_length=40, choices=OffenceCategory.choices),
                                   default=default_allowed_offences)
     max_candidates = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)])
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_CANDIDATES)])
     similarity_threshold = models.FloatField(
         default=0.90, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
         help_text="Candidates less similar than this are not shown")
