@@ -43,5 +43,5 @@ def check_ef_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return [Error(
         f"CASEBOUND_HNSW_EF_SEARCH is {value}; it must lie between {MAX_CANDIDATES} (the longest "
         f"candidate list a search policy allows) and {EF_SEARCH_MAX} (pgvector's maximum).",
-        hint="Unset it to use the default, 800 (recall@10 0.99 up to ~900,000 faces an agency; "
+        hint="Unset it to use the default, 600 (recall@10 0.995 for an agency of 1,000,000 faces; "
         "see docs/benchmarks.md).", id="casebound.E001")]
