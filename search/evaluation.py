@@ -62,22 +62,31 @@ def read_pairs(images: Path, pairs_file: Path) -> list[list[Pair]]:
                                               strict=True)]
 
 
-def embed_file(path: Path) -> NDArray[np.float32] | None:
-    """The production embedding of the face nearest the centre (LFW's labelled person)."""
+def embed_file(path: Path, thorough: bool = False) -> NDArray[np.float32] | None:
+    """The production embedding of the face nearest the centre (LFW's labelled person);
+    `thorough` as enrollment embeds a gallery photo, else as a search embeds a probe."""
     try:
-        face = pipeline.analyze(pipeline.decode(path.read_bytes()), pick=Pick.CENTRE)
+        face = pipeline.analyze(pipeline.decode(path.read_bytes()), pick=Pick.CENTRE,
+                                thorough=thorough)
     except ImageRejected:
         return None
     return face.embedding if face else None
 
 
-def embed_all(paths: list[Path], processes: int,
-              on_done: Callable[[int], None] | None = None) -> list[NDArray[np.float32] | None]:
-    """Embeddings of many photos, one worker process per core."""
-    context = multiprocessing.get_context("fork")
+def _embed_item(item: tuple[Path, bool]) -> NDArray[np.float32] | None:
+    return embed_file(*item)
+
+
+def embed_all(paths: list[Path], processes: int, on_done: Callable[[int], None] | None = None,
+              *, gallery: int = 0) -> list[NDArray[np.float32] | None]:
+    """Embeddings of many photos, one worker process per core; the first `gallery` of them are
+    gallery photos, embedded as enrollment does."""
+    # Not "fork": a child forked after dlib's CNN has run in the parent hangs in its next CNN call.
+    context = multiprocessing.get_context("forkserver")
+    items = [(path, position < gallery) for position, path in enumerate(paths)]
     with context.Pool(processes, initializer=pipeline.warm_up) as pool:
         results = []
-        for count, vector in enumerate(pool.imap(embed_file, paths, chunksize=16), start=1):
+        for count, vector in enumerate(pool.imap(_embed_item, items, chunksize=16), start=1):
             results.append(vector)
             if on_done:
                 on_done(count)

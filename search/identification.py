@@ -71,7 +71,7 @@ def evaluate(images: Path, processes: int = 2,
              on_done: Callable[[int], None] | None = None) -> Identification:
     gallery_paths, gallery_labels, probe_paths, probe_labels = lfw_split(images)
     started = time.perf_counter()
-    vectors = embed_all(gallery_paths + probe_paths, processes, on_done)
+    vectors = embed_all(gallery_paths + probe_paths, processes, on_done, gallery=len(gallery_paths))
     seconds = time.perf_counter() - started
     missing = sum(v is None for v in vectors)
     matrix = _matrix(vectors)

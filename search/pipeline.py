@@ -36,6 +36,11 @@ DETECT_MAX_SIDE = 1600
 # by another recipe are never compared with this one's.
 MODEL_NAME = "Dlib+mirror"
 MIN_SIDE = 64  # pixels; a face needs roughly 40 px to be found at all
+# Gallery photos whose best HOG score is below this get their box from the CNN detector instead,
+# run without upsampling on a copy no larger than CNN_MAX_SIDE (its cost grows with pixels; faces
+# in an enrollment photo of that size are still far above its ~80 px minimum).
+CNN_BELOW_HOG_SCORE = 1.3  # ~27% of LFW's photos; measured in docs/benchmarks.md
+CNN_MAX_SIDE = 800
 
 
 class ImageRejected(ServiceError):
@@ -152,22 +157,45 @@ def warm_up() -> None:
     embed_chip(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8))
 
 
-def _detect(rgb: NDArray[np.uint8]) -> tuple[list[Any], list[float], str]:
+def _scaled(rgb: NDArray[np.uint8], max_side: int) -> tuple[NDArray[np.uint8], float]:
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    if scale == 1.0:
+        return rgb, scale
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return np.asarray(Image.fromarray(rgb).resize(size)), scale
+
+
+def _cnn(rgb: NDArray[np.uint8], max_side: int, upsample: int) -> tuple[list[Any], list[float], float]:
+    small, scale = _scaled(rgb, max_side)
+    found = models().cnn(small, upsample)
+    return [d.rect for d in found], [d.confidence for d in found], scale
+
+
+def _detect(rgb: NDArray[np.uint8], pick: Pick,
+            thorough: bool) -> tuple[list[Any], list[float], str]:
     m = models()
-    scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
-    small = rgb if scale == 1.0 else np.asarray(
-        Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
-    )
+    small, scale = _scaled(rgb, DETECT_MAX_SIDE)
     upsample = 1 if max(small.shape[:2]) <= 800 else 0
     rects, scores, _ = m.hog.run(small, upsample, 0.0)
-    detector = "dlib_hog"
+    rects, scores, detector = list(rects), list(scores), "dlib_hog"
     if len(rects) == 0:  # HOG misses profile-ish and small faces; the CNN is slower but finds them
-        found = m.cnn(small, upsample)
-        rects, scores, detector = [d.rect for d in found], [d.confidence for d in found], "dlib_cnn"
-    if scale != 1.0:
-        rects = [m.dlib.rectangle(round(r.left() / scale), round(r.top() / scale),
-                                  round(r.right() / scale), round(r.bottom() / scale)) for r in rects]
-    return list(rects), [float(s) for s in scores], detector
+        rects, scores, _ = _cnn(small, DETECT_MAX_SIDE, upsample)
+        detector = "dlib_cnn"
+    elif thorough and scores[_choose(rects, small.shape, pick)] < CNN_BELOW_HOG_SCORE:
+        # An uncertain HOG box aligns the face worse; on gallery photos the CNN's box is worth its
+        # cost (docs/benchmarks.md: the gain in identification is all on the gallery side).
+        cnn_rects, cnn_scores, cnn_scale = _cnn(small, CNN_MAX_SIDE, 0)
+        if cnn_rects:
+            rects = [_rescale(m, r, cnn_scale) for r in cnn_rects]
+            scores, detector = cnn_scores, "dlib_cnn"
+    return [_rescale(m, r, scale) for r in rects], [float(s) for s in scores], detector
+
+
+def _rescale(m: FaceModels, rect: Any, scale: float) -> Any:
+    if scale == 1.0:
+        return rect
+    return m.dlib.rectangle(round(rect.left() / scale), round(rect.top() / scale),
+                            round(rect.right() / scale), round(rect.bottom() / scale))
 
 
 def _choose(rects: list[Any], shape: tuple[int, ...], pick: Pick) -> int:
@@ -195,13 +223,18 @@ def embed_chip(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
     return vector / np.linalg.norm(vector)
 
 
-def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST) -> FaceResult | None:
-    """Detect, align and embed one face of an RGB photo; None when no face is found."""
+def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
+            thorough: bool = False) -> FaceResult | None:
+    """Detect, align and embed one face of an RGB photo; None when no face is found.
+
+    `thorough` is for gallery photos (enrollment, opt-outs): the CNN detector redraws the box when
+    HOG is unsure of it. Probes keep the fast path: they gain nothing from it (docs/benchmarks.md).
+    """
     m = models()
     timings: dict[str, float] = {}
     with m.lock:
         started = time.perf_counter()
-        rects, scores, detector = _detect(rgb)
+        rects, scores, detector = _detect(rgb, pick, thorough)
         timings["detect"] = time.perf_counter() - started
         if not rects:
             return None

@@ -57,7 +57,7 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
     if not reference:
         raise ImageRejected("subject_reference_required", "Give the subject's reference.")
     rgb = pipeline.decode(image)
-    face = pipeline.analyze(rgb, pick=Pick.LARGEST)
+    face = pipeline.analyze(rgb, pick=Pick.LARGEST, thorough=True)
     if face is None:
         raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
                             "photo in which the face is at least 80 pixels wide.", status=422)

@@ -34,7 +34,7 @@ def _strict() -> float:
 
 def optout_submit(*, photo: bytes, email: str, residence: str) -> OptOutRequest:
     """Record a public request; only the aligned face crop is kept, until the decision."""
-    face = pipeline.analyze(pipeline.decode(photo), pick=Pick.LARGEST)
+    face = pipeline.analyze(pipeline.decode(photo), pick=Pick.LARGEST, thorough=True)
     if face is None:
         raise ImageRejected("no_face", "We could not find a face in this photo. Send a clear, "
                             "frontal photo of yourself, alone.", status=422)

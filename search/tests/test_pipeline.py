@@ -114,3 +114,26 @@ def test_dlib_runs_on_blas_and_the_deploy_check_says_when_it_does_not() -> None:
     # make build-deps installs OpenBLAS before pip builds dlib; without it embeddings are ~5x slower.
     assert check_dlib_blas() == []
     assert [message.id for message in blas_problem(False)] == ["casebound.W002"]
+
+
+def test_a_gallery_photo_with_an_uncertain_hog_box_takes_the_cnn_box() -> None:
+    uncertain = pipeline.decode(photos.photo("Lleyton_Hewitt", 0))  # HOG scores this face 0.71
+    fast, thorough = pipeline.analyze(uncertain), pipeline.analyze(uncertain, thorough=True)
+    assert fast is not None and thorough is not None
+    assert (fast.detector, thorough.detector) == ("dlib_hog", "dlib_cnn")
+    assert fast.box != thorough.box
+    assert pipeline.similarity(fast.embedding, thorough.embedding) > 0.9  # the same face
+    confident = pipeline.decode(photos.photo("Serena_Williams", 0))  # HOG: 1.42
+    kept = pipeline.analyze(confident, thorough=True)
+    assert kept is not None and kept.detector == "dlib_hog"
+
+
+def test_the_cnn_box_of_a_large_photo_is_mapped_back_to_its_pixels() -> None:
+    canvas = Image.new("RGB", (1000, 1000), (128, 128, 128))  # the CNN runs on an 800 px copy
+    canvas.paste(Image.open(io.BytesIO(photos.photo("Lleyton_Hewitt", 0))), (400, 300))
+    face = pipeline.analyze(pipeline.decode(photos.encode(canvas)), thorough=True)
+    reference = pipeline.analyze(pipeline.decode(photos.photo("Lleyton_Hewitt", 0)), thorough=True)
+    assert face is not None and reference is not None and face.detector == "dlib_cnn"
+    # The CNN places boxes on an 8-pixel grid, 10 px here at 0.8 scale; unscaled would be ~100 off.
+    assert abs(face.box["x"] - 400 - reference.box["x"]) <= 16
+    assert abs(face.box["y"] - 300 - reference.box["y"]) <= 16

@@ -42,7 +42,7 @@ class Command(PlatformCommand):
         enrolled = [sorted(p.glob("*.jpg"))[0] for p in people]
         probes = [sorted(p.glob("*.jpg"))[1] for p in people][: options["probes"]]
         started = time.perf_counter()
-        embed_all(enrolled, options["processes"])
+        embed_all(enrolled, options["processes"], gallery=len(enrolled))
         faces_per_second = len(enrolled) / (time.perf_counter() - started)
         stages, totals, stored_per_second = self._searches(options["images"], enrolled, probes)
         report = {"photos_enrolled": len(enrolled), "probes": len(probes),
