@@ -36,7 +36,7 @@ DETECT_MAX_SIDE = 1600
 # by another recipe are never compared with this one's.
 MODEL_NAME = "Dlib+mirror"
 MIN_SIDE = 64  # pixels; a face needs roughly 40 px to be found at all
-# Gallery photos whose best HOG score is below this get their box from the CNN detector instead,
+# A gallery photo whose chosen face HOG scores below this gets its box from the CNN detector,
 # run without upsampling on a copy no larger than CNN_MAX_SIDE (its cost grows with pixels; faces
 # in an enrollment photo of that size are still far above its ~80 px minimum).
 CNN_BELOW_HOG_SCORE = 1.3  # ~27% of LFW's photos; measured in docs/benchmarks.md
