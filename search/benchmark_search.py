@@ -56,7 +56,7 @@ class AgencyFigures:
 
 
 def bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
-                 per_identity: NDArray[np.int64]) -> None:
+                per_identity: NDArray[np.int64]) -> None:
     """COPY subjects and faces in binary; a million rows take seconds, not hours.
 
     Postgres refuses COPY FROM into a table under row-level security, so this synthetic load
