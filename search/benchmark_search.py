@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from numpy.typing import NDArray
 from pgvector.django import CosineDistance
@@ -33,6 +33,7 @@ from search.vector_index import (
     agency_index_drop,
     agency_index_ensure,
     index_name,
+    search_width,
 )
 
 DIMENSIONS = 128
@@ -113,8 +114,7 @@ def _access_path(agency: Agency, query: NDArray[np.float32]) -> str:
     """'hnsw (own graph)' when the plan walks the agency's index, else 'exact'."""
     queryset = (Face.objects.for_agency(agency).filter(model_name=RECIPE)
                 .annotate(distance=CosineDistance("embedding", query)).order_by("distance"))[:K]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(setting("HNSW_EF_SEARCH"))])
+    with search_width():
         plan = queryset.explain()
     return "hnsw (own graph)" if index_name(agency.pk) in plan else "exact"
 

@@ -11,7 +11,9 @@ through the B-tree on (gallery, model), which is both exact and fast at that siz
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -123,7 +125,14 @@ def indexes_maintain(*, model_name: str) -> list[str]:
 
 def ranked(queryset: Any, limit: int) -> list[Any]:
     """Evaluate a distance-ordered face query with the HNSW search width set for this query."""
+    with search_width():
+        return list(queryset[:limit])
+
+
+@contextlib.contextmanager
+def search_width() -> Iterator[None]:
+    """A transaction in which graph walks use CASEBOUND_HNSW_EF_SEARCH (SET LOCAL ends with it)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(setting("HNSW_EF_SEARCH"))])
-        return list(queryset[:limit])
+        yield
