@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from numpy.typing import NDArray
-from pgvector.django import CosineDistance
 from pgvector.psycopg import register_vector
 
 from agencies.models import Agency
@@ -111,9 +110,9 @@ def _faiss(matrix: NDArray[np.float32], queries: NDArray[np.float32],
 
 
 def _access_path(agency: Agency, query: NDArray[np.float32]) -> str:
-    """'hnsw (own graph)' when the plan walks the agency's index, else 'exact'."""
-    queryset = (Face.objects.for_agency(agency).filter(model_name=RECIPE)
-                .annotate(distance=CosineDistance("embedding", query)).order_by("distance"))[:K]
+    """'hnsw (own graph)' when the production query's plan walks the agency's index, else 'exact'."""
+    queryset = selectors.nearest_faces_query(agency=agency, embedding=query, model_name=RECIPE,
+                                             limit=K)
     with search_width():
         plan = queryset.explain()
     return "hnsw (own graph)" if index_name(agency.pk) in plan else "exact"

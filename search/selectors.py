@@ -120,26 +120,32 @@ def candidate_get(*, search: Search, rank: Any) -> Candidate:
         raise Http404("Not found") from None
 
 
-def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int) -> list[Face]:
-    """The agency's enrolled faces closest to an embedding, each annotated with `distance`.
+def nearest_faces_query(*, agency: Agency, embedding: Any, model_name: str,
+                        limit: int) -> QuerySet[Face]:
+    """The agency's `limit` enrolled faces closest to an embedding, nearest first, each with its
+    subject and gallery and annotated with `distance`: one SQL statement.
 
     The agency and recipe filters are in SQL, before the distance ordering, so no other tenant's
     row is ranked; they are also the predicate of the agency's own HNSW index, when it has one
-    (search/vector_index.py).
+    (search/vector_index.py). The ranking is a subquery on the face table alone, so the joins
+    touch only its winners: joining first would make Postgres join every row of the agency
+    before the top-N sort, and walk no graph.
     """
-    from search.vector_index import ranked  # vector_index reads models; imported late, no cycle
+    distance = CosineDistance("embedding", embedding)
+    winners = (Face.objects.for_agency(agency).filter(model_name=model_name)
+               .order_by(distance).values("pk")[:limit])
+    return (Face.objects.for_agency(agency).filter(pk__in=winners)
+            .select_related("subject", "gallery").defer("embedding")  # 128 floats each, unused
+            .annotate(distance=distance).order_by("distance", "pk"))
 
-    # Rank on the face table alone, then load the few winners with their subject and gallery:
-    # joining first would make Postgres join every row of the agency before the top-N sort.
-    nearest = (Face.objects.for_agency(agency).filter(model_name=model_name)
-               .annotate(distance=CosineDistance("embedding", embedding))
-               .order_by("distance").values_list("pk", "distance"))
-    ranking = ranked(nearest, limit)
-    faces = Face.objects.for_agency(agency).select_related("subject", "gallery").in_bulk(
-        [pk for pk, _ in ranking])
-    for pk, distance in ranking:
-        faces[pk].distance = distance  # type: ignore[attr-defined]
-    return [faces[pk] for pk, _ in ranking]
+
+def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int) -> list[Face]:
+    """nearest_faces_query, evaluated at the graph search width searches use."""
+    from search.vector_index import search_width  # vector_index reads models; imported late
+
+    with search_width():
+        return list(nearest_faces_query(agency=agency, embedding=embedding,
+                                        model_name=model_name, limit=limit))
 
 
 def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:

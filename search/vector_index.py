@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 from django.db import connection, transaction
@@ -121,12 +120,6 @@ def indexes_maintain(*, model_name: str) -> list[str]:
     """Give every agency that has grown large enough a current graph of its own. Run daily by beat."""
     return [agency.slug for agency in Agency.objects.all()
             if agency_index_ensure(agency, model_name=model_name)]
-
-
-def ranked(queryset: Any, limit: int) -> list[Any]:
-    """Evaluate a distance-ordered face query with the HNSW search width set for this query."""
-    with search_width():
-        return list(queryset[:limit])
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from portal.db.owner import owner_cursor
 from search.benchmark_search import RECIPE, bulk_insert
 from search.checks import check_ef_search
 from search.embedding_space import EmbeddingSpace
+from search.models import Face
+from search.selectors import nearest_faces
 from search.vector_index import (
     HNSW_M,
     agency_index_current,
@@ -39,6 +42,25 @@ def grown_agency(transactional_db: None) -> Iterator[Agency]:
     bulk_insert(agency, GalleryFactory(agency=agency), vectors, identities)
     yield agency
     agency_index_drop(agency.pk)  # indexes outlive the tables' flush between tests
+
+
+def test_the_search_query_ranks_only_the_agency_s_faces_nearest_first(
+        grown_agency: Agency, django_assert_num_queries: Any) -> None:
+    faces = Face.objects.filter(agency=grown_agency).order_by("pk")
+    ids = np.array(faces.values_list("pk", flat=True))
+    matrix = np.array([np.asarray(f.embedding) for f in faces.only("embedding")], dtype=np.float32)
+    query = matrix[17] + 0.01
+    # Another agency holds the query itself: it would rank first if a foreign row were ranked.
+    other = AgencyFactory()
+    bulk_insert(other, GalleryFactory(agency=other), query[None, :], np.array([0]))
+    with django_assert_num_queries(4):  # BEGIN, the search width, one SELECT, COMMIT
+        found = nearest_faces(agency=grown_agency, embedding=query, model_name=RECIPE, limit=10)
+        names = [(f.subject.reference, f.gallery.name) for f in found]  # loaded with the faces
+    exact = ids[np.argsort(-(matrix @ query) / np.linalg.norm(matrix, axis=1))[:10]]
+    assert [f.pk for f in found] == exact.tolist()
+    assert all(f.agency_id == grown_agency.pk for f in found) and len(names) == 10
+    distances = [f.distance for f in found]  # type: ignore[attr-defined]
+    assert distances == sorted(distances)
 
 
 def _owner(statement: str, *names: str) -> None:
