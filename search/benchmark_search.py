@@ -110,9 +110,9 @@ def _faiss(matrix: NDArray[np.float32], queries: NDArray[np.float32],
 
 
 def _access_path(agency: Agency, query: NDArray[np.float32]) -> str:
-    """'hnsw (own graph)' when the production query's plan walks the agency's index, else 'exact'."""
-    queryset = selectors.nearest_faces_query(agency=agency, embedding=query, model_name=RECIPE,
-                                             limit=K)
+    """'hnsw (own graph)' when the production ranking's plan walks the agency's index, else 'exact'."""
+    queryset = selectors.nearest_faces_ranking(agency=agency, embedding=query, model_name=RECIPE,
+                                               limit=K)
     with search_width():
         plan = queryset.explain()
     return "hnsw (own graph)" if index_name(agency.pk) in plan else "exact"

@@ -120,32 +120,37 @@ def candidate_get(*, search: Search, rank: Any) -> Candidate:
         raise Http404("Not found") from None
 
 
-def nearest_faces_query(*, agency: Agency, embedding: Any, model_name: str,
-                        limit: int) -> QuerySet[Face]:
-    """The agency's `limit` enrolled faces closest to an embedding, nearest first, each with its
-    subject and gallery and annotated with `distance`: one SQL statement.
+def nearest_faces_ranking(*, agency: Agency, embedding: Any, model_name: str,
+                          limit: int) -> QuerySet[Any]:
+    """(pk, distance) of the agency's `limit` enrolled faces closest to an embedding, nearest first.
 
     The agency and recipe filters are in SQL, before the distance ordering, so no other tenant's
     row is ranked; they are also the predicate of the agency's own HNSW index, when it has one
-    (search/vector_index.py). The ranking is a subquery on the face table alone, so the joins
-    touch only its winners: joining first would make Postgres join every row of the agency
-    before the top-N sort, and walk no graph.
+    (search/vector_index.py).
     """
-    distance = CosineDistance("embedding", embedding)
-    winners = (Face.objects.for_agency(agency).filter(model_name=model_name)
-               .order_by(distance).values("pk")[:limit])
-    return (Face.objects.for_agency(agency).filter(pk__in=winners)
-            .select_related("subject", "gallery").defer("embedding")  # 128 floats each, unused
-            .annotate(distance=distance).order_by("distance", "pk"))
+    return (Face.objects.for_agency(agency).filter(model_name=model_name)
+            .annotate(distance=CosineDistance("embedding", embedding))
+            .order_by("distance").values_list("pk", "distance")[:limit])
 
 
 def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int) -> list[Face]:
-    """nearest_faces_query, evaluated at the graph search width searches use."""
+    """The ranked faces with their subject and gallery, each annotated with `distance`.
+
+    Two statements on purpose: the ranking alone, on the face table, then the few winners by
+    primary key. Joined in one statement (the ranking as a subquery), the planner misjudged the
+    row-security predicate and hashed the agency's whole face table before the join: 2.8 s
+    instead of 40 ms for an agency of a million faces (measured with benchmark_search).
+    """
     from search.vector_index import search_width  # vector_index reads models; imported late
 
     with search_width():
-        return list(nearest_faces_query(agency=agency, embedding=embedding,
-                                        model_name=model_name, limit=limit))
+        ranking = list(nearest_faces_ranking(agency=agency, embedding=embedding,
+                                             model_name=model_name, limit=limit))
+    faces = (Face.objects.for_agency(agency).select_related("subject", "gallery")
+             .defer("embedding").in_bulk([pk for pk, _ in ranking]))  # 128 floats each, unused
+    for pk, distance in ranking:
+        faces[pk].distance = distance  # type: ignore[attr-defined]
+    return [faces[pk] for pk, _ in ranking]
 
 
 def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def test_the_search_query_ranks_only_the_agency_s_faces_nearest_first(
     # Another agency holds the query itself: it would rank first if a foreign row were ranked.
     other = AgencyFactory()
     bulk_insert(other, GalleryFactory(agency=other), query[None, :], np.array([0]))
-    with django_assert_num_queries(4):  # BEGIN, the search width, one SELECT, COMMIT
+    with django_assert_num_queries(5):  # BEGIN, the search width, the ranking, COMMIT, the rows
         found = nearest_faces(agency=grown_agency, embedding=query, model_name=RECIPE, limit=10)
         names = [(f.subject.reference, f.gallery.name) for f in found]  # loaded with the faces
     exact = ids[np.argsort(-(matrix @ query) / np.linalg.norm(matrix, axis=1))[:10]]
