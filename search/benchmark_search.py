@@ -48,6 +48,9 @@ class AgencyFigures:
     p50_ms: float
     p95_ms: float
     qps: float
+    # The first pass, with other photos of enrolled people, on pages not yet in shared_buffers
+    # (as after a restart); the figures above are measured after it, as on a server in use.
+    first_pass_p95_ms: float
     numpy_qps: float
     faiss_flat_qps: float
     faiss_hnsw_qps: float
@@ -119,8 +122,10 @@ def _access_path(agency: Agency, query: NDArray[np.float32]) -> str:
 
 
 def measure(agency: Agency, matrix: NDArray[np.float32], face_ids: NDArray[np.int64],
-            queries: NDArray[np.float32], ef_sweep: tuple[int, ...] = ()) -> AgencyFigures:
+            queries: NDArray[np.float32], warmup: NDArray[np.float32],
+            ef_sweep: tuple[int, ...] = ()) -> AgencyFigures:
     """The production query path for one agency, and the references on the same data."""
+    first_pass = _latency(_timed(agency, warmup)[1])
     started = time.perf_counter()
     truth = [set(_exact_top(matrix, q).tolist()) for q in queries]
     numpy_qps = len(queries) / (time.perf_counter() - started)
@@ -134,7 +139,8 @@ def measure(agency: Agency, matrix: NDArray[np.float32], face_ids: NDArray[np.in
                 sweep.append({"ef_search": ef_search, **_production(agency, queries, truth, position)})
     flat_qps, hnsw_qps, hnsw_recall = _faiss(matrix, queries, truth)
     return AgencyFigures(
-        faces=len(matrix), path=path, **figures, numpy_qps=round(numpy_qps, 1),
+        faces=len(matrix), path=path, **figures, first_pass_p95_ms=first_pass["p95_ms"],
+        numpy_qps=round(numpy_qps, 1),
         faiss_flat_qps=round(flat_qps, 1), faiss_hnsw_qps=round(hnsw_qps, 1),
         faiss_hnsw_recall_at_10=round(hnsw_recall, 4), ef_sweep=sweep)
 
@@ -142,17 +148,28 @@ def measure(agency: Agency, matrix: NDArray[np.float32], face_ids: NDArray[np.in
 def _production(agency: Agency, queries: NDArray[np.float32], truth: list[set[int]],
                 position: dict[int, int]) -> dict[str, float]:
     """Recall@10 and latency of selectors.nearest_faces, the query a search runs."""
-    latencies, recalls = [], []
-    for query, expected in zip(queries, truth, strict=True):
+    found, latencies = _timed(agency, queries)
+    recalls = [len({position[pk] for pk in pks} & expected) / K
+               for pks, expected in zip(found, truth, strict=True)]
+    return {"recall_at_10": round(float(np.mean(recalls)), 4), **_latency(latencies)}
+
+
+def _timed(agency: Agency, queries: NDArray[np.float32]) -> tuple[list[list[int]], list[float]]:
+    """The faces each query found, and its milliseconds."""
+    found, latencies = [], []
+    for query in queries:
         begun = time.perf_counter()
-        found = selectors.nearest_faces(agency=agency, embedding=query, model_name=RECIPE, limit=K)
+        faces = selectors.nearest_faces(agency=agency, embedding=query, model_name=RECIPE, limit=K)
         latencies.append((time.perf_counter() - begun) * 1000)
-        recalls.append(len({position[f.pk] for f in found} & expected) / K)
+        found.append([face.pk for face in faces])
+    return found, latencies
+
+
+def _latency(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
-    return {"recall_at_10": round(float(np.mean(recalls)), 4),
-            "p50_ms": round(statistics.median(ordered), 2),
+    return {"p50_ms": round(statistics.median(ordered), 2),
             "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
-            "qps": round(len(queries) / (sum(latencies) / 1000), 1)}
+            "qps": round(len(ordered) / (sum(ordered) / 1000), 1)}
 
 
 @contextlib.contextmanager
@@ -190,20 +207,22 @@ def run(sizes: list[int], queries_per_agency: int, index_min: int, seed: int = 7
         vectors = space.photos(rng, centres[per_identity])
         bulk_insert(agency, gallery, vectors, per_identity)
         probe_identities = rng.integers(0, identities, queries_per_agency)
-        loaded.append((agency, vectors, space.photos(rng, centres[probe_identities])))
+        loaded.append((agency, vectors, space.photos(rng, centres[probe_identities]), centres))
         log(f"loaded {size} faces for {agency.slug}")
     load_seconds = time.perf_counter() - started
     with owner_cursor() as cursor:
         cursor.execute("ANALYZE search_face")
     started = time.perf_counter()
-    for agency, _, _ in loaded:
+    for agency, *_ in loaded:
         if agency_index_ensure(agency, model_name=RECIPE, min_faces=index_min):
             log(f"built the HNSW graph of {agency.slug}")
     build_seconds = time.perf_counter() - started
     figures = []
-    for agency, vectors, queries in loaded:
+    for agency, vectors, queries, centres in loaded:
         ids = np.array(Face.objects.filter(agency=agency).order_by("id").values_list("id", flat=True))
-        figures.append(asdict(measure(agency, vectors, ids, queries, ef_sweep)))
+        # Drawn after everything else, so the galleries and queries stay those of earlier runs.
+        warmup = space.photos(rng, centres[rng.integers(0, len(centres), len(queries))])
+        figures.append(asdict(measure(agency, vectors, ids, queries, warmup, ef_sweep)))
         log(f"measured {agency.slug}: {figures[-1]}")
     return BenchmarkResult(faces=sum(sizes), agencies=figures,
                            index_build_seconds=round(build_seconds, 1),
