@@ -48,8 +48,8 @@ class AgencyFigures:
     p50_ms: float
     p95_ms: float
     qps: float
-    # The first pass, with other photos of enrolled people, on pages not yet in shared_buffers
-    # (as after a restart); the figures above are measured after it, as on a server in use.
+    # The first pass, with other photos of enrolled people, on pages that may not be in
+    # shared_buffers yet (as after a restart); the figures above follow it, as on a server in use.
     first_pass_p95_ms: float
     numpy_qps: float
     faiss_flat_qps: float

@@ -12,7 +12,7 @@ GIB = 2**30
 
 
 @pytest.mark.parametrize(("memory", "expected"), [
-    (2 * GIB, "1GB"),  # never below 1 GB: a 100k-face agency's graph needs it
+    (2 * GIB, "1GB"),  # never below the 1 GB this project used before
     (24 * GIB, "6GB"),  # a quarter
     (23.5 * GIB, "5GB"),  # whole GB, rounded down
     (256 * GIB, "8GB"),  # a cap: the OS cache serves the rest
