@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
@@ -49,6 +49,11 @@ class CaseboundAuthenticationForm(AuthenticationForm):
 class SignInView(LoginView):
     form_class = CaseboundAuthenticationForm
 
+    def get_redirect_url(self) -> str:
+        return safe_next(self.request)
+
+
+class SignOutView(LogoutView):
     def get_redirect_url(self) -> str:
         return safe_next(self.request)
 

@@ -72,6 +72,13 @@ def test_over_https_a_plain_http_next_is_refused(cast) -> None:
     assert _second_factor(client, at, current_code(TOTP_SECRET), secure=True) == "/"
 
 
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_signing_out_never_sends_anyone_off_the_site(cast, target: str) -> None:
+    client, _ = _sign_in("/")
+    response = client.post("/accounts/logout/?next=" + quote(target, safe=""))
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+
+
 def _token(username: str, password: str, otp: str, ip: str) -> tuple[int, Any]:
     response = APIClient(REMOTE_ADDR=ip).post(TOKEN_URL, {"username": username, "password": password,
                                                           "otp": otp})
