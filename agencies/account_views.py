@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
@@ -30,6 +30,7 @@ from agencies.mfa import base32_secret, confirmed_device, mfa_check, mfa_confirm
 from agencies.models import AuditAction
 from agencies.selectors import account_refusal, acting_agency
 from portal.errors import ServiceError
+from portal.http import safe_next
 
 
 def login_rate(group: str, request: HttpRequest) -> str:
@@ -48,6 +49,14 @@ class CaseboundAuthenticationForm(AuthenticationForm):
 class SignInView(LoginView):
     form_class = CaseboundAuthenticationForm
 
+    def get_redirect_url(self) -> str:
+        return safe_next(self.request)
+
+
+class SignOutView(LogoutView):
+    def get_redirect_url(self) -> str:
+        return safe_next(self.request)
+
 
 class CodeForm(forms.Form):
     token = forms.CharField(label="Code from your authenticator app", max_length=8,
@@ -57,7 +66,7 @@ class CodeForm(forms.Form):
 
 def _finish(request: HttpRequest, device: Any) -> HttpResponse:
     django_otp.login(request, device)
-    return redirect(request.GET.get("next") or settings.LOGIN_REDIRECT_URL)
+    return redirect(safe_next(request) or settings.LOGIN_REDIRECT_URL)
 
 
 @login_required
@@ -121,16 +130,22 @@ class TokenView(APIView):
         params.is_valid(raise_exception=True)
         user = _authenticate(request, params.validated_data["username"],
                              params.validated_data["password"])
+        # A wrong code answers exactly like a wrong password, so that the answer never tells a
+        # caller without the second factor that the password was right; both count to the lockout.
         if mfa_check(user=user, token=params.validated_data["otp"], request=request._request) is None:
-            if confirmed_device(user) is None:
-                raise ServiceError("mfa_enrollment_required", "Sign in to the portal once to "
-                                   "enrol your authenticator app; then request a token.", status=403)
-            raise ServiceError("invalid_otp", "The one-time code is not right.", status=401)
+            raise ServiceError("invalid_credentials", CREDENTIALS_REFUSED, status=401)
+        refusal = account_refusal(user)  # told only to whoever has proved both factors
+        if refusal:
+            raise ServiceError("account_unusable", refusal, status=403)
         Token.objects.filter(user=user).delete()
         token = Token.objects.create(user=user)
         audit_record(action=AuditAction.TOKEN_ISSUED, agency=acting_agency(user), actor=user)
         return Response({"token": token.key, "expires_in": settings.API_TOKEN_TTL_SECONDS},
                         status=status.HTTP_200_OK)
+
+
+CREDENTIALS_REFUSED = ("Wrong username, password or one-time code. A new account must first sign "
+                       "in to the portal once to set up its authenticator app.")
 
 
 def _authenticate(request: Request, username: str, password: str) -> Any:
@@ -141,10 +156,7 @@ def _authenticate(request: Request, username: str, password: str) -> Any:
     if getattr(request._request, "axes_locked_out", False):
         raise ServiceError("account_locked", LOCKED_DETAIL, status=403)
     if user is None:
-        raise ServiceError("invalid_credentials", "Wrong username or password.", status=401)
-    refusal = account_refusal(user)
-    if refusal:
-        raise ServiceError("account_unusable", refusal, status=403)
+        raise ServiceError("invalid_credentials", CREDENTIALS_REFUSED, status=401)
     return user
 
 

@@ -15,7 +15,14 @@ from rest_framework.response import Response
 
 from agencies.apis import IsPlatformAdmin, TenantViewSet, role_required
 from agencies.invoice_files import invoice_csv, invoice_pdf
-from agencies.licensing import agency_register, license_change, license_grant
+from agencies.licensing import (
+    agency_register,
+    license_change,
+    license_grant,
+    plan_change,
+    plan_create,
+    plan_delete,
+)
 from agencies.models import Agency, Invoice, InvoiceLine, License, Plan, Role
 from agencies.selectors import agency_usage, invoices_of
 from portal.http import attachment
@@ -56,9 +63,21 @@ class PlatformAgencyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 class PlatformPlanViewSet(viewsets.ModelViewSet[Plan]):
+    """Plans, written only through the audited services (each change on the platform chain)."""
+
     permission_classes = OPERATOR
     serializer_class = PlanSerializer
     queryset = Plan.objects.all()
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Plan]) -> None:
+        serializer.instance = plan_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Plan]) -> None:
+        serializer.instance = plan_change(actor=self.request.user, plan=self.get_object(),
+                                          **serializer.validated_data)
+
+    def perform_destroy(self, instance: Plan) -> None:
+        plan_delete(actor=self.request.user, plan=instance)
 
 
 class PlatformLicenseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -96,6 +96,51 @@ def license_change(*, actor: Any, license: License, **changes: Any) -> License:
     return license
 
 
+PLAN_FIELDS = ("name", "seats", "monthly_search_quota", "overage_policy", "overage_price",
+               "annual_fee_per_seat", "storage_price_per_1000_faces", "currency", "validity_days")
+
+
+def _plan_state(plan: Plan) -> dict[str, str]:
+    return {f: str(getattr(plan, f)) for f in PLAN_FIELDS}
+
+
+@transaction.atomic
+def plan_create(*, actor: Any, **fields: Any) -> Plan:
+    """A new plan; audited on the platform chain with what it offers and costs."""
+    _require_operator(actor)
+    plan = Plan.objects.create(**{f: v for f, v in fields.items() if f in PLAN_FIELDS})
+    audit_record(action=AuditAction.PLAN_CHANGED, agency=None, actor=actor, obj=plan,
+                 details={"change": "created", "before": None, "after": _plan_state(plan)})
+    return plan
+
+
+@transaction.atomic
+def plan_change(*, actor: Any, plan: Plan, **changes: Any) -> Plan:
+    """Change what a plan offers or costs (every license on it follows); audited before/after."""
+    _require_operator(actor)
+    plan = Plan.objects.select_for_update().get(pk=plan.pk)
+    before = _plan_state(plan)
+    for name, value in changes.items():
+        if name in PLAN_FIELDS:
+            setattr(plan, name, value)
+    plan.save()
+    audit_record(action=AuditAction.PLAN_CHANGED, agency=None, actor=actor, obj=plan,
+                 details={"change": "changed", "before": before, "after": _plan_state(plan)})
+    return plan
+
+
+@transaction.atomic
+def plan_delete(*, actor: Any, plan: Plan) -> None:
+    """Delete a plan no license refers to; audited with what it was."""
+    _require_operator(actor)
+    if License.objects.filter(plan=plan).exists():
+        raise ServiceError("plan_in_use", f"Licenses refer to the plan {plan.name}; move them to "
+                           "another plan before deleting it.", status=409)
+    audit_record(action=AuditAction.PLAN_CHANGED, agency=None, actor=actor, obj=plan,
+                 details={"change": "deleted", "before": _plan_state(plan), "after": None})
+    plan.delete()
+
+
 def current_license(agency: Agency, today: date | None = None) -> License | None:
     """The license covering today (suspended or not), the latest-starting one if several."""
     today = today or timezone.localdate()

@@ -95,6 +95,8 @@ class AuditAction(models.TextChoices):
     INVITATION_SENT = "invitation_sent", "Invitation sent"
     ACCOUNT_CREATED = "account_created", "Account created"
     PLATFORM_BYPASS = "platform_bypass", "Platform job saw every agency's rows"
+    PLAN_CHANGED = "plan_changed", "Plan created, changed or deleted"
+    MFA_RESET = "mfa_reset", "Second factor reset"
 
 
 class AuditOutcome(models.TextChoices):

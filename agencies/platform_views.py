@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,6 +15,7 @@ from agencies.decorators import platform_admin_required
 from agencies.licensing import agency_register, license_change, license_grant
 from agencies.models import Agency, AgencyKind, License, LicenseStatus, Plan
 from agencies.selectors import platform_overview, revenue_by_month
+from agencies.services import account_unlock, locked_usernames
 from portal.errors import ServiceError
 
 
@@ -53,7 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     revenue = revenue_by_month()
     return render(request, "platform/dashboard.html", {
         "rows": platform_overview(), "agency_form": agency_form, "license_form": license_form,
-        "revenue": revenue,
+        "revenue": revenue, "locked": sorted(locked_usernames()),
         "revenue_bars": bars([(f"{r['period']:%b %y}", float(r["total"])) for r in revenue])})
 
 
@@ -83,4 +85,18 @@ def license_toggle(request: HttpRequest, pk: int) -> HttpResponse:
                    suspension_reason=request.POST.get("reason", "") if suspend else "")
     messages.success(request, f"License of {granted.agency.name} "
                      f"{'suspended' if suspend else 'resumed'}.")
+    return redirect("platform-dashboard")
+
+
+@require_POST
+@platform_admin_required
+def account_unlock_view(request: HttpRequest) -> HttpResponse:
+    """Lift any account's lockout (an agency admin's own, or staff's); audited by the service."""
+    username = request.POST.get("username", "")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        messages.error(request, f"No account is named {username!r}. Check the spelling.")
+    else:
+        account_unlock(admin=request.user, user=user)
+        messages.success(request, f"{username} is unlocked.")
     return redirect("platform-dashboard")

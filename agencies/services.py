@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.audit import audit_record
 from agencies.licensing import ensure_seat_available
@@ -67,6 +68,15 @@ def account_unlock(*, admin: Any, user: Any) -> None:
 
 
 @transaction.atomic
+def mfa_reset(*, admin: Any, user: Any) -> None:
+    """Remove a user's authenticator (a lost phone): they enrol a new one at their next sign-in."""
+    _require_admin_of(admin, user)
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    audit_record(action=AuditAction.MFA_RESET, agency=acting_agency(user), actor=admin, obj=user,
+                 details={"username": user.get_username(), "devices_removed": removed})
+
+
+@transaction.atomic
 def training_record(*, admin: Any, user: Any, valid_until: date) -> None:
     """Record that a user completed face-search training, valid until a date."""
     _require_admin_of(admin, user)
@@ -92,10 +102,13 @@ def accounts_disable_inactive() -> int:
     return disabled
 
 
-def locked_usernames(usernames: list[str]) -> set[str]:
-    """Which of these usernames axes has locked out."""
+def locked_usernames(usernames: list[str] | None = None) -> set[str]:
+    """Which of these usernames (all, when None) axes has locked out."""
     # axes keeps one row per username and client; the lockout counts them all together.
-    totals = (AccessAttempt.objects.filter(username__in=usernames).values("username")
+    attempts = AccessAttempt.objects.all()
+    if usernames is not None:
+        attempts = attempts.filter(username__in=usernames)
+    totals = (attempts.values("username")
               .annotate(failures=Sum("failures_since_start")))
     return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}
 

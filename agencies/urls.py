@@ -16,6 +16,9 @@ urlpatterns = [
     path("platform/", platform_views.dashboard, name="platform-dashboard"),
     path("platform/licenses/<int:pk>/toggle/", platform_views.license_toggle,
          name="platform-license-toggle"),
+    path("platform/accounts/unlock/", platform_views.account_unlock_view,
+         name="platform-account-unlock"),
     path("people/<int:pk>/unlock/", views.person_unlock, name="person-unlock"),
+    path("people/<int:pk>/mfa-reset/", views.person_mfa_reset, name="person-mfa-reset"),
     path("people/<int:pk>/training/", views.person_training, name="person-training"),
 ]

@@ -30,6 +30,7 @@ from agencies.services import (
     invitation_open,
     locked_usernames,
     member_update,
+    mfa_reset,
     training_record,
 )
 from portal.errors import ServiceError
@@ -103,6 +104,16 @@ def person_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     account_unlock(admin=request.user, user=user)
     messages.success(request, f"{user.get_username()} is unlocked.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    mfa_reset(admin=request.user, user=user)
+    messages.success(request, f"The second factor of {user.get_username()} is removed; they set up "
+                     "a new authenticator at their next sign-in.")
     return redirect("people")
 
 

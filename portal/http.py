@@ -1,6 +1,7 @@
-"""Small HTTP helpers shared by every download."""
+"""Small HTTP helpers: downloads, and the one check every user-supplied redirect passes."""
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def attachment(body: bytes | str, *, content_type: str, filename: str) -> HttpResponse:
@@ -9,3 +10,18 @@ def attachment(body: bytes | str, *, content_type: str, filename: str) -> HttpRe
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def safe_next(request: HttpRequest, default: str = "") -> str:
+    """The request's `next` address if it stays on this site, else `default`.
+
+    Every redirect taken from input goes through here (sign-in, MFA set-up and verification), so
+    that `//evil.example`, `https:evil.example`, `\\\\evil.example` or `javascript:` never leave
+    the site, however deeply nested in another `next`. Over https (always, in production) a
+    plain-http address is refused too.
+    """
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()},
+        require_https=request.is_secure())
+    return target if target and safe else default

@@ -1,7 +1,6 @@
 """Top-level URL configuration."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -22,7 +21,7 @@ urlpatterns = [
     path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/mfa/setup/", account_views.mfa_setup, name="mfa-setup"),
     path("accounts/mfa/verify/", account_views.mfa_verify, name="mfa-verify"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", account_views.SignOutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
     path("", include("agencies.urls")),
     path("", include("search.urls")),

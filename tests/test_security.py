@@ -73,7 +73,7 @@ def test_a_token_needs_the_second_factor(cast) -> None:
     base = {"username": "alice", "password": PASSWORD}
     assert client.post("/api/v1/auth/token/", base).status_code == 400
     wrong = client.post("/api/v1/auth/token/", {**base, "otp": "000000"})
-    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_otp"
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
     time.sleep(1.1)  # django-otp makes a device wait 1 s after a wrong code (then 2 s, 4 s, ...)
     right = client.post("/api/v1/auth/token/", {**base, "otp": current_code(TOTP_SECRET)})
     assert right.status_code == 200 and right.json()["expires_in"] == 12 * 3600
@@ -83,7 +83,9 @@ def test_a_token_is_refused_before_the_authenticator_is_enrolled(cast) -> None:
     TOTPDevice.objects.filter(user=cast.officer).delete()
     response = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD,
                                                         "otp": "123456"})
-    assert response.status_code == 403 and response.json()["code"] == "mfa_enrollment_required"
+    # Refused like a wrong password (no hint that the password was right), saying what to do.
+    assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"
+    assert "set up its authenticator app" in response.json()["detail"]
 
 
 def test_the_fifth_failure_locks_until_an_admin_unlocks(cast) -> None:

@@ -18,7 +18,7 @@ DEBUG = False
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_site.CaseboundAdminConfig",  # the admin, read-only (portal/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -114,6 +114,7 @@ SESSION_ABSOLUTE_SECONDS = 12 * 3600
 API_TOKEN_TTL_SECONDS = int(os.environ.get("CASEBOUND_TOKEN_TTL_SECONDS", 12 * 3600))
 ACCOUNT_INACTIVE_DAYS = 90
 OTP_TOTP_ISSUER = "Casebound"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP seed or QR code in the admin, whoever asks
 AXES_FAILURE_LIMIT = 5  # within 15 minutes (agencies/lockout.py)
 AXES_HANDLER = "agencies.lockout.WindowedLockoutHandler"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # the per-failure times the 15-minute window is read from
