@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "csp",
     "agencies",
     "search",
+    "search.bench",  # measurement commands only (docs/benchmarks.md)
 ]
 
 MIDDLEWARE = [

@@ -13,9 +13,9 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from agencies.models import Agency
 from portal.db.owner import owner_cursor
-from search.benchmark_search import RECIPE, bulk_insert
+from search.bench.benchmark_search import RECIPE, bulk_insert
+from search.bench.embedding_space import EmbeddingSpace
 from search.checks import check_ef_search
-from search.embedding_space import EmbeddingSpace
 from search.models import Face
 from search.selectors import nearest_faces
 from search.vector_index import (

@@ -17,7 +17,7 @@ from agencies.licensing import current_license
 from agencies.mfa import totp_device_ensure
 from agencies.models import Agency, License, OveragePolicy, Plan, Role
 from agencies.services import agency_ensure, member_ensure
-from search.evaluation import SHARED_LFW
+from search.lfw import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files
 from search.services.cases import SEARCH_PERMISSION

@@ -24,7 +24,7 @@ from agencies.models import Agency
 from portal.config import setting
 from portal.db.owner import owner_connection, owner_cursor
 from search import selectors
-from search.embedding_space import EmbeddingSpace
+from search.bench.embedding_space import EmbeddingSpace
 from search.models import Face, Gallery, LegalBasis, Subject
 from search.vector_index import (
     HNSW_EF_CONSTRUCTION,

@@ -11,7 +11,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from search.evaluation import evaluate
+from search.bench.evaluation import evaluate
 
 
 class Command(BaseCommand):

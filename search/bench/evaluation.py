@@ -18,16 +18,6 @@ from numpy.typing import NDArray
 from search import pipeline
 from search.pipeline import ImageRejected, Pick
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-# The workplace's full LFW copy, beside the project; the bundled fixtures when it is absent.
-SHARED_LFW = BASE_DIR.parent / "shared" / "data" / "lfw"
-FIXTURE_LFW = BASE_DIR / "fixtures" / "lfw"
-
-
-def default_lfw() -> Path:
-    return SHARED_LFW if SHARED_LFW.is_dir() else FIXTURE_LFW
-
-
 FOLDS = 10
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.embedding_space import EmbeddingSpace, describe
-from search.evaluation import embed_file
+from search.bench.embedding_space import EmbeddingSpace, describe
+from search.bench.evaluation import embed_file
 from tests import photos
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from search.evaluation import embed_all
+from search.bench.evaluation import embed_all
 
 CANDIDATES = 10  # the length of a candidate list an officer sees
 

@@ -15,7 +15,8 @@ from django.db import transaction
 
 from agencies.commands import PlatformCommand
 from agencies.models import Agency, License, Plan
-from search.evaluation import default_lfw, embed_all
+from search.bench.evaluation import embed_all
+from search.lfw import default_lfw
 from search.models import Case, CaseStatus, Face, Gallery, LegalBasis, OffenceCategory, Search
 from search.services import searching
 from search.services.bulk import folder_enroll

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.embedding_space import DEFAULT_PATH, EmbeddingSpace, describe
-from search.evaluation import default_lfw, embed_all
+from search.bench.embedding_space import DEFAULT_PATH, EmbeddingSpace, describe
+from search.bench.evaluation import embed_all
+from search.lfw import default_lfw
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "embedding_space.npz"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "embedding_space.npz"
 
 
 def _unit(x: NDArray[Any]) -> NDArray[Any]:

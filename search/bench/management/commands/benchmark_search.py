@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from agencies.commands import PlatformCommand
-from search import benchmark_search
+from search.bench import benchmark_search
 from search.vector_index import EF_SEARCH_MAX
 
 

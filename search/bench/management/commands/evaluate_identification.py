@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from search.identification import evaluate
+from search.bench.identification import evaluate
 
 
 class Command(BaseCommand):

@@ -1,0 +1,112 @@
+"""The measurement commands (evaluate_lfw, evaluate_identification, benchmark_search,
+benchmark_pipeline, fit_embedding_space) on the bundled photos: each prints figures and a JSON line."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from agencies.models import Agency
+from tests import photos
+
+
+def _pairs_file(tmp_path: Path) -> Path:
+    people = photos.people()
+    lines = []
+    for name in people:
+        lines += [f"{name}\t{i}\t{j}" for i, j in ((1, 2), (1, 3), (2, 3))]
+    for k, name in enumerate(people):
+        for step in (1, 2, 3):
+            other = people[(k + step) % len(people)]
+            lines.append(f"{name}\t{step}\t{other}\t{(step % 3) + 1}")
+    numbered = _numbered_copy(tmp_path)
+    (tmp_path / "pairs.txt").write_text(f"{len(people) * 3}\n" + "\n".join(lines) + "\n")
+    return numbered
+
+
+def _numbered_copy(tmp_path: Path) -> Path:
+    """The fixtures renamed to LFW's Name_000N.jpg numbering (1-based, in file order)."""
+    root = tmp_path / "lfw"
+    for name in photos.people():
+        (root / name).mkdir(parents=True)
+        for index in range(3):
+            shutil.copy(photos.photo_path(name, index), root / name / f"{name}_{index + 1:04d}.jpg")
+    return root
+
+
+def test_evaluate_lfw_prints_folds_and_a_json_summary(tmp_path: Path) -> None:
+    images = _pairs_file(tmp_path)
+    out = io.StringIO()
+    call_command("evaluate_lfw", "--images", str(images), "--pairs", str(tmp_path / "pairs.txt"),
+                 stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert sum(line.startswith("fold") for line in lines) == 10
+    summary = json.loads(lines[-1])
+    assert summary["pairs"] == 90
+    assert summary["accuracy_mean"] >= 0.9
+    assert 0 <= summary["accuracy_std"] < 0.2
+    assert summary["images_per_second"] > 0
+
+
+def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> None:
+    images = _numbered_copy(tmp_path)
+    out = io.StringIO()
+    call_command("evaluate_identification", "--images", str(images), "--processes", "2", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["people"] == 15 and summary["probes"] == 30
+    assert summary["rank1"] >= 0.9 and summary["rank10"] == 1.0
+    assert 0 <= summary["fnir_at_fpir_1pct"] <= 1
+    assert 0.5 < summary["threshold_at_fpir_1pct"] < 1
+
+
+@pytest.mark.django_db(transaction=True)  # the owner's connection loads and indexes the faces
+def test_benchmark_search_keeps_recall_on_both_paths() -> None:
+    out, log = io.StringIO(), io.StringIO()
+    call_command("benchmark_search", "--sizes", "300,2000", "--queries", "20", "--index-min", "1000",
+                 stdout=out, stderr=log)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    small, large = summary["agencies"]
+    assert small["path"] == "exact" and small["recall_at_10"] == 1.0
+    # The larger agency gets its own graph (at this toy size the planner may still prefer exact).
+    assert "built the HNSW graph of bench-7-1-2000" in log.getvalue()
+    assert large["recall_at_10"] >= 0.95
+    assert large["p95_ms"] > 0 and large["first_pass_p95_ms"] > 0
+    assert large["numpy_qps"] > 0 and large["faiss_hnsw_qps"] > 0
+    assert not Agency.objects.filter(slug__startswith="bench-").exists()  # cleaned up
+
+
+@pytest.mark.django_db
+def test_benchmark_pipeline_times_every_stage() -> None:
+    out = io.StringIO()
+    call_command("benchmark_pipeline", "--images", str(photos.FIXTURES), "--people", "4",
+                 "--probes", "3", "--processes", "2", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["probes"] == 3 and summary["enrollment_faces_per_second"] > 0
+    assert summary["enrollment_stored_faces_per_second_1_process"] > 0
+    for stage in ("decode", "detect", "align", "embed", "query", "store"):
+        assert summary[f"{stage}_ms_p50"] > 0, stage
+    assert not Agency.objects.filter(slug="bench-pipeline").exists()
+
+
+def test_fit_embedding_space_saves_a_model_and_compares_it_with_real_faces(tmp_path: Path) -> None:
+    from search.bench.embedding_space import EmbeddingSpace
+
+    out = io.StringIO()
+    call_command("fit_embedding_space", "--images", str(photos.FIXTURES), "--people", "15",
+                 "--processes", "2", "--out", str(tmp_path / "space.npz"), stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["people"] == 15 and summary["photos"] == 45
+    assert summary["real"]["same_person_cos_mean"] > summary["real"]["different_people_cos_mean"]
+    assert set(summary["synthetic"]) == set(summary["real"])
+    assert EmbeddingSpace.load(tmp_path / "space.npz").between.shape == (128, 128)
+
+
+@pytest.mark.django_db
+def test_benchmark_search_refuses_an_ef_search_pgvector_does_not_take() -> None:
+    with pytest.raises(CommandError, match="1 to 1000"):
+        call_command("benchmark_search", "--sizes", "100", "--ef-search", "400,1200")
