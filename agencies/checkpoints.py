@@ -20,8 +20,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.core.checks import CheckMessage, Warning
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from agencies.audit import PLATFORM_CHAIN, Break
@@ -202,3 +203,35 @@ def published_checkpoints() -> list[AuditCheckpoint]:
     """The latest signed head of every chain, for the public transparency page."""
     latest = AuditCheckpoint.objects.order_by("chain", "-signed_at", "-pk").distinct("chain")
     return sorted(latest, key=lambda c: (c.chain != PLATFORM_CHAIN, c.chain_name))
+
+
+# --- Deployment check -------------------------------------------------------------------------
+
+GUARD_TRIGGERS = ["agencies_auditevent_append_only", "agencies_auditevent_no_truncate",
+                  "agencies_auditchainhead_forward", "agencies_auditchainhead_no_truncate",
+                  "agencies_auditcheckpoint_append_only", "agencies_auditcheckpoint_no_truncate"]
+GUARDS_SQL = """
+SELECT array(SELECT name FROM unnest(%s::text[]) AS name WHERE NOT EXISTS (
+           SELECT 1 FROM pg_trigger t WHERE t.tgname = name AND t.tgenabled = 'A')),
+       EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+               WHERE d.datname = current_database() AND s.setrole = 0
+               AND 'casebound.audit_disposable=on' = ANY (s.setconfig))
+"""
+
+
+def check_audit_guards(app_configs: Any = None, databases: Any = None,
+                       **kwargs: Any) -> list[CheckMessage]:
+    """`manage.py check --deploy --database default`: every audit guard is on, for every session."""
+    if not databases or "default" not in databases:
+        return []
+    with connections["default"].cursor() as cursor:
+        cursor.execute(GUARDS_SQL, [GUARD_TRIGGERS])
+        missing, disposable = cursor.fetchone()
+    problems = [f"trigger {name} is missing, disabled or not ENABLE ALWAYS" for name in missing]
+    if disposable:
+        problems.append("the database is declared disposable (casebound.audit_disposable), so "
+                        "the audit tables may be truncated")
+    return [Warning(f"Audit trail guard: {problem}.", id="casebound.W002", hint=(
+        "Run `manage.py migrate` as the owner, or `ALTER DATABASE ... RESET "
+        "casebound.audit_disposable`; then `manage.py verify_audit --checkpoints FILE`."))
+        for problem in problems]

@@ -24,7 +24,13 @@ from django.test import Client
 from psycopg import errors
 
 from agencies.audit import audit_record, event_digest
-from agencies.checkpoints import CHECKPOINT_FILE, KEY_ENV, public_key_text, signed_message
+from agencies.checkpoints import (
+    CHECKPOINT_FILE,
+    KEY_ENV,
+    check_audit_guards,
+    public_key_text,
+    signed_message,
+)
 from agencies.models import AuditAction, AuditChainHead, AuditEvent
 from agencies.tasks import sign_audit_checkpoints
 from portal.db.owner import owner_cursor
@@ -309,3 +315,34 @@ def test_production_settings_require_the_key(tmp_path) -> None:
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "No audit signing key" in result.stderr
+
+
+def test_the_deploy_check_names_a_guard_that_is_off(production_like_database) -> None:
+    assert check_audit_guards(databases=["default"]) == []
+    with owner_cursor() as cursor:
+        cursor.execute("ALTER TABLE agencies_auditevent ENABLE TRIGGER agencies_auditevent_append_only")
+    try:
+        [warning] = check_audit_guards(databases=["default"])
+    finally:
+        with owner_cursor() as cursor:
+            cursor.execute("ALTER TABLE agencies_auditevent "
+                           "ENABLE ALWAYS TRIGGER agencies_auditevent_append_only")
+    assert warning.id == "casebound.W002" and "agencies_auditevent_append_only" in warning.msg
+
+
+def test_the_deploy_check_warns_of_a_disposable_database() -> None:
+    [warning] = check_audit_guards(databases=["default"])  # the test database is declared so
+    assert "disposable" in warning.msg
+
+
+@pytest.mark.browser
+def test_a_visitor_reads_the_signed_heads_in_a_browser(cast, trail, browser, live_server) -> None:
+    from playwright.sync_api import expect
+
+    sign_audit_checkpoints()
+    page = browser.new_context(base_url=live_server.url).new_page()
+    page.goto("/transparency/")
+    expect(page.get_by_role("heading", name="Signed audit checkpoints")).to_be_visible()
+    table = page.get_by_role("table", name="Latest signed head of each chain")
+    expect(table.get_by_role("row", name=f"{cast.agency.name} 5 {trail[4].hash[:16]}",
+                             exact=False)).to_be_visible()
