@@ -10,6 +10,7 @@ to every signed head: a rewritten, shortened or deleted chain no longer matches 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -62,10 +63,19 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
 
 
-def signed_message(*, chain: int, seq: int, hash: str, signed_at: str) -> bytes:
-    """Exactly the bytes a checkpoint's signature covers."""
-    body = {"chain": chain, "seq": seq, "hash": hash, "signed_at": signed_at}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+Links = list[tuple[int, str]]
+
+
+def signed_message(*, chain: int, seq: int, hash: str, signed_at: str, links: Links) -> bytes:
+    """Exactly the bytes a checkpoint's signature covers: the head, the time, and the (seq, hash)
+    of every event since the chain's previous checkpoint, so a rewrite is named to the event."""
+    body = {"chain": chain, "seq": seq, "hash": hash, "signed_at": signed_at,
+            "links": hashlib.sha256(_canonical([list(link) for link in links])).hexdigest()}
+    return _canonical(body)
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 # --- Signing --------------------------------------------------------------------------------------
@@ -89,29 +99,38 @@ def audit_checkpoints_sign(*, directory: Path | None = None) -> list[AuditCheckp
     key, now = signing_key(), timezone.now()
     public = public_key_text(key.public_key())
     names = dict(Agency.objects.values_list("pk", "name"))
-    checkpoints = []
+    signed: list[tuple[AuditCheckpoint, Links]] = []
     for head in AuditChainHead.objects.select_for_update().order_by("chain"):
-        signed_at = now.isoformat()
-        message = signed_message(chain=head.chain, seq=head.seq, hash=head.hash, signed_at=signed_at)
-        checkpoints.append(AuditCheckpoint(
+        links = _links_since_last_checkpoint(head)
+        message = signed_message(chain=head.chain, seq=head.seq, hash=head.hash,
+                                 signed_at=now.isoformat(), links=links)
+        signed.append((AuditCheckpoint(
             chain=head.chain, chain_name=_chain_name(head.chain, names), seq=head.seq,
             hash=head.hash, signed_at=now, public_key=public,
-            signature=base64.b64encode(key.sign(message)).decode()))
-    _append_lines((directory or checkpoint_dir()) / CHECKPOINT_FILE, checkpoints)
-    return AuditCheckpoint.objects.bulk_create(checkpoints)
+            signature=base64.b64encode(key.sign(message)).decode()), links))
+    _append_lines((directory or checkpoint_dir()) / CHECKPOINT_FILE, signed)
+    return AuditCheckpoint.objects.bulk_create([checkpoint for checkpoint, _ in signed])
 
 
-def checkpoint_line(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+def _links_since_last_checkpoint(head: AuditChainHead) -> Links:
+    previous = AuditCheckpoint.objects.filter(chain=head.chain).order_by("-seq").values_list(
+        "seq", flat=True).first() or 0
+    return list(AuditEvent.objects.filter(chain=head.chain, seq__gt=previous, seq__lte=head.seq)
+                .order_by("seq").values_list("seq", "hash"))
+
+
+def checkpoint_line(checkpoint: AuditCheckpoint, links: Links) -> dict[str, Any]:
     return {"chain": checkpoint.chain, "chain_name": checkpoint.chain_name, "seq": checkpoint.seq,
             "hash": checkpoint.hash, "signed_at": checkpoint.signed_at.isoformat(),
-            "public_key": checkpoint.public_key, "signature": checkpoint.signature}
+            "links": [list(link) for link in links], "public_key": checkpoint.public_key,
+            "signature": checkpoint.signature}
 
 
-def _append_lines(path: Path, checkpoints: list[AuditCheckpoint]) -> None:
+def _append_lines(path: Path, signed: list[tuple[AuditCheckpoint, Links]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
-        for checkpoint in checkpoints:
-            handle.write(json.dumps(checkpoint_line(checkpoint), sort_keys=True) + "\n")
+        for checkpoint, links in signed:
+            handle.write(json.dumps(checkpoint_line(checkpoint, links), sort_keys=True) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -128,6 +147,7 @@ class Signed:
     seq: int
     hash: str
     signed_at: str
+    links: Links
 
 
 def read_checkpoints(path: Path, trusted: set[str]) -> tuple[list[Signed], list[str]]:
@@ -139,8 +159,8 @@ def read_checkpoints(path: Path, trusted: set[str]) -> tuple[list[Signed], list[
             continue
         try:
             signed.append(_verified_line(number, json.loads(text), trusted))
-        except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
-            problems.append(f"{path}:{number}: forged or damaged checkpoint: {exc or 'bad signature'}")
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{path}:{number}: forged or damaged checkpoint: {exc}")
     return signed, problems
 
 
@@ -148,10 +168,10 @@ def _verified_line(number: int, line: dict[str, Any], trusted: set[str]) -> Sign
     if line["public_key"] not in trusted:
         raise ValueError("signed by a key that is not the published audit key")
     checkpoint = Signed(number, int(line["chain"]), int(line["seq"]), str(line["hash"]),
-                        str(line["signed_at"]))
+                        str(line["signed_at"]), [(int(s), str(h)) for s, h in line["links"]])
     datetime.fromisoformat(checkpoint.signed_at)
     message = signed_message(chain=checkpoint.chain, seq=checkpoint.seq, hash=checkpoint.hash,
-                             signed_at=checkpoint.signed_at)
+                             signed_at=checkpoint.signed_at, links=checkpoint.links)
     try:
         load_public_key(line["public_key"]).verify(base64.b64decode(line["signature"]), message)
     except InvalidSignature:
@@ -160,43 +180,47 @@ def _verified_line(number: int, line: dict[str, Any], trusted: set[str]) -> Sign
 
 
 def verify_against(checkpoints: list[Signed]) -> list[Break]:
-    """For each chain, the first signed head the database no longer holds (None if all match)."""
-    by_chain: dict[int, list[Signed]] = {}
+    """For each chain, the first signed event the database no longer holds as signed."""
+    by_chain: dict[int, dict[int, tuple[str, Signed]]] = {}
     for checkpoint in checkpoints:
-        by_chain.setdefault(checkpoint.chain, []).append(checkpoint)
-    breaks = [_first_mismatch(chain, sorted(signed, key=lambda c: c.seq))
-              for chain, signed in sorted(by_chain.items())]
+        expected = by_chain.setdefault(checkpoint.chain, {})
+        for seq, link_hash in [*checkpoint.links, (checkpoint.seq, checkpoint.hash)]:
+            if seq:  # seq 0: a chain head before its first event
+                expected[seq] = (link_hash, checkpoint)
+    breaks = [_first_mismatch(chain, expected) for chain, expected in sorted(by_chain.items())]
     return [b for b in breaks if b is not None]
 
 
-def _first_mismatch(chain: int, signed: list[Signed]) -> Break | None:
-    stored = dict(AuditEvent.objects.filter(chain=chain, seq__in=[c.seq for c in signed if c.seq])
-                  .values_list("seq", "hash"))
-    last_seq = AuditEvent.objects.filter(chain=chain).order_by("-seq").values_list("seq", flat=True)
-    held = last_seq.first() or 0
-    matched = 0
-    for checkpoint in signed:
-        if checkpoint.seq and checkpoint.seq > held:
-            return _missing(chain, checkpoint, held)
-        if checkpoint.seq and stored.get(checkpoint.seq) != checkpoint.hash:
-            return _rewritten(chain, checkpoint, matched)
-        matched = checkpoint.seq
-    return None
+def _first_mismatch(chain: int, expected: dict[int, tuple[str, Signed]]) -> Break | None:
+    """Walk the chain's events in order beside the signed (seq, hash) pairs."""
+    pending = sorted(expected)
+    events = AuditEvent.objects.filter(chain=chain, seq__lte=pending[-1]).order_by("seq")
+    index = 0
+    for seq, stored_hash, event_id in events.values_list("seq", "hash", "pk").iterator():
+        if pending[index] < seq:
+            break
+        if pending[index] == seq:
+            if stored_hash != expected[seq][0]:
+                return _rewritten(chain, seq, event_id, expected[seq][1])
+            index += 1
+            if index == len(pending):
+                return None
+    last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values_list("seq", flat=True)
+    return _missing(chain, pending[index], expected[pending[index]][1], held=last.first() or 0,
+                    signed=pending[-1])
 
 
-def _missing(chain: int, checkpoint: Signed, held: int) -> Break:
-    what = (f"all {checkpoint.seq} event(s) are gone" if held == 0 else
-            f"events {held + 1}..{checkpoint.seq} are gone")
-    return Break(chain, held + 1, None, f"{what}, but a checkpoint signed at "
-                 f"{checkpoint.signed_at} (line {checkpoint.line}) records seq {checkpoint.seq}")
+def _missing(chain: int, seq: int, checkpoint: Signed, *, held: int, signed: int) -> Break:
+    what = (f"all {signed} event(s) are gone" if held == 0 else
+            f"events {seq}..{signed} are gone" if seq > held else f"event {seq} is gone")
+    return Break(chain, seq, None, f"{what}, but the checkpoint signed at {checkpoint.signed_at} "
+                 f"(line {checkpoint.line}) records it", place="no longer in the database")
 
 
-def _rewritten(chain: int, checkpoint: Signed, matched: int) -> Break:
-    event_id = AuditEvent.objects.filter(chain=chain, seq=checkpoint.seq).values_list(
-        "pk", flat=True).first()
-    return Break(chain, checkpoint.seq, event_id, "it no longer matches the checkpoint signed at "
-                 f"{checkpoint.signed_at} (line {checkpoint.line}): the chain was rewritten after "
-                 f"seq {matched} (the last signed head it still matches)")
+def _rewritten(chain: int, seq: int, event_id: int, checkpoint: Signed) -> Break:
+    return Break(chain, seq, event_id, "it no longer matches the checkpoint signed at "
+                 f"{checkpoint.signed_at} (line {checkpoint.line}): the chain was rewritten from "
+                 "this event on")
 
 
 def published_checkpoints() -> list[AuditCheckpoint]:

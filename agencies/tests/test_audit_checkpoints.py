@@ -162,16 +162,23 @@ def test_an_untouched_trail_verifies_against_its_checkpoints(cast, trail) -> Non
     assert (mine["seq"], mine["hash"], mine["chain_name"]) == (5, trail[4].hash, cast.agency.name)
 
 
-def test_a_consistent_rewrite_is_named_at_its_first_event(cast) -> None:
-    events = []
-    for _ in range(5):  # a checkpoint after each event, as daily runs on a quiet trail would make
-        events.append(_event(cast))
-        checkpoints = _checkpoint()
-    _rewrite_from(events, 2, actor_name="mallory")
+def test_a_consistent_rewrite_is_named_at_its_first_event(cast, trail) -> None:
+    checkpoints = _checkpoint()
+    _event(cast)
+    _checkpoint()  # a second day's checkpoint signs only the events since the first
+    _rewrite_from([*trail, AuditEvent.objects.get(chain=cast.agency.pk, seq=6)], 2,
+                  actor_name="mallory")
     assert "intact" in _verifies()  # the chain alone is consistent again: only the checkpoints tell
     report = _verify("--checkpoints", str(checkpoints))
-    assert f"chain {cast.agency.pk}, seq 3 (event {events[2].pk})" in report
-    assert "rewritten after seq 2" in report
+    assert f"chain {cast.agency.pk}, seq 3 (event {trail[2].pk}): it no longer matches" in report
+    assert "rewritten from this event on" in report
+
+
+def test_a_deleted_event_in_the_middle_is_named(cast, trail) -> None:
+    checkpoints = _checkpoint()
+    _as_dba_with_guards_off(("DELETE FROM agencies_auditevent WHERE id = %s", [trail[1].pk]))
+    report = _verify("--checkpoints", str(checkpoints))
+    assert f"chain {cast.agency.pk}, seq 2 (no longer in the database): event 2 is gone" in report
 
 
 def _rewrite_from(events: list[AuditEvent], index: int, **changes: object) -> None:
@@ -201,7 +208,7 @@ def test_a_deleted_tail_with_the_head_moved_back_is_found(cast, trail) -> None:
          [trail[2].hash, cast.agency.pk]))
     assert "intact" in _verifies()
     report = _verify("--checkpoints", str(checkpoints))
-    assert f"chain {cast.agency.pk}, seq 4 (after the last event): events 4..5 are gone" in report
+    assert f"chain {cast.agency.pk}, seq 4 (no longer in the database): events 4..5 are gone" in report
 
 
 def test_a_deleted_chain_is_found(cast, trail) -> None:
@@ -211,7 +218,7 @@ def test_a_deleted_chain_is_found(cast, trail) -> None:
         ("DELETE FROM agencies_auditchainhead WHERE chain = %s", [cast.agency.pk]))
     assert "intact" in _verifies()
     report = _verify("--checkpoints", str(checkpoints))
-    assert f"chain {cast.agency.pk}, seq 1 (after the last event): all 5 event(s) are gone" in report
+    assert f"chain {cast.agency.pk}, seq 1 (no longer in the database): all 5 event(s) are gone" in report
 
 
 def test_a_rewrite_after_a_deleted_tail_is_found_too(cast, trail) -> None:
@@ -236,7 +243,9 @@ def test_a_forged_checkpoint_line_is_reported(cast, trail) -> None:
     with checkpoints.open("a") as handle:
         handle.write(json.dumps(altered) + "\n")
         handle.write(json.dumps(_signed_by(other_key, line)) + "\n")
+        handle.write(json.dumps({**line, "links": [[1, "0" * 64], *line["links"][1:]]}) + "\n")
     report = _verify("--checkpoints", str(checkpoints))
+    assert f"{checkpoints}:5: forged or damaged checkpoint: the signature does not verify" in report
     assert f"{checkpoints}:3: forged or damaged checkpoint: the signature does not verify" in report
     assert f"{checkpoints}:4: forged or damaged checkpoint: signed by a key that is not" in report
 
@@ -250,7 +259,8 @@ def _private_key(key_file: Path) -> Ed25519PrivateKey:
 def _signed_by(key_file: Path, line: dict[str, Any]) -> dict[str, Any]:
     key = _private_key(key_file)
     message = signed_message(chain=int(line["chain"]), seq=int(line["seq"]),
-                             hash=str(line["hash"]), signed_at=str(line["signed_at"]))
+                             hash=str(line["hash"]), signed_at=str(line["signed_at"]),
+                             links=[(int(seq), str(h)) for seq, h in line["links"]])
     return {**line, "public_key": public_key_text(key.public_key()),
             "signature": base64.b64encode(key.sign(message)).decode()}
 
