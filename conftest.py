@@ -13,6 +13,7 @@ import pytest
 pytest_plugins = ["tests.fixtures"]
 
 _APP_CREDENTIALS: dict[str, Any] = {}
+DISPOSABLE = "casebound.audit_disposable"
 
 
 def _use_credentials(credentials: dict[str, Any]) -> None:
@@ -45,6 +46,10 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         # Transactional tests empty the tables between tests with TRUNCATE, which the application
         # role has nowhere else.
         cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{setting("DB_APP_ROLE")}"')
+        # The audit tables refuse TRUNCATE unless the database's owner declared the database
+        # disposable, which only a test database is (migration 0010_wt_f_audit_guards).
+        cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" '
+                       f"SET {DISPOSABLE} = on")
     _use_credentials(_APP_CREDENTIALS)
     yield
     _use_credentials(owner_credentials())  # pytest-django drops the test database as its owner

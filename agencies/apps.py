@@ -8,6 +8,7 @@ class AgenciesConfig(AppConfig):
     def ready(self) -> None:
         from django.core.checks import Tags, register
 
-        from agencies import row_security, schema, signals  # noqa: F401  (receivers, OpenAPI)
+        from agencies import checkpoints, row_security, schema, signals  # noqa: F401
 
         register(row_security.check_application_role, Tags.database, deploy=True)
+        register(checkpoints.check_audit_guards, Tags.database, deploy=True)

@@ -86,9 +86,10 @@ class Break:
     seq: int
     event_id: int | None
     reason: str
+    place: str = ""  # overrides the default description of where the break is
 
     def __str__(self) -> str:
-        where = f"event {self.event_id}" if self.event_id else "after the last event"
+        where = self.place or (f"event {self.event_id}" if self.event_id else "after the last event")
         return f"chain {self.chain}, seq {self.seq} ({where}): {self.reason}"
 
 

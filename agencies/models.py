@@ -110,7 +110,8 @@ class AuditEvent(models.Model):
 
     Each agency has its own chain (platform events use chain 0), so agencies append without
     waiting on each other and an auditor can verify one agency's trail on its own. The database
-    refuses UPDATE and DELETE on this table (trigger in migration 0002).
+    refuses UPDATE, DELETE and TRUNCATE on this table (triggers in migrations 0003 and
+    the audit guards), and signed checkpoints outside it show a rewrite by its owner.
     """
 
     chain = models.BigIntegerField(help_text="Agency id, or 0 for platform-wide events")
@@ -151,6 +152,28 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain {self.chain} at {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A chain's head as signed by the checkpoint job, published on /transparency/.
+
+    The signed copy that counts is the line in the checkpoint file outside the database
+    (agencies/checkpoints.py); this row only lets the public page show the latest heads.
+    """
+
+    chain = models.BigIntegerField()
+    chain_name = models.CharField(max_length=200, help_text="The agency's name when signed")
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    public_key = models.CharField(max_length=64, help_text="Ed25519, base64 of the raw 32 bytes")
+    signature = models.CharField(max_length=100, help_text="Ed25519, base64")
+
+    class Meta:
+        indexes = [models.Index(fields=["chain", "-signed_at"])]
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} signed at {self.seq}"
 
 
 class ExcludedJurisdiction(models.Model):

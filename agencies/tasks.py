@@ -18,3 +18,11 @@ def close_billing_period() -> int:
 
     with platform_rows("monthly billing close"):
         return len(period_close())
+
+
+@shared_task
+def sign_audit_checkpoints() -> int:
+    from agencies.checkpoints import audit_checkpoints_sign
+
+    with platform_rows("audit checkpoint"):
+        return len(audit_checkpoints_sign())

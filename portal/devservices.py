@@ -139,6 +139,29 @@ def _wait_for(check: object, name: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def generate_key_file(path: Path) -> None:
+    """Write a new Ed25519 private key (PEM) readable by its owner only; never overwrite one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+
+
+def ensure_audit_signing_key(env: dict[str, str]) -> None:
+    """Create the key that signs the audit checkpoints (mode 0600) unless one is configured."""
+    if env.get("CASEBOUND_AUDIT_SIGNING_KEY"):
+        return
+    path = Path(env.get("CASEBOUND_AUDIT_SIGNING_KEY_FILE") or VAR_DIR / "audit-signing-key.pem")
+    if not path.exists():
+        generate_key_file(path)
+        _log(f"created the audit signing key {path} (keep a copy outside this machine)")
+
+
 @contextlib.contextmanager
 def services() -> Iterator[dict[str, str]]:
     """Yield an environment with DATABASE_URL (and the owner's URL) and REDIS_URL, starting only
@@ -149,6 +172,7 @@ def services() -> Iterator[dict[str, str]]:
     env.setdefault("DEEPFACE_HOME", str(VAR_DIR / "deepface"))
     os.environ["DEEPFACE_HOME"] = env["DEEPFACE_HOME"]
     ensure_weights()
+    ensure_audit_signing_key(env)
     with contextlib.ExitStack() as stack:
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"], env["CASEBOUND_OWNER_DATABASE_URL"] = stack.enter_context(

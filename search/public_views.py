@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django_ratelimit.decorators import ratelimit
 
+from agencies.checkpoints import published_checkpoints
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import IMAGE_ACCEPT
@@ -41,5 +42,7 @@ def opt_out(request: HttpRequest) -> HttpResponse:
 
 def transparency(request: HttpRequest) -> HttpResponse:
     this_year = timezone.now().year
+    checkpoints = published_checkpoints()
     return render(request, "public/transparency.html", {
-        "agencies": selectors.transparency_figures(years=[this_year, this_year - 1])})
+        "agencies": selectors.transparency_figures(years=[this_year, this_year - 1]),
+        "checkpoints": checkpoints, "audit_public_key": checkpoints[0].public_key if checkpoints else ""})

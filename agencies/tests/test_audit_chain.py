@@ -28,7 +28,8 @@ def _with_trigger_disabled(sql: str, params: list[object]) -> None:
     with owner_cursor() as cursor:
         cursor.execute("ALTER TABLE agencies_auditevent DISABLE TRIGGER agencies_auditevent_append_only")
         cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE agencies_auditevent ENABLE TRIGGER agencies_auditevent_append_only")
+        cursor.execute("ALTER TABLE agencies_auditevent "
+                       "ENABLE ALWAYS TRIGGER agencies_auditevent_append_only")
 
 
 def test_the_application_cannot_switch_the_guard_off(trail) -> None:

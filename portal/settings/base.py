@@ -247,6 +247,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired": {"task": "search.tasks.purge_expired", "schedule": 24 * 3600.0},
     "maintain-vector-indexes": {"task": "search.tasks.maintain_vector_indexes",
                                 "schedule": 24 * 3600.0},
+    "sign-audit-checkpoints": {"task": "agencies.tasks.sign_audit_checkpoints",
+                               "schedule": crontab(minute=15, hour=0)},
     "close-billing-period": {"task": "agencies.tasks.close_billing_period",
                              "schedule": crontab(minute=30, hour=0, day_of_month=1)},
 }
@@ -265,6 +267,13 @@ CASEBOUND: dict[str, Any] = {
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.
     "DB_APP_ROLE": os.environ.get("CASEBOUND_DB_APP_ROLE", "casebound_app"),
+    # Ed25519 key that signs the audit chains' heads; it must live outside the database (or be
+    # given as the CASEBOUND_AUDIT_SIGNING_KEY secret). devservices creates one, mode 0600.
+    "AUDIT_SIGNING_KEY_FILE": Path(os.environ.get("CASEBOUND_AUDIT_SIGNING_KEY_FILE",
+                                                  VAR_DIR / "audit-signing-key.pem")),
+    # Where the daily job appends the signed heads (checkpoints.jsonl); the operator archives it.
+    "AUDIT_CHECKPOINT_DIR": Path(os.environ.get("CASEBOUND_AUDIT_CHECKPOINT_DIR",
+                                                VAR_DIR / "audit-checkpoints")),
 }
 
 LOGGING = {

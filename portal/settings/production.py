@@ -2,7 +2,10 @@
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
+from .base import CASEBOUND
 
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 DEBUG = False
@@ -16,3 +19,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The audit checkpoints are what shows a rewrite by the database's owner: no key, no start.
+if not (os.environ.get("CASEBOUND_AUDIT_SIGNING_KEY") or CASEBOUND["AUDIT_SIGNING_KEY_FILE"].exists()):
+    raise ImproperlyConfigured(
+        f"No audit signing key: create {CASEBOUND['AUDIT_SIGNING_KEY_FILE']} (mode 0600) or set "
+        "CASEBOUND_AUDIT_SIGNING_KEY; see docs/security.md, audit checkpoints.")
