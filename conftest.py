@@ -47,7 +47,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         # role has nowhere else.
         cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{setting("DB_APP_ROLE")}"')
         # The audit tables refuse TRUNCATE unless the database's owner declared the database
-        # disposable, which only a test database is (migration 0010_wt_f_audit_guards).
+        # disposable, which only a test database is (migration 0011_audit_guards).
         cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" '
                        f"SET {DISPOSABLE} = on")
     _use_credentials(_APP_CREDENTIALS)

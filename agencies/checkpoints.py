@@ -255,7 +255,7 @@ def check_audit_guards(app_configs: Any = None, databases: Any = None,
     if disposable:
         problems.append("the database is declared disposable (casebound.audit_disposable), so "
                         "the audit tables may be truncated")
-    return [Warning(f"Audit trail guard: {problem}.", id="casebound.W002", hint=(
+    return [Warning(f"Audit trail guard: {problem}.", id="casebound.W003", hint=(
         "Run `manage.py migrate` as the owner, or `ALTER DATABASE ... RESET "
         "casebound.audit_disposable`; then `manage.py verify_audit --checkpoints FILE`."))
         for problem in problems]

@@ -337,7 +337,7 @@ def test_the_deploy_check_names_a_guard_that_is_off(production_like_database) ->
         with owner_cursor() as cursor:
             cursor.execute("ALTER TABLE agencies_auditevent "
                            "ENABLE ALWAYS TRIGGER agencies_auditevent_append_only")
-    assert warning.id == "casebound.W002" and "agencies_auditevent_append_only" in warning.msg
+    assert warning.id == "casebound.W003" and "agencies_auditevent_append_only" in warning.msg
 
 
 def test_the_deploy_check_warns_of_a_disposable_database() -> None:

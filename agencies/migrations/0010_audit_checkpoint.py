@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agencies', '0008_platform_bypass_event'),
+        ('agencies', '0009_plan_and_mfa_reset_audit'),
     ]
 
     operations = [

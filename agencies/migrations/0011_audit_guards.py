@@ -74,6 +74,6 @@ DROP FUNCTION IF EXISTS casebound_audit_no_truncate();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("agencies", "0009_wt_f_audit_checkpoint")]
+    dependencies = [("agencies", "0010_audit_checkpoint")]
 
     operations = [migrations.RunSQL(GUARD, UNGUARD)]
