@@ -27,6 +27,7 @@ from agencies.permissions import ensure_acts_for, is_platform_operator
 from agencies.row_security import agency_rows
 from agencies.selectors import acting_agency, has_role
 from agencies.usernames import validate_username
+from portal.config import setting
 from portal.db import scope
 from portal.errors import ServiceError
 
@@ -120,7 +121,8 @@ def masked_email(email: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(*, admin: Any, email: str, role: str, site_url: str) -> Invitation:
+def invitation_create(*, admin: Any, email: str, role: str,
+                      site_url: str | None = None) -> Invitation:
     """Invite a person into the admin's agency with a role. The link, valid 7 days, is e-mailed to
     the invitee alone: the admin never sees it, so cannot create the account themselves."""
     agency = acting_agency(admin)
@@ -136,7 +138,7 @@ def invitation_create(*, admin: Any, email: str, role: str, site_url: str) -> In
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
     audit_record(action=AuditAction.INVITATION_SENT, agency=agency, actor=admin, obj=invitation,
                  details={"email": masked_email(email), "role": role})
-    _invitation_mail(invitation, site_url)
+    _invitation_mail(invitation, site_url or setting("SITE_URL"))
     return invitation
 
 

@@ -271,6 +271,8 @@ CASEBOUND: dict[str, Any] = {
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.
     "DB_APP_ROLE": os.environ.get("CASEBOUND_DB_APP_ROLE", "casebound_app"),
+    # Where invitation e-mails point when no request says (API clients, scripts).
+    "SITE_URL": os.environ.get("CASEBOUND_SITE_URL", "http://localhost:8000"),
 }
 
 LOGGING = {
