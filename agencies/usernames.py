@@ -22,11 +22,11 @@ def validate_username(value: str) -> None:
     """Raise ValidationError with a message that says how to fix `value`."""
     if len(value) > 150:
         raise ValidationError("A username has at most 150 characters.", code="username_length")
+    if value.startswith(FORMULA_PREFIXES):
+        raise ValidationError("A username cannot start with = + - or @.", code="username_prefix")
     if not USERNAME_PATTERN.fullmatch(value):
         raise ValidationError("Use only letters, digits and . - _ in a username (no spaces, accents "
                               "or other symbols).", code="username_characters")
-    if value.startswith(FORMULA_PREFIXES):
-        raise ValidationError("A username cannot start with = + - or @.", code="username_prefix")
     if value.lower().strip("._-") in RESERVED_USERNAMES:
         raise ValidationError(f"“{value}” is reserved; choose another username.",
                               code="username_reserved")

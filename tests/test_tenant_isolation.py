@@ -37,7 +37,7 @@ from tests.fixtures import api_client, enroll_people, web_client
 
 SECRETS = ["A-SECRET-CASE-7", "A-SECRET-JUSTIFICATION", "A-SECRET-GALLERY", "Ariel_Sharon"]
 PUBLIC = {"login", "logout", "mfa-setup", "mfa-verify", "api-token", "opt-out", "transparency",
-          "public-opt-out-list"}
+          "public-opt-out-list", "invitation-accept-api"}
 # Reached by an unguessable token, which is the credential itself (an invitation link).
 TOKEN_ROUTES = {"invitation-accept"}
 PLATFORM_ONLY = "platform/"  # the operator's routes: every agency user is refused
@@ -72,8 +72,7 @@ def agency_a(cast) -> dict[str, Any]:
             "platform/plans": license_a.plan_id,
             "platform/opt-outs": opt_out.pk, "cases": case.pk, "searches": search.pk,
             "galleries": gallery.pk, "audit": event.pk,
-            "people": cast.officer.pk, "people/role-requests": role_request.pk,
-            "platform/role-requests": role_request.pk,
+            "people": cast.officer.pk, "role-requests": role_request.pk,
             "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
             "images/searches": search.pk}
 

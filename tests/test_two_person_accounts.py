@@ -11,11 +11,20 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from rest_framework.test import APIClient
 
 from agencies.mfa import totp_device_ensure
-from agencies.models import AuditAction, AuditEvent, AuditOutcome, Membership, Role, RoleRequest
+from agencies.models import (
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    Invitation,
+    Membership,
+    Role,
+    RoleRequest,
+)
 from tests.factories import TOTP_SECRET, UserFactory, member
-from tests.fixtures import web_client
+from tests.fixtures import api_client, web_client
 
 NEW_PASSWORD = "a-long-good-passphrase-2026"
 
@@ -211,3 +220,49 @@ def test_a_plain_username_is_accepted(cast) -> None:
     assert Membership.objects.get(user__username="j.doe-2_x").role == Role.OFFICER
     assert not Membership.objects.get(user__username="j.doe-2_x").awaiting_approval
 
+
+
+def test_the_api_invitation_answer_shows_only_a_masked_address(cast) -> None:
+    response = api_client(cast.admin).post("/api/v1/invitations/", {
+        "email": "jane.doe@north.example.gov", "role": Role.SUPERVISOR}, format="json")
+    assert response.status_code == 201
+    assert response.json()["email"] == "j***@north.example.gov"
+    token = Invitation.objects.get(pk=response.json()["id"]).token
+    assert token not in response.content.decode() and "jane.doe" not in response.content.decode()
+    assert mail.outbox[-1].to == ["jane.doe@north.example.gov"] and token in mail.outbox[-1].body
+    assert api_client(cast.officer).post("/api/v1/invitations/", {
+        "email": "x@north.example.gov", "role": Role.OFFICER}, format="json").status_code == 403
+
+
+def test_the_api_refuses_a_bad_username_with_the_fields_message(cast) -> None:
+    _, link = _invite(cast.admin, "new@north.example.gov", Role.SUPERVISOR)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    for username, words in (("system", "reserved"), ("\u0430dmin", "Use only letters"),
+                            ("=HYPERLINK", "cannot start with")):
+        response = APIClient().post("/api/v1/invitations/accept/", {
+            "token": token, "username": username, "password": NEW_PASSWORD}, format="json")
+        assert response.status_code == 400 and words in response.json()["errors"]["username"][0]
+    response = APIClient().post("/api/v1/invitations/accept/", {
+        "token": token, "username": "sam.sup", "password": NEW_PASSWORD}, format="json")
+    assert response.status_code == 201 and response.json()["awaiting_approval"] is True
+    assert Membership.objects.get(user__username="sam.sup").awaiting_approval
+
+
+def test_the_api_approval_needs_a_second_admin(cast) -> None:
+    frank = member(cast.agency, Role.AGENCY_ADMIN, "frank")
+    web_client(cast.admin).post(f"/people/{cast.officer.pk}/update/",
+                                {"action": "role", "role": Role.SUPERVISOR})
+    request = RoleRequest.objects.get(user=cast.officer, status="pending")
+    listed = api_client(frank).get("/api/v1/role-requests/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [(r["user"], r["role"], r["requested_by"]) for r in rows] == [
+        ("alice", Role.SUPERVISOR, "dana")]
+    own = api_client(cast.admin).post(f"/api/v1/role-requests/{request.pk}/approve/")
+    assert own.status_code == 403 and own.json()["code"] == "second_approver_required"
+    assert api_client(cast.supervisor).post(
+        f"/api/v1/role-requests/{request.pk}/approve/").status_code == 403
+    assert api_client(cast.other_admin).post(
+        f"/api/v1/role-requests/{request.pk}/approve/").status_code == 404
+    approved = api_client(frank).post(f"/api/v1/role-requests/{request.pk}/approve/")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert Membership.objects.get(user=cast.officer).role == Role.SUPERVISOR
