@@ -266,3 +266,14 @@ def test_the_api_approval_needs_a_second_admin(cast) -> None:
     approved = api_client(frank).post(f"/api/v1/role-requests/{request.pk}/approve/")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert Membership.objects.get(user=cast.officer).role == Role.SUPERVISOR
+
+
+def test_the_django_admin_cannot_change_a_role_around_the_second_approval(cast) -> None:
+    membership = Membership.objects.get(user=cast.officer)
+    response = web_client(_operator()).post(
+        f"/admin/agencies/membership/{membership.pk}/change/",
+        {"user": cast.officer.pk, "agency": cast.agency.pk, "role": Role.AGENCY_ADMIN,
+         "training_valid_until": "2099-12-31"})
+    assert response.status_code == 302  # saved, without the read-only fields
+    membership.refresh_from_db()
+    assert membership.role == Role.OFFICER and str(membership.training_valid_until) != "2099-12-31"
