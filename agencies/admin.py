@@ -11,5 +11,5 @@ class AgencyAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "agency", "role"]
+    list_display = ["user", "agency", "role", "awaiting_approval"]
     list_filter = ["agency", "role"]

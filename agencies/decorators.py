@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from agencies.permissions import is_platform_operator
-from agencies.selectors import membership_of
+from agencies.selectors import has_role, membership_of
 
 View = Callable[..., HttpResponseBase]
 
@@ -26,7 +26,7 @@ def member_required(*roles: str) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             membership = membership_of(request.user)
-            if membership is None or (roles and membership.role not in roles):
+            if membership is None or (roles and not has_role(request.user, *roles)):
                 raise PermissionDenied("Your role does not allow this page.")
             request.agency = membership.agency  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)

@@ -50,6 +50,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
     training_valid_until = models.DateField(
         null=True, blank=True, help_text="The account works only while its training is current")
+    # A new supervisor or admin account cannot sign in until a second person approves its role.
+    awaiting_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -97,6 +99,9 @@ class AuditAction(models.TextChoices):
     PLATFORM_BYPASS = "platform_bypass", "Platform job saw every agency's rows"
     PLAN_CHANGED = "plan_changed", "Plan created, changed or deleted"
     MFA_RESET = "mfa_reset", "Second factor reset"
+    ROLE_REQUESTED = "role_requested", "Privileged role requested"
+    ROLE_APPROVED = "role_approved", "Privileged role approved"
+    ROLE_REFUSED = "role_refused", "Privileged role refused"
 
 
 class AuditOutcome(models.TextChoices):
@@ -313,3 +318,42 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation of {self.email} to {self.agency}"
+
+
+# Roles that approve cases and confirm leads: granting one needs a second person (dual control).
+PRIVILEGED_ROLES = (Role.SUPERVISOR, Role.AGENCY_ADMIN)
+
+
+class RoleRequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second approval"
+    APPROVED = "approved", "Approved"
+    REFUSED = "refused", "Refused"
+
+
+class RoleRequest(models.Model):
+    """A privileged role asked for one member by one admin; it takes effect only when another
+    admin of the agency (or the operator, for an agency with one admin) approves it."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    new_account = models.BooleanField(default=False,
+                                      help_text="The account was created for this role and waits")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=RoleRequestStatus.choices,
+                              default=RoleRequestStatus.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["requested_at"]
+        constraints = [models.UniqueConstraint(fields=["user"], condition=models.Q(status="pending"),
+                                               name="one_pending_role_request_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.get_role_display()} ({self.get_status_display()})"

@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from agencies.approvals import operator_role_requests, role_request_approve, role_request_refuse
 from agencies.decorators import platform_admin_required
 from agencies.licensing import agency_register, license_change, license_grant
 from agencies.models import Agency, AgencyKind, License, LicenseStatus, Plan
@@ -100,3 +101,31 @@ def account_unlock_view(request: HttpRequest) -> HttpResponse:
         account_unlock(admin=request.user, user=user)
         messages.success(request, f"{username} is unlocked.")
     return redirect("platform-dashboard")
+@platform_admin_required
+def role_requests(request: HttpRequest) -> HttpResponse:
+    """Supervisor and admin roles asked by the only admin of an agency: the operator is the second
+    person there."""
+    return render(request, "platform/role_requests.html", {"requests": operator_role_requests()})
+
+
+@require_POST
+@platform_admin_required
+def role_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    return role_request_decision(request, pk, redirect_to="platform-role-requests")
+
+
+def role_request_decision(request: HttpRequest, pk: int, *, redirect_to: str) -> HttpResponse:
+    """Approve or refuse a role request from a page (the agency's or the operator's)."""
+    approve = request.POST.get("decision") == "approve"
+    decide = role_request_approve if approve else role_request_refuse
+    try:
+        decided = decide(approver=request.user, request_id=pk)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{decided.user.get_username()} as "
+                         f"{decided.get_role_display().lower()}: "
+                         f"{'approved' if approve else 'refused'}.")
+    return redirect(redirect_to)

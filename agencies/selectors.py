@@ -41,7 +41,8 @@ def acting_agency(user: Any) -> Agency | None:
 def has_role(user: Any, *roles: str) -> bool:
     """Whether the user's membership has one of these roles."""
     membership = membership_of(user)
-    return membership is not None and membership.role in roles
+    return (membership is not None and not membership.awaiting_approval
+            and membership.role in roles)
 
 
 def audit_events(*, agency: Agency | None) -> QuerySet[AuditEvent]:
@@ -58,6 +59,9 @@ def account_refusal(user: Any) -> str:
     membership = membership_of(user)
     if membership is None:
         return "" if user.is_staff else "This account belongs to no agency."
+    if membership.awaiting_approval:
+        return ("Your account waits for a second admin of your agency to approve its role; you can "
+                "sign in once it is approved.")
     if membership.training_valid_until is None or membership.training_valid_until < date.today():
         return ("Your face-search training is not on record or has lapsed. Ask your agency admin "
                 "to record your training.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import date, timedelta
 from typing import Any
@@ -12,19 +13,26 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from agencies.approvals import needs_second_approval, role_request_create
 from agencies.audit import audit_record
 from agencies.licensing import ensure_seat_available
-from agencies.models import Agency, AuditAction, Invitation, Membership, Role
+from agencies.models import Agency, AuditAction, Invitation, Membership, Role, RoleRequest
 from agencies.permissions import ensure_acts_for, is_platform_operator
 from agencies.row_security import agency_rows
 from agencies.selectors import acting_agency, has_role
+from agencies.usernames import validate_username
+from portal.config import setting
 from portal.db import scope
 from portal.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -80,6 +88,9 @@ def mfa_reset(*, admin: Any, user: Any) -> None:
 def training_record(*, admin: Any, user: Any, valid_until: date) -> None:
     """Record that a user completed face-search training, valid until a date."""
     _require_admin_of(admin, user)
+    if admin.pk == user.pk:  # else an admin alone could vouch for the account they act with
+        raise ServiceError("own_training", "Nobody records their own training: ask another admin "
+                           "of your agency, or the platform operator.", status=403)
     Membership.objects.filter(user=user).update(training_valid_until=valid_until)
     audit_record(action=AuditAction.ROLE_CHANGED, agency=acting_agency(user), actor=admin, obj=user,
                  details={"username": user.get_username(), "training_valid_until": str(valid_until)})
@@ -116,21 +127,49 @@ def locked_usernames(usernames: list[str] | None = None) -> set[str]:
 INVITATION_DAYS = 7
 
 
+def masked_email(email: str) -> str:
+    """j***@agency.gov: enough for the admin to recognise the address, never the mailbox itself."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 @transaction.atomic
-def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
-    """Invite a person into the admin's agency with a role; the link works for 7 days."""
+def invitation_create(*, admin: Any, email: str, role: str,
+                      site_url: str | None = None) -> Invitation:
+    """Invite a person into the admin's agency with a role. The link, valid 7 days, is e-mailed to
+    the invitee alone: the admin never sees it, so cannot create the account themselves."""
     agency = acting_agency(admin)
     ensure_acts_for(admin, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
                     message="Only the agency admin invites people.")
     assert agency is not None  # ensure_acts_for refuses users without an agency  # noqa: S101
     if role not in Role.values:
         raise ServiceError("invalid_role", f"Unknown role {role!r}.")
+    if admin.email and email.strip().lower() == admin.email.strip().lower():
+        raise ServiceError("own_address", "Invite the new person at their own address, not yours.")
     invitation = Invitation.objects.create(
         agency=agency, token=secrets.token_urlsafe(32), email=email, role=role, created_by=admin,
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
     audit_record(action=AuditAction.INVITATION_SENT, agency=agency, actor=admin, obj=invitation,
-                 details={"email": email, "role": role})
+                 details={"email": masked_email(email), "role": role})
+    _invitation_mail(invitation, site_url or setting("SITE_URL"))
     return invitation
+
+
+def _invitation_mail(invitation: Invitation, site_url: str) -> None:
+    link = site_url.rstrip("/") + reverse("invitation-accept", args=[invitation.token])
+    approval = (" A second admin must approve your role before you can sign in."
+                if needs_second_approval(invitation.role) else "")
+    try:
+        send_mail(subject="Your Casebound account", from_email=None,
+                  recipient_list=[invitation.email],
+                  message=f"You are invited to {invitation.agency.name} as "
+                          f"{invitation.get_role_display().lower()}. Create your account within "
+                          f"{INVITATION_DAYS} days: {link}{approval}")
+    except OSError:  # smtplib's errors are OSErrors; the invitation is rolled back with it
+        logger.exception("Invitation %s could not be e-mailed", invitation.pk)  # no link, no token
+        raise ServiceError("mail_failed", "The invitation could not be e-mailed. Try again later, "
+                           "or ask the platform operator to check the mail settings.",
+                           status=503) from None
 
 
 def _invitation_agency(token: str) -> int | None:
@@ -165,6 +204,10 @@ def _accept(invitation_id: int, *, username: str, password: str) -> Any:
     invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
     if invitation.accepted_by_id:  # accepted by a concurrent request a moment ago
         raise ServiceError("invitation_invalid", "This invitation has already been used.", status=404)
+    try:
+        validate_username(username)
+    except ValidationError as exc:
+        raise ServiceError("invalid_username", " ".join(exc.messages)) from None
     if get_user_model().objects.filter(username=username).exists():
         raise ServiceError("username_taken", "That username is taken; choose another.", status=409)
     user = get_user_model()(username=username, email=invitation.email)
@@ -176,20 +219,31 @@ def _accept(invitation_id: int, *, username: str, password: str) -> Any:
         ensure_seat_available(invitation.agency)
     user.set_password(password)
     user.save()
-    Membership.objects.create(user=user, agency=invitation.agency, role=invitation.role)
+    privileged = needs_second_approval(invitation.role)
+    Membership.objects.create(user=user, agency=invitation.agency, role=invitation.role,
+                              awaiting_approval=privileged)
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_by"])
     audit_record(action=AuditAction.ACCOUNT_CREATED, agency=invitation.agency, actor=user, obj=user,
                  details={"username": username, "role": invitation.role, "invitation": invitation.pk})
+    if privileged:  # asked by the inviting admin, so that admin cannot be the one who approves
+        role_request_create(requester=invitation.created_by, user=user, agency=invitation.agency,
+                            role=invitation.role, new_account=True)
     return user
 
 
 @transaction.atomic
 def member_update(*, admin: Any, user: Any, role: str | None = None,
-                  active: bool | None = None) -> None:
-    """Change a member's role or (de)activate the account; seats are checked for officers."""
+                  active: bool | None = None) -> RoleRequest | None:
+    """Change a member's role or (de)activate the account; seats are checked for officers.
+    A supervisor or admin role is only requested here: it takes effect on a second approval."""
     _require_admin_of(admin, user)
     membership = user.membership
+    if membership.awaiting_approval and (role is not None or active):
+        raise ServiceError("role_request_pending", f"{user.get_username()}'s account waits for "
+                           "approval of its role; have it approved or refused first.", status=409)
+    if role is not None and role != membership.role and needs_second_approval(role):
+        return role_request_create(requester=admin, user=user, agency=membership.agency, role=role)
     before = {"role": membership.role, "active": user.is_active}
     becomes_officer = (role or membership.role) == Role.OFFICER
     gains_seat = becomes_officer and (role == Role.OFFICER and membership.role != Role.OFFICER
@@ -207,3 +261,4 @@ def member_update(*, admin: Any, user: Any, role: str | None = None,
     audit_record(action=AuditAction.ROLE_CHANGED, agency=membership.agency, actor=admin, obj=user,
                  details={"username": user.get_username(), "before": before,
                           "after": {"role": membership.role, "active": user.is_active}})
+    return None

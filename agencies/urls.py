@@ -21,4 +21,8 @@ urlpatterns = [
     path("people/<int:pk>/unlock/", views.person_unlock, name="person-unlock"),
     path("people/<int:pk>/mfa-reset/", views.person_mfa_reset, name="person-mfa-reset"),
     path("people/<int:pk>/training/", views.person_training, name="person-training"),
+    path("people/role-requests/<int:pk>/", views.role_request_decide, name="role-request-decide"),
+    path("platform/role-requests/", platform_views.role_requests, name="platform-role-requests"),
+    path("platform/role-requests/<int:pk>/", platform_views.role_request_decide,
+         name="platform-role-request-decide"),
 ]

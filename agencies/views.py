@@ -8,19 +8,21 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from agencies.approvals import (
+    needs_second_approval,
+    pending_role_requests,
+)
 from agencies.audit import audit_record
 from agencies.decorators import member_required
 from agencies.filters import AuditEventFilter
 from agencies.models import AuditAction, Role
-from agencies.platform_views import bars
+from agencies.platform_views import bars, role_request_decision
 from agencies.selectors import agency_members_with_roles, agency_usage, audit_events, invoices_of
 from agencies.serializers import CSV_HEADER, csv_row
 from agencies.services import (
@@ -29,10 +31,12 @@ from agencies.services import (
     invitation_create,
     invitation_open,
     locked_usernames,
+    masked_email,
     member_update,
     mfa_reset,
     training_record,
 )
+from agencies.usernames import USERNAME_HELP, validate_username
 from portal.errors import ServiceError
 
 AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
@@ -94,8 +98,9 @@ def people(request: HttpRequest) -> HttpResponse:
     """The agency admin's list of accounts: role, training, second factor, lockout."""
     members = list(agency_members_with_roles(agency=request.agency))  # type: ignore[attr-defined]
     locked = locked_usernames([m.username for m in members])
-    return render(request, "agencies/people.html", {"members": members, "locked": locked,
-                                                    "invite_form": InviteForm(), "roles": Role.choices})
+    return render(request, "agencies/people.html", {
+        "members": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
+        "role_requests": pending_role_requests(agency=request.agency)})  # type: ignore[attr-defined]
 
 
 @require_POST
@@ -126,8 +131,13 @@ def person_training(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         messages.error(request, "Give the date until which the training is valid.")
     else:
-        training_record(admin=request.user, user=user, valid_until=valid_until)
-        messages.success(request, f"Training of {user.get_username()} recorded until {valid_until}.")
+        try:
+            training_record(admin=request.user, user=user, valid_until=valid_until)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Training of {user.get_username()} recorded until "
+                             f"{valid_until}.")
     return redirect("people")
 
 
@@ -157,12 +167,14 @@ def person_invite(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give an e-mail address and a role.")
         return redirect("people")
-    invitation = invitation_create(admin=request.user, **form.cleaned_data)
-    link = request.build_absolute_uri(reverse("invitation-accept", args=[invitation.token]))
-    send_mail(subject="Your Casebound account", from_email=None, recipient_list=[invitation.email],
-              message=f"You are invited to {invitation.agency.name}. Create your account within "
-                      f"7 days: {link}", fail_silently=True)
-    messages.success(request, f"Invitation sent to {invitation.email}. The link, valid 7 days: {link}")
+    try:
+        invitation = invitation_create(admin=request.user, site_url=request.build_absolute_uri("/"),
+                                       **form.cleaned_data)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:  # the link went to the invitee alone; the admin sees only whom it went to
+        messages.success(request, f"Invitation e-mailed to {masked_email(invitation.email)}. "
+                         "The link in it works for 7 days.")
     return redirect("people")
 
 
@@ -173,18 +185,28 @@ def person_update(request: HttpRequest, pk: int) -> HttpResponse:
     action = request.POST.get("action")
     try:
         if action == "role":
-            member_update(admin=request.user, user=user, role=request.POST.get("role"))
+            asked = member_update(admin=request.user, user=user, role=request.POST.get("role"))
         else:
-            member_update(admin=request.user, user=user, active=action == "activate")
+            asked = member_update(admin=request.user, user=user, active=action == "activate")
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{user.get_username()} updated.")
+        messages.success(request, f"{user.get_username()} updated." if asked is None else
+                         f"{user.get_username()} as {asked.get_role_display().lower()} now waits "
+                         "for another admin's approval.")
     return redirect("people")
 
 
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def role_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Another admin approves or refuses a requested supervisor or admin role."""
+    return role_request_decision(request, pk, redirect_to="people")
+
+
 class AcceptForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(max_length=150, validators=[validate_username],
+                               help_text=USERNAME_HELP)
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
                                help_text="At least 12 characters, not a common password.")
 
@@ -201,5 +223,6 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
-            return render(request, "agencies/invitation.html", {"created": True})
+            return render(request, "agencies/invitation.html", {
+                "created": True, "awaiting": needs_second_approval(invitation.role)})
     return render(request, "agencies/invitation.html", {"form": form, "invitation": invitation})

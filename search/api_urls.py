@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from agencies import billing_apis
+from agencies import billing_apis, member_apis
 from agencies.audit_apis import AuditEventViewSet
 from search import apis
 from search.platform import PlatformOptOutViewSet, PublicOptOutViewSet
@@ -21,6 +21,8 @@ router.register("platform/agencies", billing_apis.PlatformAgencyViewSet, basenam
 router.register("platform/plans", billing_apis.PlatformPlanViewSet, basename="platform-plan")
 router.register("platform/licenses", billing_apis.PlatformLicenseViewSet, basename="platform-license")
 router.register("invoices", billing_apis.InvoiceViewSet, basename="invoice")
+router.register("invitations", member_apis.InvitationViewSet, basename="invitation")
+router.register("role-requests", member_apis.RoleRequestViewSet, basename="role-request")
 
 urlpatterns = [
     path("searches/<int:pk>/disclosure.pdf", apis.SearchDisclosureView.as_view({"get": "retrieve"}),
@@ -30,5 +32,7 @@ urlpatterns = [
     path("usage/", billing_apis.UsageView.as_view({"get": "retrieve"}), name="usage"),
     path("retention/", apis.RetentionView.as_view({"get": "retrieve", "patch": "partial_update"}),
          name="retention"),
+    path("invitations/accept/", member_apis.InvitationAcceptView.as_view(),
+         name="invitation-accept-api"),
     *router.urls,
 ]

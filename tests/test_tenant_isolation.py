@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from agencies import tenancy
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Invoice, License, Role
+from agencies.services import member_update
 from search.models import EnrollmentBatch, Face, Subject
 from search.services import searching
 from search.services.privacy import optout_submit
@@ -36,7 +37,7 @@ from tests.fixtures import api_client, enroll_people, web_client
 
 SECRETS = ["A-SECRET-CASE-7", "A-SECRET-JUSTIFICATION", "A-SECRET-GALLERY", "Ariel_Sharon"]
 PUBLIC = {"login", "logout", "mfa-setup", "mfa-verify", "api-token", "opt-out", "transparency",
-          "public-opt-out-list"}
+          "public-opt-out-list", "invitation-accept-api"}
 # Reached by an unguessable token, which is the credential itself (an invitation link).
 TOKEN_ROUTES = {"invitation-accept"}
 PLATFORM_ONLY = "platform/"  # the operator's routes: every agency user is refused
@@ -62,6 +63,7 @@ def agency_a(cast) -> dict[str, Any]:
                                      currency="USD", total=Decimal("1.00"),
                                      issued_at=timezone.now())
     license_a = License.objects.get(agency=cast.agency)
+    role_request = member_update(admin=cast.admin, user=cast.officer, role=Role.SUPERVISOR)
     batch = EnrollmentBatch.objects.create(agency=cast.agency, gallery=gallery, archive="batches/a.zip",
                                            archive_sha256="0", created_by=cast.admin)
     return {"subjects": Subject.objects.filter(agency=cast.agency)[0].pk, "invoices": invoice.pk,
@@ -70,7 +72,8 @@ def agency_a(cast) -> dict[str, Any]:
             "platform/plans": license_a.plan_id,
             "platform/opt-outs": opt_out.pk, "cases": case.pk, "searches": search.pk,
             "galleries": gallery.pk, "audit": event.pk,
-            "people": cast.officer.pk, "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
+            "people": cast.officer.pk, "role-requests": role_request.pk,
+            "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
             "images/searches": search.pk}
 
 

@@ -114,6 +114,14 @@ SESSION_IDLE_SECONDS = int(os.environ.get("CASEBOUND_SESSION_IDLE_SECONDS", 30 *
 SESSION_ABSOLUTE_SECONDS = 12 * 3600
 API_TOKEN_TTL_SECONDS = int(os.environ.get("CASEBOUND_TOKEN_TTL_SECONDS", 12 * 3600))
 ACCOUNT_INACTIVE_DAYS = 90
+# Invitation links go by e-mail to the invitee only (the inviting admin never sees them).
+EMAIL_BACKEND = os.environ.get("CASEBOUND_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("CASEBOUND_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("CASEBOUND_EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("CASEBOUND_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("CASEBOUND_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("CASEBOUND_EMAIL_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("CASEBOUND_EMAIL_FROM", "casebound@localhost")
 OTP_TOTP_ISSUER = "Casebound"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP seed or QR code in the admin, whoever asks
 AXES_FAILURE_LIMIT = 5  # within 15 minutes (agencies/lockout.py)
@@ -274,6 +282,8 @@ CASEBOUND: dict[str, Any] = {
     # Where the daily job appends the signed heads (checkpoints.jsonl); the operator archives it.
     "AUDIT_CHECKPOINT_DIR": Path(os.environ.get("CASEBOUND_AUDIT_CHECKPOINT_DIR",
                                                 VAR_DIR / "audit-checkpoints")),
+    # Where invitation e-mails point when no request says (API clients, scripts).
+    "SITE_URL": os.environ.get("CASEBOUND_SITE_URL", "http://localhost:8000"),
 }
 
 LOGGING = {

@@ -13,3 +13,7 @@ CASEBOUND_DEMO_PASSWORD = os.environ.get("CASEBOUND_DEMO_PASSWORD", "casebound-d
 # Base32 TOTP secret shared by the demo users, so a demo can be signed in from one authenticator.
 CASEBOUND_DEMO_TOTP_SECRET = os.environ.get("CASEBOUND_DEMO_TOTP_SECRET",
                                             "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+# Invitation e-mails are written as files under var/mail/, so the demo works offline.
+EMAIL_BACKEND = os.environ.get("CASEBOUND_EMAIL_BACKEND",
+                               "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"  # noqa: F405
