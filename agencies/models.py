@@ -95,6 +95,7 @@ class AuditAction(models.TextChoices):
     INVITATION_SENT = "invitation_sent", "Invitation sent"
     ACCOUNT_CREATED = "account_created", "Account created"
     PLATFORM_BYPASS = "platform_bypass", "Platform job saw every agency's rows"
+    IMAGE_VIEWED = "image_viewed", "Face or probe image viewed"
 
 
 class AuditOutcome(models.TextChoices):
