@@ -149,7 +149,7 @@ def search_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, refusal: ServiceError) -> HttpResponse:
-    """A refusal a person can act on, as a page with the reason."""
+    """A refusal a person can act on, as a page with the reason (services audit their own)."""
     return render(request, "search/refused.html", {"refusal": refusal}, status=refusal.status)
 
 
@@ -265,8 +265,9 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
     if _role(request) != Role.AGENCY_ADMIN:  # a line-up of enrolled faces outside any case
-        raise PermissionDenied("Only the agency admin browses galleries. Officers and supervisors "
-                               "see enrolled faces as candidates of searches in their cases.")
+        return _refused(request, ServiceError(
+            "gallery_admin_only", "Only the agency admin browses the faces of a gallery. Officers "
+            "and supervisors see enrolled faces as candidates of searches in their cases.", 403))
     form = EnrollForm(request.POST or None, request.FILES or None)
     if _admin_posted(request) and form.is_valid():
         try:

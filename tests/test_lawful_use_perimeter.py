@@ -83,10 +83,13 @@ def test_a_refusal_says_what_to_do_and_is_audited(cast, search, people) -> None:
     page = web_client(olga).get(f"/searches/{search.pk}/")
     assert b"You are not assigned to case 2026-0101" in page.content
     assert b"<h1>" in page.content and b"Ariel" not in page.content
+    admin = api_client(cast.admin).get(f"/api/v1/searches/{search.pk}/").json()
+    assert "the agency admin manages galleries" in admin["detail"]
     image = api_client(olga).get(f"/images/searches/{search.pk}/candidates/1/")
     assert not image.get("Content-Type", "").startswith("image/")
     refused = _events(AuditAction.RESULTS_VIEWED, outcome=AuditOutcome.REFUSED)
-    assert [(e.actor, e.details["search_id"]) for e in refused] == [(olga, search.pk)] * 2
+    assert [(e.actor, e.details["search_id"]) for e in refused] == [
+        (olga, search.pk), (olga, search.pk), (cast.admin, search.pk)]
     [image_refused] = _events(AuditAction.IMAGE_VIEWED, outcome=AuditOutcome.REFUSED)
     assert image_refused.actor == olga and image_refused.details["search_id"] == search.pk
 
@@ -166,6 +169,9 @@ def test_enrolled_faces_are_the_agency_admins_alone(cast, gallery, people) -> No
         assert web_client(user).get(f"/galleries/{gallery.pk}/").status_code == answer, who
         assert api_client(user).get(f"/images/faces/{face.pk}/").status_code == answer, who
         assert api_client(user).get(f"/api/v1/subjects/{subject.pk}/").status_code == answer, who
+    page = web_client(cast.officer).get(f"/galleries/{gallery.pk}/")
+    assert b"Only the agency admin browses the faces of a gallery" in page.content
+    assert f"/images/faces/{face.pk}/".encode() not in page.content
     served = _events(AuditAction.IMAGE_VIEWED, outcome=AuditOutcome.SUCCESS)
     assert [(e.actor, e.details["face_id"], e.details["gallery_id"]) for e in served] == [
         (cast.admin, face.pk, gallery.pk)]

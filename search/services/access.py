@@ -39,9 +39,16 @@ def search_for_results(*, agency: Agency | None, user: Any, pk: Any,
     if not selectors.may_see_results(user=user, case=search.case):
         raise _refuse(action=action, agency=search.agency, user=user, obj=search,
                       details=case_audit_details(search.case, search_id=search.pk),
-                      message=f"You are not assigned to case {search.case.case_number}, so you "
-                              "cannot see its searches. Ask a supervisor to assign you.")
+                      message=_not_open_message(user, search))
     return search
+
+
+def _not_open_message(user: Any, search: Search) -> str:
+    if has_role(user, Role.AGENCY_ADMIN):
+        return ("Search results are shown to the officers and supervisors of their case and to "
+                "auditors; the agency admin manages galleries.")
+    return (f"You are not assigned to case {search.case.case_number}, so you cannot see its "
+            "searches. Ask a supervisor to assign you.")
 
 
 def search_results_open(*, agency: Agency | None, user: Any, pk: Any) -> Search:
