@@ -151,6 +151,7 @@ def test_case_pages_show_searches_only_to_those_who_may_open_them(cast, search, 
 
 def test_a_supervisor_takes_on_a_case_on_the_record_before_seeing_it(cast, search, people) -> None:
     sam = people["another supervisor"][0]
+    assert b"assign yourself above" in web_client(sam).get(f"/cases/{search.case_id}/").content
     review = f"/api/v1/searches/{search.pk}/candidates/1/review/"
     assert api_client(sam).post(review, {"decision": "possible_lead"}).status_code == 403
     assigned = api_client(sam).post(f"/api/v1/cases/{search.case_id}/assign/", {"user": "sam"})
