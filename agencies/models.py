@@ -102,6 +102,7 @@ class AuditAction(models.TextChoices):
     ROLE_REQUESTED = "role_requested", "Privileged role requested"
     ROLE_APPROVED = "role_approved", "Privileged role approved"
     ROLE_REFUSED = "role_refused", "Privileged role refused"
+    IMAGE_VIEWED = "image_viewed", "Face or probe image viewed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -18,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import TenantViewSet
-from agencies.models import Role
+from agencies.models import AuditAction, Role
+from agencies.selectors import has_role
 from portal.errors import ServiceError
 from search import selectors
 from search.models import (
@@ -48,9 +49,10 @@ from search.serializers import (
     SearchCreateSerializer,
     SearchQueuedSerializer,
     SearchSerializer,
+    SearchSummarySerializer,
     SubjectSerializer,
 )
-from search.services import cases, enrollment, privacy, reviews, searching
+from search.services import access, cases, enrollment, privacy, reviews, searching
 from search.services.batches import batch_create
 from search.services.policy import policy_of, policy_update
 from search.services.retention import retention_of, retention_update
@@ -180,7 +182,12 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[Search]:
+        if self.action == "list":  # only the cases this user may see; single ones answer 403
+            return selectors.searches_open_to(user=self.request.user, agency=self.agency)
         return selectors.search_list(agency=self.agency)
+
+    def get_serializer_class(self) -> Any:
+        return SearchSummarySerializer if self.action == "list" else SearchSerializer
 
     action_roles = {"create": INVESTIGATORS}
 
@@ -194,8 +201,7 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        search = self.get_object()
-        searching.search_results_viewed(search=search, actor=request.user)
+        search = access.search_results_open(agency=self.agency, user=request.user, pk=pk)
         return Response(SearchSerializer(search).data)
 
     @extend_schema(request=ReviewCreateSerializer, responses={200: CandidateSerializer})
@@ -217,6 +223,14 @@ class SubjectViewSet(mixins.RetrieveModelMixin, TenantViewSet[Subject]):
 
     def get_queryset(self) -> QuerySet[Subject]:
         return selectors.subjects_of(agency=self.agency)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        subject = self.get_object()  # another agency's subject answers 404 before the role check
+        if not has_role(request.user, Role.AGENCY_ADMIN):
+            raise ServiceError("gallery_admin_only", "Only the agency admin looks up enrolled "
+                               "people; officers see them as candidates of their searches.",
+                               status=403)
+        return Response(self.get_serializer(subject).data)
 
     @extend_schema(request=ErasureSerializer, responses={201: ErasureOutSerializer})
     @action(detail=True, methods=["post"])
@@ -262,6 +276,7 @@ class SearchDisclosureView(TenantViewSet[Search]):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def retrieve(self, request: Request, pk: str) -> HttpResponse:
-        search = selectors.search_get(agency=self.agency, pk=pk)
+        search = access.search_for_results(agency=self.agency, user=request.user, pk=pk,
+                                           action=AuditAction.EXPORT)
         return disclosure_response(search, request.user)
 

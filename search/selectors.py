@@ -6,15 +6,16 @@ from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
-from agencies.models import Agency, AuditAction, AuditEvent
+from agencies.models import Agency, AuditAction, AuditEvent, Role
 from agencies.row_security import platform_rows
+from agencies.selectors import membership_of
 from search.models import (
     Candidate,
     CandidateStatus,
@@ -53,6 +54,39 @@ def cases_searchable_by(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
     return case_list(agency=agency).filter(pk__in=assigned.values("pk"))
 
 
+def cases_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
+    """The agency's cases whose searches and results `user` may see: the one rule of who sees what.
+
+    An officer sees the cases they are assigned to; a supervisor those they supervise: the ones
+    they approved or are assigned to (a supervisor takes on another case, e.g. as second reviewer,
+    by assigning themselves, which is audited). An auditor sees every case, for oversight: each
+    opening is audited. An agency admin manages galleries and sees no results.
+    """
+    membership = membership_of(user)
+    cases = case_list(agency=agency)
+    if membership is None or agency is None or membership.agency_id != agency.pk:
+        return cases.none()
+    if membership.role == Role.AUDITOR:
+        return cases
+    assigned = get_objects_for_user(user, "search.search_in_case", klass=Case,
+                                    accept_global_perms=False).values("pk")
+    if membership.role == Role.OFFICER:
+        return cases.filter(pk__in=assigned)
+    if membership.role == Role.SUPERVISOR:
+        return cases.filter(Q(pk__in=assigned) | Q(decided_by=user))
+    return cases.none()
+
+
+def may_see_results(*, user: Any, case: Case) -> bool:
+    """Whether `user` may see the searches, candidates and images of `case` (cases_open_to)."""
+    return cases_open_to(user=user, agency=case.agency).filter(pk=case.pk).exists()
+
+
+def searches_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Search]:
+    """The searches of the cases `user` may see, newest first."""
+    return search_list(agency=agency).filter(case__in=cases_open_to(user=user, agency=agency))
+
+
 def agency_members(*, agency: Agency | None) -> QuerySet[Any]:
     """Active users of the agency."""
     return get_user_model().objects.filter(membership__agency=agency, is_active=True).order_by(
@@ -68,6 +102,20 @@ def users_assigned(*, case: Case) -> QuerySet[Any]:
 def gallery_list(*, agency: Agency | None) -> QuerySet[Gallery]:
     """The agency's galleries."""
     return Gallery.objects.for_agency(agency)
+
+
+def _count_of(model: Any, **match: Any) -> Coalesce:
+    """A correlated COUNT(*) subquery: counts of two relations joined together would multiply."""
+    rows = (model.objects.filter(**match).order_by().values(*match)
+            .annotate(n=Count("pk")).values("n"))
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
+def gallery_list_with_counts(*, agency: Agency | None) -> QuerySet[Gallery]:
+    """The agency's galleries, each with `subject_count` and `face_count`."""
+    return gallery_list(agency=agency).annotate(
+        subject_count=_count_of(Subject, gallery=OuterRef("pk")),
+        face_count=_count_of(Face, gallery=OuterRef("pk")))
 
 
 def gallery_get(*, agency: Agency | None, pk: Any) -> Gallery:

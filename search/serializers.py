@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.models import (
@@ -95,10 +96,7 @@ class SearchCreateSerializer(serializers.Serializer[Any]):
 
 
 class FaceLinkSerializer(_RefSerializer):
-    image_url = serializers.SerializerMethodField()
-
-    def get_image_url(self, face: Any) -> str:
-        return reverse("face-image", args=[face.pk])
+    image_url = serializers.CharField(help_text="The face as this search's candidate; audited")
 
 
 class ReviewSerializer(serializers.ModelSerializer[Review]):
@@ -111,13 +109,21 @@ class ReviewSerializer(serializers.ModelSerializer[Review]):
 
 class CandidateSerializer(serializers.ModelSerializer[Candidate]):
     subject = SubjectRefSerializer(allow_null=True)
-    face = FaceLinkSerializer(allow_null=True)
+    face = serializers.SerializerMethodField()
     gallery = _RefSerializer(allow_null=True)
     reviews = ReviewSerializer(many=True, read_only=True)
 
     class Meta:
         model = Candidate
         fields = ["rank", "similarity", "status", "redacted", "subject", "face", "gallery", "reviews"]
+
+    @extend_schema_field(FaceLinkSerializer(allow_null=True))
+    def get_face(self, candidate: Candidate) -> dict[str, Any] | None:
+        # The image is reached through the search, so that its check and audit know the case.
+        if candidate.face_id is None:
+            return None
+        return {"id": candidate.face_id,
+                "image_url": reverse("candidate-image", args=[candidate.search_id, candidate.rank])}
 
 
 class ReviewCreateSerializer(serializers.Serializer[Any]):
@@ -155,6 +161,18 @@ class SearchSerializer(serializers.ModelSerializer[Search]):
 
     def get_notice(self, search: Search) -> str:
         return LEAD_NOTICE
+
+
+class SearchSummarySerializer(serializers.ModelSerializer[Search]):
+    """A search in a list: what happened, never what it found (opening one is audited)."""
+
+    case_number = serializers.CharField(source="case.case_number", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+
+    class Meta:
+        model = Search
+        fields = ["id", "case", "case_number", "requested_by", "status", "error_code",
+                  "faces_found", "created_at", "finished_at"]
 
 
 class SearchQueuedSerializer(serializers.ModelSerializer[Search]):

@@ -33,5 +33,7 @@ urlpatterns = [
     path("batches/<int:pk>/panel/", views.batch_panel, name="batch-panel"),
     path("batches/<int:pk>/errors.csv", views.batch_errors, name="batch-errors"),
     path("images/faces/<int:pk>/", views.face_image, name="face-image"),
+    path("images/searches/<int:pk>/candidates/<int:rank>/", views.candidate_image,
+         name="candidate-image"),
     path("images/searches/<int:pk>/<str:part>/", views.probe_image, name="probe-image"),
 ]

@@ -9,8 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +23,7 @@ from rest_framework.request import Request
 
 from agencies.apis import IsAgencyMember
 from agencies.decorators import member_required
-from agencies.models import Role
+from agencies.models import AuditAction, Role
 from agencies.permissions import is_platform_operator
 from agencies.selectors import acting_agency
 from portal.errors import ServiceError
@@ -33,7 +32,7 @@ from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeFor
 from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
-from search.services import batches, cases, enrollment, privacy, reviews, searching
+from search.services import access, batches, cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_of, policy_update
 from search.services.retention import retention_of, retention_update
 from search.uploads import read_upload
@@ -69,7 +68,7 @@ def _agency_home(request: HttpRequest) -> HttpResponse:
     return render(request, "search/home.html", {
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
         "pending_cases": selectors.case_list(agency=agency).filter(status="pending")[:20],
-        "recent_searches": selectors.search_list(agency=agency).filter(
+        "recent_searches": selectors.searches_open_to(user=request.user, agency=agency).filter(
             requested_by=request.user.pk)[:10],
     })
 
@@ -106,7 +105,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         refusal = exc.message
     return render(request, "search/case_detail.html", {
         "case": case, "form": form, "refusal": refusal,
-        "searches": selectors.search_list(agency=_agency(request)).filter(case=case)[:50],
+        # Only to those who may open them: who searched whom, and when, is part of the results.
+        "sees_searches": selectors.may_see_results(user=request.user, case=case),
+        "searches": selectors.searches_open_to(user=request.user, agency=_agency(request))
+        .filter(case=case)[:50],
         "can_decide": _role(request) == Role.SUPERVISOR,
         "assignable": selectors.agency_members(agency=_agency(request)).filter(
             membership__role__in=INVESTIGATORS),
@@ -146,9 +148,16 @@ def search_new(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("search-detail", pk=search.pk)
 
 
+def _refused(request: HttpRequest, refusal: ServiceError) -> HttpResponse:
+    """A refusal a person can act on, as a page with the reason (services audit their own)."""
+    return render(request, "search/refused.html", {"refusal": refusal}, status=refusal.status)
+
+
 def _show_search(request: HttpRequest, pk: int, template: str) -> HttpResponse:
-    search = selectors.search_get(agency=_agency(request), pk=pk)
-    searching.search_results_viewed(search=search, actor=request.user)
+    try:
+        search = access.search_results_open(agency=_agency(request), user=request.user, pk=pk)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
     candidates = selectors.candidates_of(search=search)
     return render(request, template, {
         "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
@@ -187,7 +196,11 @@ def candidate_review(request: HttpRequest, pk: int, rank: int) -> HttpResponse:
 
 @member_required()
 def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
-    search = selectors.search_get(agency=_agency(request), pk=pk)
+    try:
+        search = access.search_for_results(agency=_agency(request), user=request.user, pk=pk,
+                                           action=AuditAction.EXPORT)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
     return disclosure_response(search, request.user)
 
 
@@ -234,8 +247,7 @@ def policy(request: HttpRequest) -> HttpResponse:
 
 @member_required()
 def gallery_list(request: HttpRequest) -> HttpResponse:
-    galleries = selectors.gallery_list(agency=_agency(request)).annotate(
-        face_count=Count("faces"), subject_count=Count("subjects", distinct=True))
+    galleries = selectors.gallery_list_with_counts(agency=_agency(request))
     form = GalleryForm(request.POST or None)
     if _admin_posted(request) and form.is_valid():
         try:
@@ -252,6 +264,10 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 @member_required()
 def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
+    if _role(request) != Role.AGENCY_ADMIN:  # a line-up of enrolled faces outside any case
+        return _refused(request, ServiceError(
+            "gallery_admin_only", "Only the agency admin browses the faces of a gallery. Officers "
+            "and supervisors see enrolled faces as candidates of searches in their cases.", 403))
     form = EnrollForm(request.POST or None, request.FILES or None)
     if _admin_posted(request) and form.is_valid():
         try:
@@ -275,23 +291,32 @@ def _image_response(field: Any) -> FileResponse:
     return response
 
 
-# Images answer browsers (session) and API clients (token) alike, and only for the owning agency.
+# Images answer browsers (session) and API clients (token) alike, only for the owning agency,
+# and only by the rule of search/services/access.py; each one served is audited there.
 @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, IsAgencyMember])
 def face_image(request: Request, pk: int) -> FileResponse:
-    return _image_response(selectors.face_get(agency=acting_agency(request.user), pk=pk).image)
+    """An enrolled face in gallery management: the agency admin's only."""
+    return _image_response(access.gallery_face_image(agency=acting_agency(request.user),
+                                                     user=request.user, pk=pk))
+
+
+@extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+@api_view(["GET"])
+@permission_classes([IsAuthenticated, IsAgencyMember])
+def candidate_image(request: Request, pk: int, rank: int) -> FileResponse:
+    """The enrolled face shown as a candidate of a search in a case the user may see."""
+    return _image_response(access.candidate_image(agency=acting_agency(request.user),
+                                                  user=request.user, pk=pk, rank=rank))
 
 
 @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, IsAgencyMember])
 def probe_image(request: Request, pk: int, part: str) -> FileResponse:
-    search = selectors.search_get(agency=acting_agency(request.user), pk=pk)
-    field = search.probe_face if part == "face" else search.probe
-    if not field:
-        raise Http404("No image")
-    return _image_response(field)
+    return _image_response(access.probe_image(agency=acting_agency(request.user),
+                                              user=request.user, pk=pk, part=part))
 
 
 @require_POST

@@ -11,9 +11,10 @@ from tests.factories import assigned_case
 from tests.fixtures import api_client, web_client
 
 
-def test_a_member_gets_the_face_image(cast, galleries) -> None:
+def test_the_agency_admin_gets_the_face_image(cast, galleries) -> None:
     face = Face.objects.filter(agency=cast.agency).first()
-    response = api_client(cast.officer).get(f"/images/faces/{face.pk}/")
+    assert api_client(cast.officer).get(f"/images/faces/{face.pk}/").status_code == 403
+    response = api_client(cast.admin).get(f"/images/faces/{face.pk}/")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"

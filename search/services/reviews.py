@@ -11,7 +11,8 @@ from agencies.models import AuditAction, Role
 from agencies.selectors import membership_of
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
-from search.services.cases import SEARCH_PERMISSION, case_audit_details
+from search.selectors import may_see_results
+from search.services.cases import case_audit_details
 
 REVIEWER_ROLES = (Role.OFFICER, Role.SUPERVISOR)
 
@@ -24,9 +25,10 @@ def _ensure_may_review(candidate: Candidate, reviewer: Any) -> None:
         raise ServiceError("reviewer_role_required", "Only officers and supervisors review "
                            "candidates.", status=403)
     case = candidate.search.case
-    if membership.role == Role.OFFICER and not reviewer.has_perm(SEARCH_PERMISSION, case):
+    if not may_see_results(user=reviewer, case=case):  # one rule for seeing and for reviewing
         raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}; "
-                           "only its officers or a supervisor can review its candidates.", status=403)
+                           "only its officers and the supervisors who approved it or are "
+                           "assigned to it can review its candidates.", status=403)
     if candidate.search.status != SearchStatus.DONE or candidate.face_id is None:
         raise ServiceError("not_reviewable", "This candidate can no longer be reviewed.", status=409)
 

@@ -19,7 +19,7 @@ from tests.fixtures import ARTIFACTS, api_client
 @pytest.fixture
 def reviewed_search(cast, galleries) -> Search:
     case = assigned_case(cast.agency, cast.officer, case_number="2026-0777",
-                         justification="Armed robbery, CCTV")
+                         justification="Armed robbery, CCTV", decided_by=cast.supervisor)
     search = searching.search_create(case=case, user=cast.officer,
                                      probe=photos.photo("Colin_Powell", 2))
     searching.search_run(search_id=search.pk)  # the service itself, in this process

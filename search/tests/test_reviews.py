@@ -9,6 +9,7 @@ import pytest
 from agencies.models import AuditAction, AuditEvent, Role
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, Search, SearchStatus
+from search.services.cases import case_assign
 from search.services.reviews import candidate_review
 from tests.factories import assigned_case, member
 from tests.fixtures import api_client
@@ -16,8 +17,9 @@ from tests.fixtures import api_client
 
 @pytest.fixture
 def candidate(cast, galleries) -> Candidate:
-    """A finished search by the officer with one real enrolled face as its first candidate."""
-    case = assigned_case(cast.agency, cast.officer)
+    """A finished search by the officer, in a case the supervisor approved, with one real enrolled
+    face as its first candidate."""
+    case = assigned_case(cast.agency, cast.officer, decided_by=cast.supervisor)
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer,
                                    probe="probes/p.jpg", status=SearchStatus.DONE)
     face = Face.objects.filter(agency=cast.agency).first()
@@ -52,6 +54,10 @@ def test_the_officer_and_a_supervisor_make_a_lead(cast, candidate) -> None:
 def test_two_supervisors_make_a_lead_without_the_officer(cast, candidate) -> None:
     second = member(cast.agency, Role.SUPERVISOR, "sam")
     _review(candidate, cast.supervisor)
+    with pytest.raises(ServiceError) as refused:  # a supervisor with no part in the case
+        _review(candidate, second)
+    assert refused.value.code == "not_assigned"
+    case_assign(case=candidate.search.case, actor=second, user=second)  # on the record
     assert _review(candidate, second) == CandidateStatus.POSSIBLE_LEAD
 
 

@@ -1,0 +1,99 @@
+"""Opening what a search found, and the images behind it: checked by one rule, always audited.
+
+The rule itself is `selectors.cases_open_to`. Every image served, candidate list opened or
+refusal is written to the agency's audit chain with who, which search (or gallery) and which face.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.fields.files import FieldFile
+from django.http import Http404
+
+from agencies.audit import audit_record
+from agencies.models import Agency, AuditAction, AuditOutcome, Role
+from agencies.selectors import has_role
+from portal.errors import ServiceError
+from search import selectors
+from search.models import Face, Search
+from search.services.cases import case_audit_details
+from search.services.searching import search_results_viewed
+
+PROBE_PARTS = {"probe": "probe", "face": "probe_face"}
+
+
+def _refuse(*, action: str, agency: Agency, user: Any, obj: Any, details: dict[str, Any],
+            message: str, code: str = "not_assigned") -> ServiceError:
+    """Record a refused look on its own (the request writes nothing else) and return the 403."""
+    audit_record(action=action, agency=agency, actor=user, obj=obj, outcome=AuditOutcome.REFUSED,
+                 details={**details, "code": code})
+    return ServiceError(code, message, status=403)
+
+
+def search_for_results(*, agency: Agency | None, user: Any, pk: Any,
+                       action: str = AuditAction.RESULTS_VIEWED) -> Search:
+    """A search whose results `user` asks for: 404 if not the agency's, 403 (audited) if its case
+    is not one they are assigned to or supervise."""
+    search = selectors.search_get(agency=agency, pk=pk)
+    if not selectors.may_see_results(user=user, case=search.case):
+        raise _refuse(action=action, agency=search.agency, user=user, obj=search,
+                      details=case_audit_details(search.case, search_id=search.pk),
+                      message=_not_open_message(user, search))
+    return search
+
+
+def _not_open_message(user: Any, search: Search) -> str:
+    if has_role(user, Role.AGENCY_ADMIN):
+        return ("Search results are shown to the officers and supervisors of their case and to "
+                "auditors; the agency admin manages galleries.")
+    return (f"You are not assigned to case {search.case.case_number}, so you cannot see its "
+            "searches. Ask a supervisor to assign you.")
+
+
+def search_results_open(*, agency: Agency | None, user: Any, pk: Any) -> Search:
+    """A search opened to read its candidates (page, panel or API); the opening is audited."""
+    search = search_for_results(agency=agency, user=user, pk=pk)
+    search_results_viewed(search=search, actor=user)
+    return search
+
+
+def candidate_image(*, agency: Agency | None, user: Any, pk: Any, rank: Any) -> FieldFile:
+    """The enrolled face shown as candidate `rank` of a search, audited with the search."""
+    search = search_for_results(agency=agency, user=user, pk=pk, action=AuditAction.IMAGE_VIEWED)
+    candidate = selectors.candidate_get(search=search, rank=rank)
+    if candidate.face is None:
+        raise Http404("The face was removed")
+    _image_viewed(search, user, image="candidate", rank=candidate.rank, face_id=candidate.face_id,
+                  gallery_id=candidate.gallery_id)
+    return candidate.face.image
+
+
+def probe_image(*, agency: Agency | None, user: Any, pk: Any, part: str) -> FieldFile:
+    """The probe photo (`probe`) or its aligned face (`face`) of a search, audited."""
+    search = search_for_results(agency=agency, user=user, pk=pk, action=AuditAction.IMAGE_VIEWED)
+    field = getattr(search, PROBE_PARTS[part]) if part in PROBE_PARTS else None
+    if not field:
+        raise Http404("No image")
+    _image_viewed(search, user, image=PROBE_PARTS[part])
+    return field
+
+
+def _image_viewed(search: Search, user: Any, **details: Any) -> None:
+    audit_record(action=AuditAction.IMAGE_VIEWED, agency=search.agency, actor=user, obj=search,
+                 details=case_audit_details(search.case, search_id=search.pk, **details))
+
+
+def gallery_face_image(*, agency: Agency | None, user: Any, pk: Any) -> FieldFile:
+    """An enrolled face seen through its gallery: the agency admin's alone, audited."""
+    face: Face = selectors.face_get(agency=agency, pk=pk)
+    details = {"image": "gallery", "face_id": face.pk, "gallery_id": face.gallery_id,
+               "subject_id": face.subject_id}
+    if not has_role(user, Role.AGENCY_ADMIN):
+        raise _refuse(action=AuditAction.IMAGE_VIEWED, agency=face.agency, user=user, obj=face,
+                      details=details, code="gallery_admin_only",
+                      message="Enrolled faces are shown only to the agency admin. Officers and "
+                              "supervisors see a face as a candidate of a search in their case.")
+    audit_record(action=AuditAction.IMAGE_VIEWED, agency=face.agency, actor=user, obj=face,
+                 details=details)
+    return face.image
