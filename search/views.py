@@ -235,7 +235,8 @@ def policy(request: HttpRequest) -> HttpResponse:
 @member_required()
 def gallery_list(request: HttpRequest) -> HttpResponse:
     galleries = selectors.gallery_list(agency=_agency(request)).annotate(
-        face_count=Count("faces"), subject_count=Count("subjects", distinct=True))
+        face_count=Count("faces", filter=selectors.LIVE_FACES),
+        subject_count=Count("subjects", distinct=True))
     form = GalleryForm(request.POST or None)
     if _admin_posted(request) and form.is_valid():
         try:

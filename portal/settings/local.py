@@ -13,3 +13,5 @@ CASEBOUND_DEMO_PASSWORD = os.environ.get("CASEBOUND_DEMO_PASSWORD", "casebound-d
 # Base32 TOTP secret shared by the demo users, so a demo can be signed in from one authenticator.
 CASEBOUND_DEMO_TOTP_SECRET = os.environ.get("CASEBOUND_DEMO_TOTP_SECRET",
                                             "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+# Mail (opt-out confirmation links, invitations) is printed, so `make run` works offline.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
