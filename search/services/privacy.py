@@ -155,7 +155,11 @@ def optout_answer(*, consultation: OptOutConsultation, actor: Any, confirm: bool
         raise ServiceError("reason_required", "Say why your agency keeps these faces (for example "
                            "the warrant or statute); the reason is audited.")
     with transaction.atomic():
-        locked = OptOutConsultation.objects.select_for_update().get(pk=consultation.pk)
+        locked = (OptOutConsultation.objects.select_for_update(of=("self",)).select_related("request")
+                  .get(pk=consultation.pk))
+        if locked.request.status != OptOutStatus.CONSULTING:
+            raise ServiceError("already_decided", "The operator has already decided this request.",
+                               status=409)
         if locked.answer != AgencyAnswer.AWAITING or timezone.now() > locked.deadline:
             raise ServiceError("already_answered", "This request was already answered, or its "
                                "deadline passed (no answer counts as confirmation).", status=409)

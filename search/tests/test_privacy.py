@@ -211,6 +211,7 @@ def test_an_agency_objection_keeps_its_faces(cast, operator, opt_in_gallery, mai
 
 def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_grace(
         cast, operator, opt_in_gallery, mailoutbox, django_capture_on_commit_callbacks) -> None:
+    earlier = _search(cast, "Colin_Powell")
     request = _filed_and_confirmed("Colin_Powell", "cp@example.org", mailoutbox)
     operator_web = web_client(operator)
     consulted = operator_web.post(f"/platform/opt-outs/{request.pk}/decide/", {"decision": "consult"},
@@ -229,6 +230,8 @@ def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_
     gallery_page = web_client(cast.admin).get(f"/galleries/{opt_in_gallery.pk}/").content.decode()
     assert "Colin_Powell" not in gallery_page
     assert web_client(cast.officer).get(f"/images/faces/{face.pk}/").status_code == 404
+    panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
+    assert f"/images/faces/{face.pk}/" not in panel and "Removed" in panel
     lapsed = AuditEvent.objects.get(action=AuditAction.OPT_OUT_ANSWERED, chain=cast.agency.pk)
     assert lapsed.details["answer"] == "lapsed"
     with pytest.raises(ServiceError):  # suppressed while removed
@@ -241,6 +244,8 @@ def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_
     assert "restored" in restored
     assert Face.objects.filter(pk=face.pk).exists()
     assert "Colin_Powell" in _references(_search(cast, "Colin_Powell"))
+    panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
+    assert f"/images/faces/{face.pk}/" in panel
     assert not Suppression.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.OPT_OUT_RESTORED, chain=cast.agency.pk,
                                      details__reason="Wrong person: a look-alike").exists()
@@ -293,6 +298,10 @@ def test_only_the_operator_decides(cast, operator, opt_in_gallery, mailoutbox) -
     assert response.status_code == 200 and response.json()["faces_removed"] == 1
     assert api_client(operator).post(url + "approve/").status_code == 409
     assert api_client(cast.admin).post(url + "restore/", {"reason": "x"}).status_code == 403
+    review = api_client(cast.admin).get("/api/v1/opt-out-reviews/").json()["results"][0]
+    late = api_client(cast.admin).post(f"/api/v1/opt-out-reviews/{review['id']}/object/",
+                                       {"reason": "too late"}, format="json")
+    assert late.status_code == 409 and review["answer"] == "lapsed"
 
 
 def test_a_court_order_erases_the_subject_and_redacts_past_results(
