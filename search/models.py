@@ -412,6 +412,8 @@ class Suppression(models.Model):
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
     model_name = models.CharField(max_length=40)
     request = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="suppression")
+    exempt_agency_ids = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                                   help_text="Agencies that objected: they keep enrolling this face")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

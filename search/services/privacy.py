@@ -208,8 +208,9 @@ def optout_approve(*, request: OptOutRequest, actor: Any, reason: str = "") -> O
                                f"{locked.objection_deadline:%Y-%m-%d %H:%M} UTC; approve after "
                                "that, or once every agency has answered.", status=409)
         per_agency = {c.agency_id: _apply_answer(c, locked, now) for c in consultations}
+        objected = [c.agency_id for c in consultations if c.answer == AgencyAnswer.OBJECTED]
         Suppression.objects.create(embedding=list(locked.embedding), model_name=locked.model_name,
-                                   request=locked)
+                                   request=locked, exempt_agency_ids=objected)
         locked.faces_removed = sum(per_agency.values())
         _close(locked, actor, OptOutStatus.APPROVED, reason)
         audit_record(action=AuditAction.OPT_OUT_DECIDED, agency=None, actor=actor, obj=locked,
@@ -297,7 +298,8 @@ def ensure_not_suppressed(*, gallery: Gallery, embedding: Any, actor: Any) -> No
     """Refuse to enroll, in a gallery honouring opt-outs, a face that has opted out."""
     if not gallery.opt_outs_apply:  # a warrant or arrest gallery is never suppressed
         return
-    suppressed = Suppression.objects.filter(model_name=pipeline.MODEL_NAME)
+    suppressed = (Suppression.objects.filter(model_name=pipeline.MODEL_NAME)
+                  .exclude(exempt_agency_ids__contains=[gallery.agency_id]))
     if faces_like(suppressed, embedding, model_name=pipeline.MODEL_NAME,  # type: ignore[arg-type]
                   min_similarity=_strict()).exists():
         audit_record(action=AuditAction.ENROLLMENT_SUPPRESSED, agency=gallery.agency, actor=actor,

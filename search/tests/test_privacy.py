@@ -207,6 +207,11 @@ def test_an_agency_objection_keeps_its_faces(cast, operator, opt_in_gallery, mai
     assert AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.other_agency.pk).exists()
     assert not AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.agency.pk).exists()
     assert [m.to for m in mailoutbox][-1] == ["cp@example.org"]
+    face_enroll(gallery=opt_in_gallery, subject_reference="CP-2",
+                image=photos.photo("Colin_Powell", 2))  # the objecting agency still enrolls
+    with pytest.raises(ServiceError):  # the agency that confirmed does not
+        face_enroll(gallery=theirs, subject_reference="S-Powell-2",
+                    image=photos.photo("Colin_Powell", 2))
 
 
 def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_grace(
