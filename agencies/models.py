@@ -103,6 +103,11 @@ class AuditAction(models.TextChoices):
     ROLE_APPROVED = "role_approved", "Privileged role approved"
     ROLE_REFUSED = "role_refused", "Privileged role refused"
     IMAGE_VIEWED = "image_viewed", "Face or probe image viewed"
+    OPT_OUT_CONFIRMED = "opt_out_confirmed", "Opt-out e-mail address confirmed"
+    OPT_OUT_CONSULTED = "opt_out_consulted", "Opt-out matches sent to the agencies holding them"
+    OPT_OUT_ANSWERED = "opt_out_answered", "Agency confirmed or objected to an opt-out"
+    OPT_OUT_RESTORED = "opt_out_restored", "Faces removed by an opt-out restored"
+    OPT_OUT_EXPIRED = "opt_out_expired", "Unconfirmed opt-out requests purged"
 
 
 class AuditOutcome(models.TextChoices):

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from agencies import billing_apis, member_apis
 from agencies.audit_apis import AuditEventViewSet
 from search import apis
+from search.opt_out_reviews import OptOutConsultationViewSet
 from search.platform import PlatformOptOutViewSet, PublicOptOutViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -16,6 +17,7 @@ router.register("audit", AuditEventViewSet, basename="audit")
 router.register("subjects", apis.SubjectViewSet, basename="subject")
 router.register("batches", apis.BatchViewSet, basename="batch")
 router.register("public/opt-out", PublicOptOutViewSet, basename="public-opt-out")
+router.register("opt-out-reviews", OptOutConsultationViewSet, basename="opt-out-review")
 router.register("platform/opt-outs", PlatformOptOutViewSet, basename="platform-opt-out")
 router.register("platform/agencies", billing_apis.PlatformAgencyViewSet, basename="platform-agency")
 router.register("platform/plans", billing_apis.PlatformPlanViewSet, basename="platform-plan")

@@ -129,7 +129,8 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                     "batches": (Role.AGENCY_ADMIN,)}
 
     def get_queryset(self) -> QuerySet[Gallery]:
-        return selectors.gallery_list(agency=self.agency).annotate(face_count=Count("faces"))
+        return selectors.gallery_list(agency=self.agency).annotate(
+            face_count=Count("faces", filter=selectors.LIVE_FACES))
 
     def perform_create(self, serializer: Any) -> None:
         gallery = enrollment.gallery_create(agency=self.agency, actor=self.request.user,

@@ -11,7 +11,7 @@ from django.db import models
 from guardian.models import UserObjectPermissionBase
 from pgvector.django import VectorField
 
-from agencies.tenancy import TenantModel
+from agencies.tenancy import TenantModel, TenantQuerySet
 
 EMBEDDING_DIMENSIONS = 128
 
@@ -24,6 +24,12 @@ class LegalBasis(models.TextChoices):
     OTHER_STATUTE = "other_statute", "Other statutory basis"
 
 
+# The purpose of a gallery is its legal basis. Only a gallery held under "other statutory basis"
+# may honour public opt-outs: a warrant, a missing-person report, a court order or an arrest
+# record is held under a duty that a member of the public cannot waive for someone else.
+OPT_OUT_BASES = (LegalBasis.OTHER_STATUTE,)
+
+
 class Gallery(TenantModel):
     """A set of faces an agency lawfully holds, with where they came from and why it may hold them."""
 
@@ -31,7 +37,8 @@ class Gallery(TenantModel):
     source = models.CharField(max_length=300, help_text="Where the photos come from")
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices)
     honours_opt_outs = models.BooleanField(
-        default=True, help_text="Approved public opt-outs remove matching faces from this gallery")
+        default=False, help_text="Approved public opt-outs remove matching faces from this gallery "
+                                 "(only for galleries under other statutory basis)")
     retention_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Faces older than this are purged; empty keeps them")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -39,11 +46,23 @@ class Gallery(TenantModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["agency", "name"], name="gallery_unique_name")
+            models.UniqueConstraint(fields=["agency", "name"], name="gallery_unique_name"),
+            models.CheckConstraint(  # also binds the Django admin and hand-written SQL
+                condition=models.Q(honours_opt_outs=False)
+                | models.Q(legal_basis__in=[str(b) for b in OPT_OUT_BASES]),
+                name="gallery_opt_outs_only_other_statute",
+                violation_error_message="Only a gallery held under another statutory basis may "
+                                        "honour opt-outs; warrant, missing-person, court-order and "
+                                        "arrest galleries never do."),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def opt_outs_apply(self) -> bool:
+        """Whether public opt-outs remove faces from, and suppress enrollment into, this gallery."""
+        return self.honours_opt_outs and self.legal_basis in OPT_OUT_BASES
 
 
 class Subject(TenantModel):
@@ -64,8 +83,22 @@ class Subject(TenantModel):
         return self.display_name or self.reference
 
 
+class LiveFaceManager(models.Manager["Face"]):
+    """Faces not removed: what every search, listing and image view sees."""
+
+    def get_queryset(self) -> TenantQuerySet[Face]:
+        return TenantQuerySet(self.model, using=self._db).filter(removed_at__isnull=True)
+
+    def for_agency(self, agency: Any) -> TenantQuerySet[Face]:
+        return self.get_queryset().for_agency(agency)
+
+
 class Face(TenantModel):
-    """One enrolled face: an aligned crop, its embedding and how both were made."""
+    """One enrolled face: an aligned crop, its embedding and how both were made.
+
+    A face removed by an opt-out stays for a grace period (restorable) with `removed_at` set;
+    `objects` never shows it, so no search or listing can; `all_objects` is for restore and purge.
+    """
 
     gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="faces")
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="faces")
@@ -80,8 +113,16 @@ class Face(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Soft-removed by an opt-out; purged after the grace")
+    removed_by_opt_out = models.ForeignKey("OptOutRequest", null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+
+    objects = LiveFaceManager()  # type: ignore[assignment,misc]
+    all_objects = TenantQuerySet.as_manager()
 
     class Meta:
+        default_manager_name = "objects"
         indexes = [models.Index(fields=["gallery", "model_name"])]
 
 
@@ -300,6 +341,9 @@ class OptOutStatus(models.TextChoices):
     PENDING = "pending", "Awaiting review"
     APPROVED = "approved", "Approved: faces removed and suppressed"
     REJECTED = "rejected", "Rejected"
+    UNCONFIRMED = "unconfirmed", "Waiting for the e-mail address to be confirmed"
+    CONSULTING = "consulting", "Agencies holding matching faces are consulted"
+    RESTORED = "restored", "Removal undone by the operator"
 
 
 class OptOutRequest(models.Model):
@@ -311,7 +355,11 @@ class OptOutRequest(models.Model):
     email = models.EmailField()
     residence = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=OptOutStatus.choices,
-                              default=OptOutStatus.PENDING)
+                              default=OptOutStatus.UNCONFIRMED)
+    # Only a hash of the confirmation link's token is stored: the link is the proof of the mailbox.
+    confirmation_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    objection_deadline = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -326,6 +374,37 @@ class OptOutRequest(models.Model):
         return f"Opt-out {self.pk} ({self.status})"
 
 
+class AgencyAnswer(models.TextChoices):
+    AWAITING = "awaiting", "Awaiting the agency's answer"
+    CONFIRMED = "confirmed", "Confirmed by the agency"
+    OBJECTED = "objected", "Objected: the agency keeps its faces"
+    LAPSED = "lapsed", "No answer by the deadline: counted as confirmed"
+
+
+class OptOutConsultation(TenantModel):
+    """One agency's say on an opt-out that matched its faces; only that agency sees the faces."""
+
+    request = models.ForeignKey(OptOutRequest, on_delete=models.CASCADE,
+                                related_name="consultations")
+    face_ids = ArrayField(models.BigIntegerField(), help_text="The agency's matching faces")
+    answer = models.CharField(max_length=20, choices=AgencyAnswer.choices,
+                              default=AgencyAnswer.AWAITING)
+    reason = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["request", "agency"],
+                                               name="consultation_once_per_agency")]
+
+    def __str__(self) -> str:
+        return f"Opt-out {self.request_id} at agency {self.agency_id}"
+
+
 class Suppression(models.Model):
     """A face that must never be enrolled again in a gallery honouring opt-outs: the embedding
     only, never a photo."""
@@ -333,6 +412,8 @@ class Suppression(models.Model):
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
     model_name = models.CharField(max_length=40)
     request = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="suppression")
+    exempt_agency_ids = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                                   help_text="Agencies that objected: they keep enrolling this face")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

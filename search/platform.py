@@ -19,18 +19,43 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import IsPlatformAdmin
 from agencies.decorators import platform_admin_required
+from portal.config import setting
 from portal.errors import ServiceError
-from search.models import OptOutRequest, OptOutStatus
+from search.models import OptOutConsultation, OptOutRequest, OptOutStatus
+from search.public_views import confirmation_link
 from search.serializers import CaseDecisionSerializer
-from search.services.privacy import optout_approve, optout_reject, optout_submit
+from search.services.privacy import (
+    optout_approve,
+    optout_consult,
+    optout_reject,
+    optout_restore,
+    optout_submit,
+)
 from search.uploads import read_upload
 
 
+class ConsultationCountSerializer(serializers.ModelSerializer[OptOutConsultation]):
+    """What the operator sees of an agency's matches: how many, never which faces."""
+
+    agency_name = serializers.CharField(source="agency.name", read_only=True)
+    faces = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OptOutConsultation
+        fields = ["agency", "agency_name", "faces", "answer", "reason", "deadline", "answered_at"]
+
+    def get_faces(self, consultation: OptOutConsultation) -> int:
+        return len(consultation.face_ids)
+
+
 class OptOutSerializer(serializers.ModelSerializer[OptOutRequest]):
+    consultations = ConsultationCountSerializer(many=True, read_only=True)
+
     class Meta:
         model = OptOutRequest
         fields = ["id", "status", "email", "residence", "faces_removed", "decision_reason",
-                  "created_at", "decided_at"]
+                  "created_at", "confirmed_at", "objection_deadline", "decided_at",
+                  "consultations"]
 
 
 class OptOutCreateSerializer(serializers.Serializer[Any]):
@@ -50,7 +75,8 @@ def _submit(request: Request) -> Response:
     params.is_valid(raise_exception=True)
     created = optout_submit(photo=read_upload(params.validated_data["photo"]),
                             email=params.validated_data["email"],
-                            residence=params.validated_data["residence"])
+                            residence=params.validated_data["residence"],
+                            link_for=confirmation_link(request._request))
     return Response(OptOutPublicSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
@@ -77,12 +103,29 @@ class PlatformOptOutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[OptOutRequest]:
-        return OptOutRequest.objects.all()  # not tenant data: requests come from the public
+        # Not tenant data: requests come from the public; unconfirmed ones are not for review.
+        return (OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED)
+                .prefetch_related("consultations__agency"))
 
     @extend_schema(request=OptOutCreateSerializer, responses={201: OptOutPublicSerializer})
     def create(self, request: Request) -> Response:
         """Record a request received by post or in person."""
         return _submit(request)
+
+    @extend_schema(request=None, responses={200: OptOutSerializer})
+    @action(detail=True, methods=["post"])
+    def consult(self, request: Request, pk: str) -> Response:
+        """Count the matches per agency and ask each agency holding them to confirm or object."""
+        decided = optout_consult(request=self.get_object(), actor=request.user)
+        return Response(OptOutSerializer(decided).data)
+
+    @extend_schema(request=CaseDecisionSerializer, responses={200: OptOutSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str) -> Response:
+        """Bring back the faces a removal took, within the grace period."""
+        decided = optout_restore(request=self.get_object(), actor=request.user,
+                                 reason=str(request.data.get("reason", "")))
+        return Response(OptOutSerializer(decided).data)
 
     @extend_schema(request=CaseDecisionSerializer, responses={200: OptOutSerializer})
     @action(detail=True, methods=["post"])
@@ -101,24 +144,43 @@ class PlatformOptOutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 @platform_admin_required
 def opt_out_queue(request: HttpRequest) -> HttpResponse:
+    requests = OptOutRequest.objects.prefetch_related("consultations__agency")
     return render(request, "platform/opt_outs.html", {
-        "pending": OptOutRequest.objects.filter(status=OptOutStatus.PENDING),
-        "decided": OptOutRequest.objects.exclude(status=OptOutStatus.PENDING)[:50]})
+        "pending": requests.filter(status=OptOutStatus.PENDING),
+        "consulting": requests.filter(status=OptOutStatus.CONSULTING),
+        "unconfirmed": requests.filter(status=OptOutStatus.UNCONFIRMED).count(),
+        "decided": requests.filter(status__in=DECIDED)[:50],
+        "strict": setting("OPT_OUT_SIMILARITY"), "grace_days": setting("OPT_OUT_GRACE_DAYS"),
+        "objection_days": setting("OPT_OUT_OBJECTION_DAYS")})
+
+
+DECIDED = (OptOutStatus.APPROVED, OptOutStatus.REJECTED, OptOutStatus.RESTORED)
+
+
+def _decide(decision: str, opt_out: OptOutRequest, actor: Any, reason: str) -> str:
+    if decision == "consult":
+        consulted = optout_consult(request=opt_out, actor=actor)
+        return (f"Request {opt_out.pk}: {consulted.consultations.count()} agency(ies) asked; they "
+                f"may object until {consulted.objection_deadline:%Y-%m-%d %H:%M} UTC.")
+    if decision == "approve":
+        decided = optout_approve(request=opt_out, actor=actor, reason=reason)
+        return (f"Request {opt_out.pk} approved: {decided.faces_removed} face(s) removed, "
+                f"restorable for {setting('OPT_OUT_GRACE_DAYS')} days; the face is suppressed.")
+    if decision == "restore":
+        optout_restore(request=opt_out, actor=actor, reason=reason)
+        return f"Request {opt_out.pk}: the removed faces are restored and the suppression lifted."
+    optout_reject(request=opt_out, actor=actor, reason=reason)
+    return f"Request {opt_out.pk} rejected."
 
 
 @require_POST
 @platform_admin_required
 def opt_out_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    opt_out = get_object_or_404(OptOutRequest, pk=pk)
-    reason = request.POST.get("reason", "")
+    opt_out = get_object_or_404(OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED),
+                                pk=pk)
     try:
-        if request.POST.get("decision") == "approve":
-            decided = optout_approve(request=opt_out, actor=request.user, reason=reason)
-            messages.success(request, f"Request {pk} approved: {decided.faces_removed} face(s) "
-                             "removed; the face is suppressed.")
-        else:
-            optout_reject(request=opt_out, actor=request.user, reason=reason)
-            messages.success(request, f"Request {pk} rejected.")
+        messages.success(request, _decide(request.POST.get("decision", ""), opt_out, request.user,
+                                          request.POST.get("reason", "")))
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("platform-opt-outs")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django_ratelimit.decorators import ratelimit
 
 from agencies.checkpoints import published_checkpoints
+from portal.config import setting
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import IMAGE_ACCEPT
-from search.services.privacy import optout_submit
+from search.services.privacy import optout_confirm, optout_submit
 from search.uploads import read_upload
 
 
@@ -20,7 +24,9 @@ class OptOutForm(forms.Form):
     photo = forms.FileField(label="A photo of yourself", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
                             help_text="Just you, facing the camera. JPEG, PNG or WebP. Only the face "
                                       "crop is kept, and only until your request is decided.")
-    email = forms.EmailField(label="Your e-mail", help_text="We write to tell you the outcome.")
+    email = forms.EmailField(label="Your e-mail",
+                             help_text="We send a link to confirm the request; it is reviewed "
+                                       "only once you follow it. We write again with the outcome.")
     residence = forms.CharField(label="Where you live", max_length=200,
                                 help_text="Country and region, e.g. US, Illinois.")
 
@@ -32,12 +38,37 @@ def opt_out(request: HttpRequest) -> HttpResponse:
         try:
             submitted = optout_submit(photo=read_upload(form.cleaned_data["photo"]),
                                       email=form.cleaned_data["email"],
-                                      residence=form.cleaned_data["residence"])
+                                      residence=form.cleaned_data["residence"],
+                                      link_for=confirmation_link(request))
         except ServiceError as exc:
             form.add_error("photo", exc.message)
         else:
-            return render(request, "public/opt_out_received.html", {"opt_out": submitted})
-    return render(request, "public/opt_out.html", {"form": form})
+            return render(request, "public/opt_out_received.html",
+                          {"opt_out": submitted, **_terms()})
+    return render(request, "public/opt_out.html", {"form": form, **_terms()})
+
+
+def _terms() -> dict[str, int]:
+    return {"confirm_hours": setting("OPT_OUT_CONFIRM_HOURS"),
+            "objection_days": setting("OPT_OUT_OBJECTION_DAYS")}
+
+
+def confirmation_link(request: HttpRequest) -> Callable[[str], str]:
+    """How the mailed link to confirm an opt-out is built, from the address the request came to."""
+    return lambda token: request.build_absolute_uri(reverse("opt-out-confirm", args=[token]))
+
+
+@ratelimit(key="ip", rate="30/h", block=True)
+def opt_out_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button; only the POST confirms, so a mail scanner opening links proves nothing."""
+    if request.method != "POST":
+        return render(request, "public/opt_out_confirm.html", {})
+    try:
+        confirmed = optout_confirm(token=token)
+    except ServiceError as exc:
+        return render(request, "public/opt_out_confirm.html", {"error": exc.message},
+                      status=exc.status)
+    return render(request, "public/opt_out_confirm.html", {"opt_out": confirmed})
 
 
 def transparency(request: HttpRequest) -> HttpResponse:

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
@@ -24,6 +24,7 @@ from search.models import (
     Face,
     Gallery,
     OffenceCategory,
+    OptOutConsultation,
     Search,
     SearchStatus,
     Subject,
@@ -123,14 +124,22 @@ def gallery_get(*, agency: Agency | None, pk: Any) -> Gallery:
     return _get_or_404(gallery_list(agency=agency), pk)
 
 
+def _with_live_faces(subjects: QuerySet[Subject]) -> QuerySet[Subject]:
+    # A subject whose faces an opt-out removed is hidden with them until restored or purged.
+    return subjects.filter(Exists(Face.objects.filter(subject=OuterRef("pk"))))
+
+
 def subject_list(*, gallery: Gallery) -> QuerySet[Subject]:
     """A gallery's subjects with their face counts."""
-    return Subject.objects.for_agency(gallery.agency).filter(gallery=gallery)
+    return _with_live_faces(Subject.objects.for_agency(gallery.agency).filter(gallery=gallery))
 
 
 def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
     """The agency's subjects in every gallery."""
-    return Subject.objects.for_agency(agency)
+    return _with_live_faces(Subject.objects.for_agency(agency))
+
+
+LIVE_FACES = Q(faces__removed_at__isnull=True)  # for counts made by a join, past the manager
 
 
 def batch_get(*, agency: Agency | None, pk: Any) -> EnrollmentBatch:
@@ -258,3 +267,19 @@ def _transparency_figures(years: list[int]) -> list[dict[str, Any]]:
             per_year.append({"year": year, "searches": searches.count(), "per_offence": per_offence})
         rows.append({"agency": agency, "retention": retention_of(agency), "years": per_year})
     return rows
+
+
+def consultation_list(*, agency: Agency | None) -> QuerySet[OptOutConsultation]:
+    """The opt-out requests that matched the agency's faces, newest first."""
+    return OptOutConsultation.objects.for_agency(agency).select_related("request")
+
+
+def consultation_get(*, agency: Agency | None, pk: Any) -> OptOutConsultation:
+    """One of the agency's opt-out consultations, or 404 (another agency's looks missing)."""
+    return _get_or_404(consultation_list(agency=agency), pk)
+
+
+def consultation_faces(*, consultation: OptOutConsultation) -> QuerySet[Face]:
+    """The agency's own faces that matched, still enrolled; no other agency's face is ever here."""
+    return (Face.objects.for_agency(consultation.agency).filter(pk__in=consultation.face_ids)
+            .select_related("subject", "gallery").defer("embedding"))

@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError
 from agencies.row_security import agency_rows, platform_rows
 from portal.errors import ServiceError
 from search.services import cases, retention, searching
+from search.services.privacy import optouts_housekeep
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
@@ -68,7 +69,9 @@ def expire_cases() -> int:
 @shared_task
 def purge_expired() -> dict[str, dict[str, int]]:
     with platform_rows("retention purge"):
-        return dict(retention.purge_expired().counts)
+        counts = dict(retention.purge_expired().counts)
+        counts["opt-outs"] = optouts_housekeep()
+        return counts
 
 
 @shared_task

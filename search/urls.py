@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from search import platform, public_views, views
+from search import opt_out_reviews, platform, public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,10 +22,13 @@ urlpatterns = [
     path("cases/<int:pk>/close/", views.case_close, name="case-close"),
     path("subjects/<int:pk>/erasure/", views.subject_erasure, name="subject-erasure"),
     path("opt-out/", public_views.opt_out, name="opt-out"),
+    path("opt-out/confirm/<str:token>/", public_views.opt_out_confirm, name="opt-out-confirm"),
     path("transparency/", public_views.transparency, name="transparency"),
     path("platform/opt-outs/", platform.opt_out_queue, name="platform-opt-outs"),
     path("platform/opt-outs/<int:pk>/decide/", platform.opt_out_decide, name="platform-opt-out-decide"),
     path("platform/opt-outs/<int:pk>/photo/", platform.opt_out_photo, name="platform-opt-out-photo"),
+    path("opt-out-reviews/", opt_out_reviews.consultation_list, name="opt-out-reviews"),
+    path("opt-out-reviews/<int:pk>/", opt_out_reviews.consultation_detail, name="opt-out-review"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
     path("galleries/<int:pk>/batches/", views.batch_new, name="batch-new"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from agencies import tenancy
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Invoice, License, Role
 from agencies.services import member_update
-from search.models import EnrollmentBatch, Face, Subject
+from search.models import EnrollmentBatch, Face, OptOutConsultation, Subject
 from search.services import searching
 from search.services.privacy import optout_submit
 from tests import photos
@@ -37,9 +37,10 @@ from tests.fixtures import api_client, enroll_people, web_client
 
 SECRETS = ["A-SECRET-CASE-7", "A-SECRET-JUSTIFICATION", "A-SECRET-GALLERY", "Ariel_Sharon"]
 PUBLIC = {"login", "logout", "mfa-setup", "mfa-verify", "api-token", "opt-out", "transparency",
-          "public-opt-out-list", "invitation-accept-api"}
-# Reached by an unguessable token, which is the credential itself (an invitation link).
-TOKEN_ROUTES = {"invitation-accept"}
+          "public-opt-out-list", "invitation-accept-api", "opt-out-confirm"}
+# Reached by an unguessable token, which is the credential itself (an invitation link, the link
+# that confirms an opt-out's e-mail address).
+TOKEN_ROUTES = {"invitation-accept", "opt-out-confirm"}
 PLATFORM_ONLY = "platform/"  # the operator's routes: every agency user is refused
 DENIED = {401, 403, 404, 405}
 
@@ -58,7 +59,10 @@ def agency_a(cast) -> dict[str, Any]:
     event = audit_record(action=AuditAction.CASE_OPENED, agency=cast.agency, actor=cast.officer,
                          details={"case_number": "A-SECRET-CASE-7"})
     opt_out = optout_submit(photo=photos.photo("Tony_Blair", 1), email="x@example.org",
-                            residence="X")
+                            residence="X", link_for=str)
+    consultation = OptOutConsultation.objects.create(
+        agency=cast.agency, request=opt_out, deadline=timezone.now() + timedelta(days=14),
+        face_ids=list(Face.objects.filter(agency=cast.agency).values_list("pk", flat=True)))
     invoice = Invoice.objects.create(agency=cast.agency, number="A-INV-1", period=date(2026, 1, 1),
                                      currency="USD", total=Decimal("1.00"),
                                      issued_at=timezone.now())
@@ -70,7 +74,8 @@ def agency_a(cast) -> dict[str, Any]:
             "batches": batch.pk,
             "platform/agencies": cast.agency.pk, "platform/licenses": license_a.pk,
             "platform/plans": license_a.plan_id,
-            "platform/opt-outs": opt_out.pk, "cases": case.pk, "searches": search.pk,
+            "platform/opt-outs": opt_out.pk, "opt-out-reviews": consultation.pk,
+            "cases": case.pk, "searches": search.pk,
             "galleries": gallery.pk, "audit": event.pk,
             "people": cast.officer.pk, "role-requests": role_request.pk,
             "images/faces": Face.objects.filter(agency=cast.agency)[0].pk,
@@ -191,7 +196,7 @@ def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a, walls) -> No
     for who, client in _other_agency_clients(cast):
         for url in ("/api/v1/cases/", "/api/v1/galleries/", "/api/v1/searches/", "/api/v1/audit/",
                     "/cases/", "/galleries/", "/", "/audit/", "/audit/export.csv", "/audit/reports/",
-                    "/people/", "/policy/"):
+                    "/people/", "/policy/", "/opt-out-reviews/", "/api/v1/opt-out-reviews/"):
             response = client.get(url)
             _assert_nothing_leaks(who, url, response)
 

@@ -268,6 +268,13 @@ CASEBOUND: dict[str, Any] = {
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
     # Opt-outs and court orders remove faces at least this similar (stricter than search: 0.90).
     "OPT_OUT_SIMILARITY": float(os.environ.get("CASEBOUND_OPT_OUT_SIMILARITY", 0.93)),
+    # An opt-out reaches review only once its e-mail link is followed within this many hours;
+    # unconfirmed requests are then purged with their photo.
+    "OPT_OUT_CONFIRM_HOURS": int(os.environ.get("CASEBOUND_OPT_OUT_CONFIRM_HOURS", 48)),
+    # Agencies holding matching faces may object within this many days; silence confirms.
+    "OPT_OUT_OBJECTION_DAYS": int(os.environ.get("CASEBOUND_OPT_OUT_OBJECTION_DAYS", 14)),
+    # Removed faces stay restorable this many days before the daily purge deletes them.
+    "OPT_OUT_GRACE_DAYS": int(os.environ.get("CASEBOUND_OPT_OUT_GRACE_DAYS", 30)),
     # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
     "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
     "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 600)),

@@ -10,7 +10,7 @@ from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction
 from portal.errors import ServiceError
 from search import pipeline
-from search.models import Face, Gallery, LegalBasis, Subject
+from search.models import OPT_OUT_BASES, Face, Gallery, LegalBasis, Subject
 from search.pipeline import ImageRejected, Pick
 from search.services.files import jpeg_file
 from search.services.privacy import ensure_not_suppressed
@@ -25,9 +25,9 @@ def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
     if Gallery.objects.for_agency(agency).filter(name=name).exists():
         raise ServiceError("duplicate_gallery", f"Your agency already has a gallery named {name}.",
                            status=409)
-    # Arrest records and court orders are held under a legal duty that a public opt-out cannot
-    # override; every other gallery honours opt-outs.
-    honours = legal_basis not in (LegalBasis.ARREST_RECORD, LegalBasis.COURT_ORDER)
+    # Warrants, missing-person reports, court orders and arrest records are held under a duty
+    # that a public opt-out cannot override; only other statutory galleries honour opt-outs.
+    honours = legal_basis in OPT_OUT_BASES
     gallery = Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis,
                                      honours_opt_outs=honours)
     audit_record(action=AuditAction.GALLERY_CREATED, agency=agency, actor=actor, obj=gallery,

@@ -27,7 +27,7 @@ def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], i
     redacted = Candidate.objects.filter(face_id__in=ids).update(face=None, redacted=reason)
     subjects = {face.subject_id for face in doomed}
     files = [face.image for face in doomed]
-    Face.objects.filter(pk__in=ids).delete()
+    Face.all_objects.filter(pk__in=ids).delete()  # soft-removed faces too
     Subject.objects.filter(pk__in=subjects, faces__isnull=True).delete()
     transaction.on_commit(lambda: _delete_files(files))  # only once the rows are surely gone
     return Counter(face.agency_id for face in doomed), redacted

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agencies.mfa import totp_device_ensure
 from agencies.models import AuditAction, AuditEvent
 from portal.errors import ServiceError
 from search.models import (
-    Candidate,
     Face,
+    Gallery,
     LegalBasis,
+    OptOutConsultation,
     OptOutRequest,
     OptOutStatus,
     Search,
@@ -27,24 +31,25 @@ from search.models import (
 )
 from search.services import searching
 from search.services.enrollment import face_enroll
-from search.services.privacy import optout_approve, optout_submit
 from tests import photos
-from tests.factories import GalleryFactory, UserFactory, assigned_case
-from tests.fixtures import api_client
+from tests.factories import TOTP_SECRET, GalleryFactory, UserFactory, assigned_case
+from tests.fixtures import api_client, web_client
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"]
 
 
 @pytest.fixture
 def operator(db) -> Any:
-    return UserFactory(username="operator", is_staff=True, is_superuser=True)
+    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)  # the pages need the second factor
+    return user
 
 
 @pytest.fixture
 def opt_in_gallery(cast) -> Any:
-    """A warrant gallery (honours opt-outs) with the first photo of four people."""
-    gallery = GalleryFactory(agency=cast.agency, name="Warrants", legal_basis=LegalBasis.WARRANT,
-                             honours_opt_outs=True)
+    """A gallery under another statutory basis (honours opt-outs) with four people."""
+    gallery = GalleryFactory(agency=cast.agency, name="Licensing photos",
+                             legal_basis=LegalBasis.OTHER_STATUTE, honours_opt_outs=True)
     for name in PEOPLE:
         face_enroll(gallery=gallery, subject_reference=name, image=photos.photo(name, 0))
     return gallery
@@ -71,57 +76,212 @@ def _references(search: Search) -> list[str]:
     return [c.subject.reference for c in search.candidates.select_related("subject") if c.subject]
 
 
-def test_an_approved_opt_out_removes_that_person_only(cast, operator, opt_in_gallery, bookings,
-                                                      mailoutbox,
-                                                      django_capture_on_commit_callbacks) -> None:
-    before = _search(cast, "Colin_Powell")
-    assert _references(before)[0] in ("Colin_Powell", "BK-Powell")
-    request = optout_submit(photo=photos.photo("Colin_Powell", 1), email="cp@example.org",
-                            residence="US, Illinois")
+def _file(person: str, email: str, index: int = 1) -> OptOutRequest:
+    """File a request on the public page, as anyone can, with a photo of `person`."""
+    photo = SimpleUploadedFile("me.jpg", photos.photo(person, index), content_type="image/jpeg")
+    response = Client().post("/opt-out/", {"photo": photo, "email": email, "residence": "US, Ohio"})
+    assert response.status_code == 200 and b"Check your e-mail" in response.content
+    return OptOutRequest.objects.latest("pk")
+
+
+def _link(mailbox: list[Any], email: str) -> str:
+    body = [m for m in mailbox if m.to == [email]][-1].body
+    return "/" + re.search(r"https?://[^/]+/(opt-out/confirm/\S+/)", body).group(1)  # type: ignore[union-attr]
+
+
+def _filed_and_confirmed(person: str, email: str, mailbox: list[Any]) -> OptOutRequest:
+    request = _file(person, email)
+    response = Client().post(_link(mailbox, email))
+    assert response.status_code == 200 and b"is confirmed" in response.content
+    request.refresh_from_db()
+    assert request.status == OptOutStatus.PENDING
+    return request
+
+
+def _consult(operator: Any, request: OptOutRequest) -> dict[str, Any]:
+    response = api_client(operator).post(f"/api/v1/platform/opt-outs/{request.pk}/consult/")
+    assert response.status_code == 200, response.content
+    return dict(response.json())
+
+
+def _let_the_deadline_pass(request: OptOutRequest) -> None:
+    OptOutConsultation.objects.filter(request=request).update(
+        deadline=timezone.now() - timedelta(seconds=1))
+
+
+def _approve(operator: Any, request: OptOutRequest) -> Any:
+    return api_client(operator).post(f"/api/v1/platform/opt-outs/{request.pk}/approve/",
+                                     {"reason": "identity checked"}, format="json")
+
+
+def test_an_unconfirmed_email_never_reaches_review(cast, operator, opt_in_gallery, mailoutbox,
+                                                   django_capture_on_commit_callbacks) -> None:
+    request = _file("Colin_Powell", "someone@example.org")
+    assert request.status == OptOutStatus.UNCONFIRMED
+    assert "/opt-out/confirm/" in mailoutbox[0].body and mailoutbox[0].to == ["someone@example.org"]
+    assert api_client(operator).get("/api/v1/platform/opt-outs/").json()["count"] == 0
+    page = web_client(operator).get("/platform/opt-outs/").content.decode()
+    assert f"Request {request.pk}</strong>" not in page and "1 not confirmed yet" in page
+    assert api_client(operator).post(
+        f"/api/v1/platform/opt-outs/{request.pk}/consult/").status_code == 404
+    assert web_client(operator).post(f"/platform/opt-outs/{request.pk}/decide/",
+                                     {"decision": "consult"}).status_code == 404
+    wrong = Client().post("/opt-out/confirm/not-the-token/")
+    assert wrong.status_code == 404 and b"Send your request again" in wrong.content
+    assert Client().get(_link(mailoutbox, "someone@example.org")).status_code == 200  # a scanner
+    request.refresh_from_db()
+    assert request.status == OptOutStatus.UNCONFIRMED
+
     photo_path = request.photo.path
-    assert os.path.exists(photo_path)
-
-    with django_capture_on_commit_callbacks(execute=True):  # files go once the rows are gone
-        decided = optout_approve(request=request, actor=operator)
-
-    assert decided.status == OptOutStatus.APPROVED and decided.faces_removed == 1
-    assert not Face.objects.filter(gallery=opt_in_gallery, subject__reference="Colin_Powell").exists()
-    assert Face.objects.filter(gallery=opt_in_gallery).count() == 3
-    assert Face.objects.filter(gallery=bookings).count() == 1  # legal duty: kept
-    assert not Subject.objects.filter(gallery=opt_in_gallery, reference="Colin_Powell").exists()
-    assert not os.path.exists(photo_path) and not decided.photo and decided.embedding is None
-    assert Suppression.objects.filter(request=decided).exists()
-    redacted = Candidate.objects.filter(search=before, redacted__startswith="Removed: the person")
-    assert redacted.count() == 1 and redacted.get().face is None
-
-    after = _search(cast, "Colin_Powell")
-    assert "Colin_Powell" not in _references(after)
-    assert "BK-Powell" in _references(after)
-    assert [m.to for m in mailoutbox] == [["cp@example.org"]]
-    actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {AuditAction.OPT_OUT_RECEIVED, AuditAction.OPT_OUT_DECIDED, AuditAction.DELETION} <= actions
+    OptOutRequest.objects.filter(pk=request.pk).update(
+        created_at=timezone.now() - timedelta(hours=49))
+    late = Client().post(_link(mailoutbox, "someone@example.org"))
+    assert late.status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_expired")
+    assert not OptOutRequest.objects.filter(pk=request.pk).exists()
+    assert not os.path.exists(photo_path)
+    assert AuditEvent.objects.get(action=AuditAction.OPT_OUT_EXPIRED).details["requests"] == [
+        request.pk]
+    assert Face.objects.filter(gallery=opt_in_gallery).count() == 4
 
 
-def test_an_opted_out_face_cannot_be_enrolled_again(cast, operator, opt_in_gallery, bookings) -> None:
-    optout_approve(request=optout_submit(photo=photos.photo("Colin_Powell", 1), email="a@b.org",
-                                         residence="FR"), actor=operator)
-    with pytest.raises(ServiceError) as refused:
+def test_someone_elses_photo_removes_nothing_from_a_warrant_gallery(cast, operator, mailoutbox) -> None:
+    created = api_client(cast.admin).post("/api/v1/galleries/", {
+        "name": "Warrants", "source": "Court", "legal_basis": "warrant"}, format="json")
+    assert created.status_code == 201, created.content
+    warrants = Gallery.objects.get(pk=created.json()["id"])
+    missing = GalleryFactory(agency=cast.agency, legal_basis=LegalBasis.MISSING_PERSON)
+    assert not warrants.honours_opt_outs and not warrants.opt_outs_apply
+    face_enroll(gallery=warrants, subject_reference="W-Powell", image=photos.photo("Colin_Powell", 0))
+    face_enroll(gallery=missing, subject_reference="M-Powell", image=photos.photo("Colin_Powell", 2))
+
+    request = _filed_and_confirmed("Colin_Powell", "not-powell@example.org", mailoutbox)
+    consulted = _consult(operator, request)
+    assert consulted["consultations"] == []
+    approved = _approve(operator, request)
+    assert approved.status_code == 200 and approved.json()["faces_removed"] == 0
+
+    assert Face.objects.filter(gallery__in=[warrants, missing]).count() == 2
+    assert "W-Powell" in _references(_search(cast, "Colin_Powell"))
+    face_enroll(gallery=warrants, subject_reference="W-Powell-2",
+                image=photos.photo("Colin_Powell", 2))  # no suppression of a warrant gallery
+    with pytest.raises(IntegrityError), transaction.atomic():  # nor the admin site, nor SQL
+        Gallery.objects.filter(pk=warrants.pk).update(honours_opt_outs=True)
+
+
+def test_an_agency_objection_keeps_its_faces(cast, operator, opt_in_gallery, mailoutbox,
+                                              django_capture_on_commit_callbacks) -> None:
+    theirs = GalleryFactory(agency=cast.other_agency, legal_basis=LegalBasis.OTHER_STATUTE,
+                            honours_opt_outs=True)
+    face_enroll(gallery=theirs, subject_reference="S-Powell", image=photos.photo("Colin_Powell", 0))
+    request = _filed_and_confirmed("Colin_Powell", "cp@example.org", mailoutbox)
+
+    consulted = _consult(operator, request)
+    counts = {c["agency"]: c["faces"] for c in consulted["consultations"]}
+    assert counts == {cast.agency.pk: 1, cast.other_agency.pk: 1}
+    assert "Colin_Powell" not in str(consulted) and "S-Powell" not in str(consulted)
+    assert _approve(operator, request).status_code == 409  # agencies may still object
+
+    mine = api_client(cast.admin).get("/api/v1/opt-out-reviews/").json()["results"]
+    assert [f["subject_reference"] for f in mine[0]["faces"]] == ["Colin_Powell"]
+    url = f"/api/v1/opt-out-reviews/{mine[0]['id']}/"
+    assert api_client(cast.other_admin).get(url).status_code == 404
+    assert api_client(cast.other_admin).post(url + "confirm/").status_code == 404
+    assert api_client(cast.officer).post(url + "object/", {"reason": "x"}).status_code == 403
+    bare = api_client(cast.admin).post(url + "object/", {"reason": ""}, format="json")
+    assert bare.status_code == 400 and bare.json()["code"] == "reason_required"
+    objected = api_client(cast.admin).post(url + "object/",
+                                           {"reason": "Held under statute 12-3"}, format="json")
+    assert objected.status_code == 200 and objected.json()["answer"] == "objected"
+    theirs_id = OptOutConsultation.objects.get(agency=cast.other_agency).pk
+    page = web_client(cast.other_admin).post(f"/opt-out-reviews/{theirs_id}/", {"answer": "confirm"})
+    assert page.status_code == 302
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _approve(operator, request).json()["faces_removed"] == 1
+    assert Face.objects.filter(gallery=opt_in_gallery, subject__reference="Colin_Powell").exists()
+    assert not Face.objects.filter(gallery=theirs).exists()
+    objection = AuditEvent.objects.get(action=AuditAction.OPT_OUT_ANSWERED, chain=cast.agency.pk)
+    assert objection.details["reason"] == "Held under statute 12-3"
+    assert AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.other_agency.pk).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.agency.pk).exists()
+    assert [m.to for m in mailoutbox][-1] == ["cp@example.org"]
+    face_enroll(gallery=opt_in_gallery, subject_reference="CP-2",
+                image=photos.photo("Colin_Powell", 2))  # the objecting agency still enrolls
+    with pytest.raises(ServiceError):  # the agency that confirmed does not
+        face_enroll(gallery=theirs, subject_reference="S-Powell-2",
+                    image=photos.photo("Colin_Powell", 2))
+
+
+def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_grace(
+        cast, operator, opt_in_gallery, mailoutbox, django_capture_on_commit_callbacks) -> None:
+    earlier = _search(cast, "Colin_Powell")
+    request = _filed_and_confirmed("Colin_Powell", "cp@example.org", mailoutbox)
+    operator_web = web_client(operator)
+    consulted = operator_web.post(f"/platform/opt-outs/{request.pk}/decide/", {"decision": "consult"},
+                                  follow=True).content.decode()
+    assert "1 agency(ies) asked" in consulted and "counts as confirmation" in consulted
+    agency_page = web_client(cast.admin).get("/opt-out-reviews/").content.decode()
+    assert "No answer by the deadline counts as confirmation" in agency_page
+    _let_the_deadline_pass(request)
+    approved = operator_web.post(f"/platform/opt-outs/{request.pk}/decide/",
+                                 {"decision": "approve"}, follow=True).content.decode()
+    assert "1 face(s) removed" in approved
+
+    face = Face.all_objects.get(gallery=opt_in_gallery, subject__reference="Colin_Powell")
+    assert face.removed_at is not None and os.path.exists(face.image.path)
+    assert "Colin_Powell" not in _references(_search(cast, "Colin_Powell"))
+    gallery_page = web_client(cast.admin).get(f"/galleries/{opt_in_gallery.pk}/").content.decode()
+    assert "Colin_Powell" not in gallery_page
+    assert web_client(cast.officer).get(f"/images/faces/{face.pk}/").status_code == 404
+    panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
+    assert f"/images/faces/{face.pk}/" not in panel and "Removed" in panel
+    lapsed = AuditEvent.objects.get(action=AuditAction.OPT_OUT_ANSWERED, chain=cast.agency.pk)
+    assert lapsed.details["answer"] == "lapsed"
+    with pytest.raises(ServiceError):  # suppressed while removed
         face_enroll(gallery=opt_in_gallery, subject_reference="again",
                     image=photos.photo("Colin_Powell", 2))
-    assert refused.value.code == "opted_out"
-    face_enroll(gallery=opt_in_gallery, subject_reference="Serena",
-                image=photos.photo("Serena_Williams", 0))  # anyone else still enrolls
-    face_enroll(gallery=bookings, subject_reference="BK-Powell-2",
-                image=photos.photo("Colin_Powell", 2))  # a legal-duty gallery still enrolls
-    assert AuditEvent.objects.filter(action=AuditAction.ENROLLMENT_SUPPRESSED).count() == 1
+
+    restored = operator_web.post(f"/platform/opt-outs/{request.pk}/decide/",
+                                 {"decision": "restore", "reason": "Wrong person: a look-alike"},
+                                 follow=True).content.decode()
+    assert "restored" in restored
+    assert Face.objects.filter(pk=face.pk).exists()
+    assert "Colin_Powell" in _references(_search(cast, "Colin_Powell"))
+    panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
+    assert f"/images/faces/{face.pk}/" in panel
+    assert not Suppression.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.OPT_OUT_RESTORED, chain=cast.agency.pk,
+                                     details__reason="Wrong person: a look-alike").exists()
+    assert AuditEvent.objects.filter(action=AuditAction.OPT_OUT_RESTORED, chain=0).exists()
+
+    before = _search(cast, "Tony_Blair")
+    second = _filed_and_confirmed("Tony_Blair", "tb@example.org", mailoutbox)
+    _consult(operator, second)
+    _let_the_deadline_pass(second)
+    assert _approve(operator, second).json()["faces_removed"] == 1
+    blair = Face.all_objects.get(gallery=opt_in_gallery, subject__reference="Tony_Blair")
+    call_command("purge_expired")
+    assert Face.all_objects.filter(pk=blair.pk).exists()  # within the grace period
+    Face.all_objects.filter(pk=blair.pk).update(removed_at=timezone.now() - timedelta(days=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_expired")
+    assert not Face.all_objects.filter(pk=blair.pk).exists() and not os.path.exists(blair.image.path)
+    assert not Subject.objects.filter(gallery=opt_in_gallery, reference="Tony_Blair").exists()
+    assert Face.objects.filter(gallery=opt_in_gallery).count() == 3
+    assert before.candidates.get(redacted="Removed: the person opted out").face is None
+    assert AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.agency.pk,
+                                     details__grace_ended=True).exists()
 
 
-def test_the_public_api_takes_a_request_without_an_account(db) -> None:
+def test_the_public_api_takes_a_request_without_an_account(db, mailoutbox) -> None:
     photo = SimpleUploadedFile("me.jpg", photos.photo("Laura_Bush", 1), content_type="image/jpeg")
     response = APIClient().post("/api/v1/public/opt-out/", {
         "photo": photo, "email": "lb@example.org", "residence": "US, Texas"}, format="multipart")
     assert response.status_code == 201
-    assert set(response.json()) == {"id", "status"} and response.json()["status"] == "pending"
+    assert set(response.json()) == {"id", "status"} and response.json()["status"] == "unconfirmed"
+    assert mailoutbox[0].to == ["lb@example.org"]
     blank = SimpleUploadedFile("me.jpg", photos.blank_photo(), content_type="image/jpeg")
     refused = APIClient().post("/api/v1/public/opt-out/", {
         "photo": blank, "email": "x@example.org", "residence": "US"}, format="multipart")
@@ -129,15 +289,24 @@ def test_the_public_api_takes_a_request_without_an_account(db) -> None:
     assert OptOutRequest.objects.count() == 1
 
 
-def test_only_the_operator_decides(cast, operator, opt_in_gallery) -> None:
-    request = optout_submit(photo=photos.photo("Tony_Blair", 1), email="t@b.org", residence="UK")
-    url = f"/api/v1/platform/opt-outs/{request.pk}/approve/"
-    assert api_client(cast.admin).post(url).status_code == 403
+def test_only_the_operator_decides(cast, operator, opt_in_gallery, mailoutbox) -> None:
+    request = _filed_and_confirmed("Tony_Blair", "t@b.org", mailoutbox)
+    url = f"/api/v1/platform/opt-outs/{request.pk}/"
+    assert api_client(cast.admin).post(url + "consult/").status_code == 403
     assert api_client(cast.admin).get("/api/v1/platform/opt-outs/").status_code == 403
-    response = api_client(operator).post(url, {"reason": "identity checked"}, format="json")
+    assert api_client(operator).post(url + "approve/").status_code == 409  # consult first
+    _consult(operator, request)
+    _let_the_deadline_pass(request)
+    assert api_client(cast.admin).post(url + "approve/").status_code == 403
+    response = api_client(operator).post(url + "approve/", {"reason": "identity checked"},
+                                         format="json")
     assert response.status_code == 200 and response.json()["faces_removed"] == 1
-    again = api_client(operator).post(url)
-    assert again.status_code == 409
+    assert api_client(operator).post(url + "approve/").status_code == 409
+    assert api_client(cast.admin).post(url + "restore/", {"reason": "x"}).status_code == 403
+    review = api_client(cast.admin).get("/api/v1/opt-out-reviews/").json()["results"][0]
+    late = api_client(cast.admin).post(f"/api/v1/opt-out-reviews/{review['id']}/object/",
+                                       {"reason": "too late"}, format="json")
+    assert late.status_code == 409 and review["answer"] == "lapsed"
 
 
 def test_a_court_order_erases_the_subject_and_redacts_past_results(

@@ -5,11 +5,13 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from agencies.commands import PlatformCommand
+from search.services.privacy import optouts_housekeep
 from search.services.retention import purge_expired
 
 
 class Command(PlatformCommand):
-    help = "Purge probes, unconfirmed candidates and gallery faces whose retention has ended."
+    help = ("Purge probes, unconfirmed candidates and gallery faces whose retention has ended, "
+            "unconfirmed opt-outs, and faces removed by opt-outs past their grace period.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Show what would go; change nothing")
@@ -22,3 +24,7 @@ class Command(PlatformCommand):
         for agency, counts in sorted(report.counts.items()):
             listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
             self.stdout.write(f"{agency}: {verb} {listed}")
+        if not options["dry_run"]:
+            done = optouts_housekeep()
+            self.stdout.write(f"opt-outs: purged {done['unconfirmed_requests']} unconfirmed "
+                              f"request(s) and {done['faces']} face(s) past their grace period")
