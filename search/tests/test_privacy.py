@@ -19,6 +19,7 @@ from agencies.mfa import totp_device_ensure
 from agencies.models import AuditAction, AuditEvent
 from portal.errors import ServiceError
 from search.models import (
+    Candidate,
     Face,
     Gallery,
     LegalBasis,
@@ -235,8 +236,11 @@ def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_
     gallery_page = web_client(cast.admin).get(f"/galleries/{opt_in_gallery.pk}/").content.decode()
     assert "Colin_Powell" not in gallery_page
     assert web_client(cast.officer).get(f"/images/faces/{face.pk}/").status_code == 404
+    rank = Candidate.objects.get(search=earlier, face_id=face.pk).rank
+    shown_at = f"/images/searches/{earlier.pk}/candidates/{rank}/"
+    assert web_client(cast.officer).get(shown_at).status_code == 404
     panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
-    assert f"/images/faces/{face.pk}/" not in panel and "Removed" in panel
+    assert shown_at not in panel and "Removed" in panel
     lapsed = AuditEvent.objects.get(action=AuditAction.OPT_OUT_ANSWERED, chain=cast.agency.pk)
     assert lapsed.details["answer"] == "lapsed"
     with pytest.raises(ServiceError):  # suppressed while removed
@@ -250,7 +254,7 @@ def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_
     assert Face.objects.filter(pk=face.pk).exists()
     assert "Colin_Powell" in _references(_search(cast, "Colin_Powell"))
     panel = web_client(cast.officer).get(f"/searches/{earlier.pk}/panel/").content.decode()
-    assert f"/images/faces/{face.pk}/" in panel
+    assert shown_at in panel and web_client(cast.officer).get(shown_at).status_code == 200
     assert not Suppression.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.OPT_OUT_RESTORED, chain=cast.agency.pk,
                                      details__reason="Wrong person: a look-alike").exists()
