@@ -22,7 +22,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from agencies.audit import audit_record
@@ -30,6 +29,7 @@ from agencies.mfa import base32_secret, confirmed_device, mfa_check, mfa_confirm
 from agencies.models import AuditAction
 from agencies.selectors import account_refusal, acting_agency
 from portal.errors import ServiceError
+from portal.throttling import ScopedRateThrottle
 
 
 def login_rate(group: str, request: HttpRequest) -> str:

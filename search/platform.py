@@ -15,11 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import IsPlatformAdmin
 from agencies.decorators import platform_admin_required
 from portal.errors import ServiceError
+from portal.throttling import ScopedRateThrottle
 from search.models import OptOutRequest, OptOutStatus
 from search.serializers import CaseDecisionSerializer
 from search.services.privacy import optout_approve, optout_reject, optout_submit
