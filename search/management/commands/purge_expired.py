@@ -22,3 +22,6 @@ class Command(PlatformCommand):
         for agency, counts in sorted(report.counts.items()):
             listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
             self.stdout.write(f"{agency}: {verb} {listed}")
+        for agency in report.failed:
+            self.stderr.write(f"{agency}: the purge failed and was rolled back; the error is in the "
+                              "log and the agency's audit trail. The other agencies were purged.")
