@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -18,6 +18,7 @@ from agencies.invoice_files import invoice_csv, invoice_pdf
 from agencies.licensing import agency_register, license_change, license_grant
 from agencies.models import Agency, Invoice, InvoiceLine, License, Plan, Role
 from agencies.selectors import agency_usage, invoices_of
+from portal.errors import ServiceError
 from portal.http import attachment
 
 OPERATOR = [permissions.IsAuthenticated, IsPlatformAdmin]
@@ -27,6 +28,8 @@ class AgencySerializer(serializers.ModelSerializer[Agency]):
     class Meta:
         model = Agency
         fields = ["id", "name", "slug", "kind", "country", "region", "created_at"]
+        # The eligibility check needs both (a missing one was a TypeError, a 500).
+        extra_kwargs = {"kind": {"required": True}, "country": {"required": True}}
 
 
 class PlanSerializer(serializers.ModelSerializer[Plan]):
@@ -59,6 +62,13 @@ class PlatformPlanViewSet(viewsets.ModelViewSet[Plan]):
     permission_classes = OPERATOR
     serializer_class = PlanSerializer
     queryset = Plan.objects.all()
+
+    def perform_destroy(self, instance: Plan) -> None:
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise ServiceError("plan_in_use", "Licenses are on this plan. Move them to another plan "
+                               "or let them end, then delete it.", status=409) from None
 
 
 class PlatformLicenseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -60,6 +60,7 @@ class PublicOptOutViewSet(viewsets.GenericViewSet[OptOutRequest]):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
     parser_classes = [MultiPartParser, FormParser]
+    serializer_class = OptOutCreateSerializer  # OPTIONS describes the form (it asserted without one)
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "public"
 
