@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -13,7 +14,8 @@ from search.models import Gallery, RetentionPolicy, Search, SearchPolicy
 from search.services.enrollment import face_enroll
 from tests import photos
 from tests.factories import AgencyFactory, GalleryFactory, assigned_case
-from tests.fixtures import api_client, web_client
+from search.tasks import purge_expired
+from tests.fixtures import api_client, wait_for, web_client
 
 
 def test_the_api_refuses_retention_beyond_three_years_with_the_fields_message(cast) -> None:
@@ -82,3 +84,16 @@ def test_one_agencys_failing_purge_stops_no_other_agency(cast) -> None:
     assert {e.agency.slug for e in failures} == {"aardvark", "abbey"}
     assert AuditEvent.objects.get(action=AuditAction.PURGE, agency=cast.agency).outcome == (
         AuditOutcome.SUCCESS)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_task_on_a_real_worker_purges_past_a_failing_agency(cast, celery_worker) -> None:
+    overflowing = AgencyFactory(slug="aardvark", name="Aardvark Police")
+    RetentionPolicy.objects.create(agency=overflowing)
+    RetentionPolicy.objects.filter(agency=overflowing).update(probe_max_days=800000)
+    search = _old_search(cast.agency, cast.officer)
+    purge_expired.delay()
+    wait_for(lambda: Search.objects.filter(pk=search.pk, probe_purged_at__isnull=False).exists())
+    assert AuditEvent.objects.get(action=AuditAction.PURGE, agency=overflowing).outcome == (
+        AuditOutcome.FAILURE)
