@@ -12,9 +12,9 @@ from django.utils import timezone
 from agencies.models import AuditAction, AuditEvent, AuditOutcome
 from search.models import Gallery, RetentionPolicy, Search, SearchPolicy
 from search.services.enrollment import face_enroll
+from search.tasks import purge_expired
 from tests import photos
 from tests.factories import AgencyFactory, GalleryFactory, assigned_case
-from search.tasks import purge_expired
 from tests.fixtures import api_client, wait_for, web_client
 
 
