@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from tests.fixtures import ARTIFACTS, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-EXAMPLES_PER_OPERATION = 2
+EXAMPLES_PER_OPERATION = 2  # ~20 s on an idle machine, ~80 s on a busy one; bounded by count
 MARKUP = '5 < 7 <a href="https://evil.example/">x</a> <img src="/etc/passwd"/>'
 
 
@@ -101,7 +100,7 @@ def test_the_served_api_gives_no_server_error_to_any_role(cast, served_portal) -
     case = assigned_case(cast.agency, cast.officer, justification=MARKUP)
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer, probe="",
                                    status=SearchStatus.DONE, faces_found=0)
-    started, failures = time.monotonic(), []
+    failures: list[str] = []
     for role, user in roles.items():
         headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
         schema = schemathesis.openapi.from_url(f"{served_portal}/api/v1/schema/?format=json",
@@ -114,4 +113,3 @@ def test_the_served_api_gives_no_server_error_to_any_role(cast, served_portal) -
             failures.append(f"{role}: the disclosure report answered {report.status_code}")
     failures += _options_with_bodies(schema, served_portal, {}, "anonymous")
     assert not failures, "\n".join(sorted(set(failures)))
-    assert time.monotonic() - started < 240, "the live run outgrew its time budget"
