@@ -22,7 +22,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from agencies.audit import audit_record
@@ -31,6 +30,7 @@ from agencies.models import AuditAction
 from agencies.selectors import account_refusal, acting_agency
 from portal.errors import ServiceError
 from portal.http import safe_next
+from portal.throttling import ScopedRateThrottle
 
 
 def login_rate(group: str, request: HttpRequest) -> str:

@@ -34,6 +34,8 @@ class AgencySerializer(serializers.ModelSerializer[Agency]):
     class Meta:
         model = Agency
         fields = ["id", "name", "slug", "kind", "country", "region", "created_at"]
+        # The eligibility check needs both (a missing one was a TypeError, a 500).
+        extra_kwargs = {"kind": {"required": True}, "country": {"required": True}}
 
 
 class PlanSerializer(serializers.ModelSerializer[Plan]):

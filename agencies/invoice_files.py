@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from agencies.models import Invoice
+from portal import pdf
+from portal.csv_export import csv_writer
 
 STYLES = getSampleStyleSheet()
 
 
 def invoice_csv(invoice: Invoice) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(["invoice", "period", "description", "quantity", "unit_price", "amount",
                      "currency"])
     for line in invoice.lines.all():
@@ -34,7 +35,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, title=f"Invoice {invoice.number}")
     rows = [["Description", "Quantity", "Unit price", f"Amount ({invoice.currency})"]]
-    rows += [[Paragraph(line.description, STYLES["BodyText"]), str(line.quantity.normalize()),
+    rows += [[pdf.text(line.description, STYLES["BodyText"]), str(line.quantity.normalize()),
               str(line.unit_price.normalize()), str(line.amount)] for line in invoice.lines.all()]
     rows.append(["Total", "", "", str(invoice.total)])
     table = Table(rows, colWidths=[90 * mm, 25 * mm, 25 * mm, 30 * mm])
@@ -43,8 +44,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
                                ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
                                ("ALIGN", (1, 0), (-1, -1), "RIGHT")]))
     document.build([
-        Paragraph(f"Casebound invoice {invoice.number}", STYLES["Title"]),
-        Paragraph(f"{invoice.agency.name} · period {invoice.period:%B %Y} · issued "
-                  f"{invoice.issued_at:%Y-%m-%d}", STYLES["BodyText"]),
+        pdf.text(f"Casebound invoice {invoice.number}", STYLES["Title"]),
+        pdf.text(f"{invoice.agency.name} · period {invoice.period:%B %Y} · issued "
+                 f"{invoice.issued_at:%Y-%m-%d}", STYLES["BodyText"]),
         Spacer(1, 6 * mm), table])
     return buffer.getvalue()

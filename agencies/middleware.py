@@ -15,6 +15,7 @@ from agencies.mfa import confirmed_device
 from agencies.models import AuditAction
 from agencies.row_security import user_scope
 from agencies.selectors import account_refusal, acting_agency
+from portal.client_ip import client_ip
 from portal.db import scope
 
 
@@ -36,14 +37,14 @@ class RowScopeMiddleware:
 class AuditContextMiddleware:
     """Makes the client address available to audit_record for the length of the request.
 
-    REMOTE_ADDR is used as is: behind a proxy, set it from a trusted header at the proxy.
+    The address is portal.client_ip's: X-Forwarded-For only as far as the proxies are trusted.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = request_ip.set(request.META.get("REMOTE_ADDR") or None)
+        token = request_ip.set(client_ip(request) or None)
         try:
             return self.get_response(request)
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Any
 
@@ -37,6 +36,7 @@ from agencies.services import (
     training_record,
 )
 from agencies.usernames import USERNAME_HELP, validate_username
+from portal.csv_export import csv_writer
 from portal.errors import ServiceError
 
 AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
@@ -67,7 +67,7 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     events = _filtered(request)
     audit_record(action=AuditAction.EXPORT, agency=request.agency,  # type: ignore[attr-defined]
                  actor=request.user, details={"export": "audit_csv", "filters": request.GET.dict()})
-    writer = csv.writer(_Echo())
+    writer = csv_writer(_Echo())
     rows = (writer.writerow(row) for row in
             [CSV_HEADER, *(csv_row(e) for e in events.qs.order_by("seq").iterator())])
     response = StreamingHttpResponse(rows, content_type="text/csv")

@@ -214,6 +214,11 @@ def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+def web_command(port: str) -> list[str]:
+    """The portal's web server as `make run` serves it (the live API test serves it this way too)."""
+    return [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+
 def run_serve() -> int:
     """Migrate, seed the demo, then serve the portal and a Celery worker until stopped."""
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -224,7 +229,7 @@ def run_serve() -> int:
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True)
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
         children = [
-            subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env),
+            subprocess.Popen(web_command(port), env=env),
             subprocess.Popen(
                 [python, "-m", "celery", "-A", "portal", "worker", "--beat", "--loglevel", "info",
                  "--schedule", str(VAR_DIR / "celerybeat-schedule")], env=env),

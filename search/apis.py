@@ -15,12 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import TenantViewSet
 from agencies.models import AuditAction, Role
 from agencies.selectors import has_role
 from portal.errors import ServiceError
+from portal.throttling import ScopedRateThrottle
 from search import selectors
 from search.models import (
     Case,

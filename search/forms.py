@@ -2,7 +2,15 @@
 
 from django import forms
 
-from search.models import LegalBasis, OffenceCategory, RetentionPolicy, SearchPolicy
+from search.models import (
+    MAX_AUTHORIZATION_DAYS,
+    MAX_CANDIDATES,
+    LegalBasis,
+    OffenceCategory,
+    RetentionPolicy,
+    SearchPolicy,
+)
+from search.validators import MAX_RETENTION_DAYS
 
 IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
 
@@ -47,12 +55,26 @@ class PolicyForm(forms.ModelForm):  # type: ignore[type-arg]
         labels = {"max_candidates": "Most candidates shown",
                   "similarity_threshold": "Similarity threshold",
                   "authorization_days": "Days a case authorization lasts"}
+        help_texts = {"max_candidates": f"From 1 to {MAX_CANDIDATES}.",
+                      "similarity_threshold": "From 0.50 to 1.00; candidates less similar are not shown.",
+                      "authorization_days": f"From 1 to {MAX_AUTHORIZATION_DAYS} days."}
+        widgets = {"max_candidates": forms.NumberInput(attrs={"min": 1, "max": MAX_CANDIDATES}),
+                   "similarity_threshold": forms.NumberInput(attrs={"min": 0.5, "max": 1, "step": 0.01}),
+                   "authorization_days": forms.NumberInput(attrs={"min": 1,
+                                                                  "max": MAX_AUTHORIZATION_DAYS})}
+
+
+def _retention_days(label: str) -> forms.IntegerField:
+    # The model's validators decide; this gives the page the same range (min/max on the input).
+    return forms.IntegerField(label=label, min_value=1, max_value=MAX_RETENTION_DAYS,
+                              help_text=f"From 1 to {MAX_RETENTION_DAYS} days.")
 
 
 class RetentionForm(forms.ModelForm):  # type: ignore[type-arg]
+    probe_days_after_close = _retention_days("Keep probe photos this many days after a case closes")
+    probe_max_days = _retention_days("Never keep a probe photo longer than (days)")
+    unconfirmed_candidate_days = _retention_days("Keep unconfirmed candidates (days)")
+
     class Meta:
         model = RetentionPolicy
         fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days"]
-        labels = {"probe_days_after_close": "Keep probe photos this many days after a case closes",
-                  "probe_max_days": "Never keep a probe photo longer than (days)",
-                  "unconfirmed_candidate_days": "Keep unconfirmed candidates (days)"}

@@ -12,6 +12,12 @@ from guardian.models import UserObjectPermissionBase
 from pgvector.django import VectorField
 
 from agencies.tenancy import TenantModel, TenantQuerySet
+from search.validators import (
+    GALLERY_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    RETENTION_DAYS,
+    validate_finite,
+)
 
 EMBEDDING_DIMENSIONS = 128
 
@@ -40,7 +46,8 @@ class Gallery(TenantModel):
         default=False, help_text="Approved public opt-outs remove matching faces from this gallery "
                                  "(only for galleries under other statutory basis)")
     retention_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Faces older than this are purged; empty keeps them")
+        null=True, blank=True, validators=GALLERY_RETENTION_DAYS,
+        help_text="Faces older than this are purged; empty keeps them")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -148,6 +155,7 @@ DEFAULT_ALLOWED_OFFENCES = [
 
 
 MAX_CANDIDATES = 50  # the longest candidate list a policy may ask for
+MAX_AUTHORIZATION_DAYS = 365  # a case authorization lasts at most a year, then is renewed
 
 
 def default_allowed_offences() -> list[str]:
@@ -164,10 +172,10 @@ class SearchPolicy(models.Model):
     max_candidates = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_CANDIDATES)])
     similarity_threshold = models.FloatField(
-        default=0.90, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        default=0.90, validators=[validate_finite, MinValueValidator(0.5), MaxValueValidator(1.0)],
         help_text="Candidates less similar than this are not shown")
     authorization_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)])
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(MAX_AUTHORIZATION_DAYS)])
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -327,10 +335,11 @@ class RetentionPolicy(models.Model):
 
     agency = models.OneToOneField("agencies.Agency", on_delete=models.CASCADE,
                                   related_name="retention_policy")
-    probe_days_after_close = models.PositiveIntegerField(default=90)
-    probe_max_days = models.PositiveIntegerField(default=3 * 365)
+    probe_days_after_close = models.PositiveIntegerField(default=90, validators=RETENTION_DAYS)
+    probe_max_days = models.PositiveIntegerField(default=MAX_RETENTION_DAYS, validators=RETENTION_DAYS)
     unconfirmed_candidate_days = models.PositiveIntegerField(
-        default=365, help_text="Candidates no one confirmed as a lead are purged after this")
+        default=365, validators=RETENTION_DAYS,
+        help_text="Candidates no one confirmed as a lead are purged after this")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

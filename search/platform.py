@@ -15,12 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.apis import IsPlatformAdmin
 from agencies.decorators import platform_admin_required
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.throttling import ScopedRateThrottle
 from search.models import OptOutConsultation, OptOutRequest, OptOutStatus
 from search.public_views import confirmation_link
 from search.serializers import CaseDecisionSerializer
@@ -86,6 +86,7 @@ class PublicOptOutViewSet(viewsets.GenericViewSet[OptOutRequest]):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
     parser_classes = [MultiPartParser, FormParser]
+    serializer_class = OptOutCreateSerializer  # OPTIONS describes the form (it asserted without one)
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "public"
 

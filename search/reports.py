@@ -15,6 +15,7 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from agencies.audit import audit_record
 from agencies.models import AuditAction
+from portal import pdf
 from portal.http import attachment
 from search.models import Candidate, Search
 from search.selectors import candidates_of
@@ -28,7 +29,11 @@ GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
 
 
 def _text(value: Any) -> Paragraph:
-    return Paragraph(str(value) if value not in (None, "") else "—", STYLES["BodyText"])
+    return pdf.text(value, STYLES["BodyText"])
+
+
+def _lines(*values: Any) -> Paragraph:
+    return Paragraph(pdf.lines(*values), STYLES["BodyText"])
 
 
 def _image(field: Any, size: float) -> Any:
@@ -62,10 +67,10 @@ def _policy_text(policy: dict[str, Any]) -> str:
             f"{', '.join(policy['allowed_offences'])}")
 
 
-def _reviews_text(candidate: Candidate) -> str:
+def _reviews(candidate: Candidate) -> Paragraph:
     lines = [f"{r.get_decision_display()} by {r.reviewer.username}, {r.created_at:%Y-%m-%d %H:%M} UTC"
              for r in candidate.reviews.all()]
-    return "<br/>".join(lines) or "No review"
+    return _lines(*lines) if lines else _text("No review")
 
 
 def _candidates(search: Search) -> Table | Paragraph:
@@ -74,9 +79,8 @@ def _candidates(search: Search) -> Table | Paragraph:
     for c in candidates_of(search=search):
         subject = f"{c.subject.reference} {c.subject.display_name}" if c.subject else "removed"
         rows.append([_text(c.rank), _image(c.face.image if c.face else None, 22 * mm),
-                     _text(f"{subject}<br/>{c.gallery.name if c.gallery else ''}"),
-                     _text(f"{c.similarity:.3f}"), _text(c.get_status_display()),
-                     _text(_reviews_text(c))])
+                     _lines(subject, c.gallery.name if c.gallery else ""),
+                     _text(f"{c.similarity:.3f}"), _text(c.get_status_display()), _reviews(c)])
     if len(rows) == 1:
         return _text("No candidate reached the similarity threshold.")
     table = Table(rows, colWidths=[14 * mm, 26 * mm, 40 * mm, 20 * mm, 28 * mm, 48 * mm],
@@ -92,13 +96,14 @@ def disclosure_pdf(search: Search, generated_by: Any) -> bytes:
                                  leftMargin=18 * mm, rightMargin=18 * mm)
     story = [
         Paragraph("Face search disclosure report", STYLES["Title"]),
-        Paragraph(f"<b>Investigative lead, not an identification.</b> {LEAD_NOTICE}", STYLES["BodyText"]),
+        pdf.markup("<b>Investigative lead, not an identification.</b> {notice}", STYLES["BodyText"],
+                   notice=LEAD_NOTICE),
         Spacer(1, 4 * mm), _facts(search), Spacer(1, 4 * mm),
         Paragraph("Probe (the face that was searched)", STYLES["Heading3"]),
         _image(search.probe_face, 35 * mm), Spacer(1, 4 * mm),
         Paragraph("Every candidate shown", STYLES["Heading3"]), _candidates(search),
         Spacer(1, 6 * mm),
-        Paragraph(f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC by {generated_by}.", STYLES["Italic"]),
+        pdf.text(f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC by {generated_by}.", STYLES["Italic"]),
     ]
     document.build(story)
     return buffer.getvalue()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from agencies.decorators import member_required
 from agencies.models import AuditAction, Role
 from agencies.permissions import is_platform_operator
 from agencies.selectors import acting_agency
+from portal.csv_export import csv_writer
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
@@ -395,7 +395,7 @@ def batch_errors(request: HttpRequest, pk: int) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-errors.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(["file", "subject_reference", "code", "reason"])
     for item in batch.items.filter(status="failed"):
         writer.writerow([item.file_name, item.subject_reference, item.error_code, item.error])

@@ -135,6 +135,11 @@ AXES_HTTP_RESPONSE_CODE = 403
 AXES_VERBOSE = False
 RATELIMIT_VIEW = "portal.api.rate_limited"
 LOGIN_RATE = os.environ.get("CASEBOUND_RATE_LOGIN", "20/m")  # per client address
+# How many proxies of the operator's own stand in front of the portal; X-Forwarded-For is believed
+# only that far (portal/client_ip.py). 0: the header is ignored and REMOTE_ADDR is the client.
+TRUSTED_PROXIES = int(os.environ.get("CASEBOUND_TRUSTED_PROXIES", 0))
+RATELIMIT_IP_META_KEY = "portal.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -187,6 +192,7 @@ REST_FRAMEWORK = {
         "public": os.environ.get("CASEBOUND_RATE_PUBLIC", "10/hour"),
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "NUM_PROXIES": TRUSTED_PROXIES,  # for any DRF throttle; ours use portal.client_ip directly
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",

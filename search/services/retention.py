@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
     DateTimeField,
@@ -20,12 +22,13 @@ from django.db.models import (
 from django.utils import timezone
 
 from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, Role
+from agencies.models import Agency, AuditAction, AuditOutcome, Role
 from agencies.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, RetentionPolicy, Search
 from search.services.erasure import faces_remove
 
+logger = logging.getLogger(__name__)
 UNCONFIRMED = (CandidateStatus.UNREVIEWED, CandidateStatus.AWAITING_SECOND,
                CandidateStatus.NOT_A_MATCH, CandidateStatus.DISPUTED)
 
@@ -45,6 +48,10 @@ def retention_update(*, agency: Agency, actor: Any, **changes: Any) -> Retention
     for name in RETENTION_FIELDS:
         if name in changes:
             setattr(policy, name, changes[name])
+    try:
+        policy.full_clean(exclude=["agency"])
+    except ValidationError as exc:
+        raise ServiceError("invalid_retention", " ".join(exc.messages)) from None
     if policy.probe_days_after_close > policy.probe_max_days:
         raise ServiceError("invalid_retention", "Probes cannot be kept longer after a case closes "
                            "than their maximum retention.")
@@ -63,6 +70,7 @@ class PurgeReport:
     """What a purge removed (or, in a dry run, would remove), per agency slug and kind."""
 
     counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    failed: list[str] = field(default_factory=list)  # slugs of agencies whose purge failed
 
     def add(self, agency: Agency, kind: str, count: int) -> None:
         if count:
@@ -92,20 +100,38 @@ def _expired_faces(agency: Agency, now: Any) -> QuerySet[Face]:
 
 
 def purge_expired(*, dry_run: bool = False, now: Any = None) -> PurgeReport:
-    """Apply every agency's schedule; each agency's purge is one transaction and one audit event."""
+    """Apply every agency's schedule; each agency's purge is one transaction and one audit event,
+    and one agency's failure (a bad stored value, a database error) stops no other agency's."""
     now = now or timezone.now()
     report = PurgeReport()
     for agency in Agency.objects.all():  # a platform job: every agency, each on its own
-        policy = retention_of(agency)
-        probes = _expired_probes(agency, policy, now)
-        candidates = _expired_candidates(agency, policy, now)
-        faces = _expired_faces(agency, now)
-        counts = {"probes": probes.count(), "candidates": candidates.count(), "faces": faces.count()}
+        try:
+            with transaction.atomic():
+                counts = _purge_agency(agency, now, dry_run)
+        except Exception as exc:  # noqa: BLE001 - logged and audited; the next agency must still run
+            _purge_failed(agency, exc)
+            report.failed.append(agency.slug)
+            continue
         for kind, count in counts.items():
             report.add(agency, kind, count)
-        if not dry_run and any(counts.values()):
-            _purge(agency, probes, candidates, faces, counts)
     return report
+
+
+def _purge_agency(agency: Agency, now: Any, dry_run: bool) -> dict[str, int]:
+    policy = retention_of(agency)
+    probes = _expired_probes(agency, policy, now)
+    candidates = _expired_candidates(agency, policy, now)
+    faces = _expired_faces(agency, now)
+    counts = {"probes": probes.count(), "candidates": candidates.count(), "faces": faces.count()}
+    if not dry_run and any(counts.values()):
+        _purge(agency, probes, candidates, faces, counts)
+    return counts
+
+
+def _purge_failed(agency: Agency, exc: Exception) -> None:
+    logger.exception("Retention purge of agency %s failed; the other agencies are purged", agency.slug)
+    audit_record(action=AuditAction.PURGE, agency=agency, outcome=AuditOutcome.FAILURE,
+                 actor_name="system", details={"error": type(exc).__name__, "message": str(exc)[:300]})
 
 
 @transaction.atomic

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from agencies.commands import PlatformCommand
+from portal.csv_export import csv_writer
 from search.models import Gallery
 from search.services.bulk import folder_enroll, image_files
 
@@ -36,7 +36,7 @@ class Command(PlatformCommand):
             self.stderr.write(f"FAILED {path}: {code}: {message}")
         if options.get("report"):
             with options["report"].open("w", newline="") as handle:
-                writer = csv.writer(handle)
+                writer = csv_writer(handle)
                 writer.writerow(["file", "code", "message"])
                 writer.writerows(report.failed)
         self.stdout.write(f"enrolled {report.enrolled}, already enrolled {report.skipped}, "

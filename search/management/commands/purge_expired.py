@@ -28,3 +28,6 @@ class Command(PlatformCommand):
             done = optouts_housekeep()
             self.stdout.write(f"opt-outs: purged {done['unconfirmed_requests']} unconfirmed "
                               f"request(s) and {done['faces']} face(s) past their grace period")
+        for agency in report.failed:
+            self.stderr.write(f"{agency}: the purge failed and was rolled back; the error is in the "
+                              "log and the agency's audit trail. The other agencies were purged.")
