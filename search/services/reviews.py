@@ -1,4 +1,5 @@
-"""Two-person review: a candidate becomes a possible lead only when two different people say so."""
+"""Two-person review: a candidate becomes a possible lead only when two different people, one of them
+a supervisor, say so."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from agencies.audit import audit_record
-from agencies.models import AuditAction, Role
+from agencies.models import AuditAction, Membership, Role
 from agencies.selectors import membership_of
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
@@ -33,11 +34,13 @@ def _ensure_may_review(candidate: Candidate, reviewer: Any) -> None:
         raise ServiceError("not_reviewable", "This candidate can no longer be reviewed.", status=409)
 
 
-def review_status(decisions: list[tuple[int, str]]) -> str:
+def review_status(decisions: list[tuple[int, str]], supervisors: set[int]) -> str:
     """The candidate's status from (reviewer id, decision) pairs.
 
-    Two different people saying "possible lead", and nobody saying otherwise, make a lead; one
-    person can never make a lead alone, however often they look.
+    Two different people saying "possible lead", one of them a supervisor, and nobody saying
+    otherwise, make a lead. One person can never make a lead alone, however often they look, and
+    two officers cannot either: officer accounts need no second approval (supervisors do), so two
+    officer accounts could be one person's.
     """
     leads = {who for who, decision in decisions if decision == ReviewDecision.POSSIBLE_LEAD}
     rejections = {who for who, decision in decisions if decision == ReviewDecision.NOT_A_MATCH}
@@ -45,9 +48,15 @@ def review_status(decisions: list[tuple[int, str]]) -> str:
         return CandidateStatus.DISPUTED
     if rejections:
         return CandidateStatus.NOT_A_MATCH
-    if len(leads) >= 2:
+    if len(leads) >= 2 and leads & supervisors:
         return CandidateStatus.POSSIBLE_LEAD
     return CandidateStatus.AWAITING_SECOND if leads else CandidateStatus.UNREVIEWED
+
+
+def _supervisors_among(candidate: Candidate) -> set[int]:
+    reviewers = candidate.reviews.values("reviewer_id")
+    return set(Membership.objects.filter(agency_id=candidate.agency_id, user_id__in=reviewers,
+                                         role=Role.SUPERVISOR).values_list("user_id", flat=True))
 
 
 def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note: str = "") -> Candidate:
@@ -64,7 +73,8 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
                                "second review must come from another person.", status=409)
         Review.objects.create(agency=locked.agency, candidate=locked, reviewer=reviewer,
                               decision=decision, note=note)
-        locked.status = review_status(list(locked.reviews.values_list("reviewer_id", "decision")))
+        locked.status = review_status(list(locked.reviews.values_list("reviewer_id", "decision")),
+                                      _supervisors_among(locked))
         locked.save(update_fields=["status"])
         audit_record(action=AuditAction.REVIEW_DECISION, agency=locked.agency, actor=reviewer,
                      obj=locked, details=case_audit_details(
