@@ -110,18 +110,21 @@ def test_encrypted_damaged_and_oversized_members_fail_alone(cast, celery_worker)
 def test_over_long_manifest_values_fail_their_row_alone(cast, celery_worker) -> None:
     gallery = GalleryFactory(agency=cast.agency)
     members = {f"p{n}.jpg": photos.photo(person, 0)
-               for n, person in enumerate(["Colin_Powell", "Tony_Blair", "Laura_Bush"])}
+               for n, person in enumerate(["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"])}
     manifest = "\n".join([
         HEADER,
         "p0.jpg,BK-1,Colin Powell,County jail,2024-03-01",
         f"p1.jpg,{'R' * 101},Tony Blair,County jail,2024-03-01",
         f"p2.jpg,BK-3,{'N' * 201},{'S' * 301},{'2' * 21}",
+        "p3.jpg,BK-4,Hugo\x00Chavez,County jail,2024-03-01",  # Postgres text cannot hold NUL
     ]) + "\n"
     response = _upload(cast.admin, gallery, _zip(members, manifest))
     assert response.status_code == 202, response.content
     body = _finished(cast.admin, response.json()["id"])
-    assert body["counts"]["done"] == 1 and body["counts"]["failed"] == 2, body
+    assert body["counts"]["done"] == 1 and body["counts"]["failed"] == 3, body
     report = _error_report(cast.admin, body["id"])
+    assert report["p3.jpg"] == ("invalid_manifest_row", "The display_name column holds a NUL "
+                                "character.")
     assert report["p1.jpg"] == ("invalid_manifest_row", "The subject_reference column is 101 "
                                 "characters long; the limit is 100.")
     code, reason = report["p2.jpg"]
