@@ -107,6 +107,7 @@ def _claim(search_id: int) -> Search | None:
             _finish(search, SearchStatus.FAILED, error_code=refusal.code, error=refusal.message)
             _audit_refusal(case=search.case, user=search.requested_by, obj=search,
                            refusal=refusal, search_id=search.pk, when="queued search claimed")
+            logger.info("search %s refused when claimed: %s", search.pk, refusal.code)
             return None  # not metered: nothing ran
     return search
 
@@ -124,7 +125,7 @@ def search_run(*, search_id: int) -> None:
     """Claim a queued search and run it to a final status; a no-op if it is not queued."""
     search = _claim(search_id)
     if search is None:
-        logger.info("search %s is not queued; nothing to do", search_id)
+        logger.info("search %s is not (or no longer) to run; nothing to do", search_id)
         return
     started = time.perf_counter()
     with search.probe.open("rb") as handle:
