@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from agencies.permissions import ensure_operator
 from portal.errors import ServiceError
 
 QUOTA_WARNINGS = (0.8, 1.0)
+QUOTA_LOCK_SPACE = 1414  # pg_advisory_xact_lock(space, agency id): one agency's quota decisions
 EXPIRY_WARNING_DAYS = 30
 
 
@@ -160,8 +161,21 @@ def searches_this_month(agency: Agency, today: date | None = None) -> int:
     return int(total or 0)
 
 
-def ensure_license_allows_search(agency: Agency) -> None:
-    """Refuse a new search when the license is missing, expired, suspended or over a refusing quota."""
+def search_quota_lock(agency: Agency) -> None:
+    """Serialise the agency's quota decisions until the transaction ends.
+
+    Without it two requests (or two workers) could each count the same last unit of quota.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [QUOTA_LOCK_SPACE, agency.pk])
+
+
+def ensure_license_allows_search(agency: Agency, *, in_flight: int = 0) -> None:
+    """Refuse a search when the license is missing, expired, suspended or over a refusing quota.
+
+    `in_flight` is how many of the agency's searches are queued or running and not yet metered;
+    count them before calling, so that one finishing meanwhile is counted twice, never not at all.
+    """
     granted = current_license(agency)
     if granted is None:
         expired = License.objects.filter(agency=agency, ends_on__lt=timezone.localdate()).exists()
@@ -175,7 +189,7 @@ def ensure_license_allows_search(agency: Agency) -> None:
                            + ". Contact the Casebound operator.", status=402)
     plan = granted.plan
     refusing = plan.overage_policy == OveragePolicy.REFUSE
-    if refusing and searches_this_month(agency) >= plan.monthly_search_quota:
+    if refusing and in_flight + searches_this_month(agency) >= plan.monthly_search_quota:
         raise ServiceError("quota_exceeded", f"Your agency has used its {plan.monthly_search_quota} "
                            "searches for this month. Searches resume on the 1st, or ask your agency "
                            "admin to change plan.", status=402)

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -29,6 +30,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_404_NOT_FOUND:
         response.data = {"code": "not_found", "detail": "Not found."}
     return response
+
+
+class Pagination(LimitOffsetPagination):
+    """`?limit=` up to 100 rows: a list's cost (a search row loads its candidates) stays bounded
+    whatever a client asks; a larger limit gets 100 rows and a `next` link."""
+
+    max_limit = 100
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -2,8 +2,8 @@
 
 `python -m portal.devservices exec -- CMD ...` runs CMD with DATABASE_URL and REDIS_URL pointing at
 services started here (unless those variables are already set), and stops what it started when CMD
-ends. `python -m portal.devservices serve` migrates, seeds the demo and runs the web server with a
-Celery worker until Ctrl-C or SIGTERM, then stops everything it started.
+ends. `python -m portal.devservices serve` migrates, seeds the demo and runs the web server with one
+Celery worker per queue until Ctrl-C or SIGTERM, then stops everything it started.
 """
 
 from __future__ import annotations
@@ -219,8 +219,25 @@ def web_command(port: str) -> list[str]:
     return [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
+# One worker process per queue of CELERY_TASK_ROUTES (and the default queue), so a search never
+# waits behind a bulk enrollment; the maintenance worker also runs beat, which schedules the
+# periodic jobs onto its queue.
+WORKER_QUEUES: dict[str, list[str]] = {
+    "searches": [],
+    "bulk": [],
+    "casebound": ["--beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")],
+}
+
+
+def worker_commands(python: str) -> list[list[str]]:
+    """The `celery worker` command lines `serve` starts, one per queue."""
+    return [[python, "-m", "celery", "-A", "portal", "worker", "--queues", queue,
+             "--hostname", f"{queue}@%h", "--loglevel", "info", *extra]
+            for queue, extra in WORKER_QUEUES.items()]
+
+
 def run_serve() -> int:
-    """Migrate, seed the demo, then serve the portal and a Celery worker until stopped."""
+    """Migrate, seed the demo, then serve the portal and its Celery workers until stopped."""
     signal.signal(signal.SIGTERM, _raise_stop)
     port = os.environ.get("PORT", "8000")
     python = sys.executable
@@ -230,9 +247,7 @@ def run_serve() -> int:
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
         children = [
             subprocess.Popen(web_command(port), env=env),
-            subprocess.Popen(
-                [python, "-m", "celery", "-A", "portal", "worker", "--beat", "--loglevel", "info",
-                 "--schedule", str(VAR_DIR / "celerybeat-schedule")], env=env),
+            *(subprocess.Popen(command, env=env) for command in worker_commands(python)),
         ]
         _log(f"Casebound is at http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
         try:

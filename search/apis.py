@@ -115,7 +115,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 
 def _agency_user(agency: Any, key: str) -> Any:
     users = get_user_model().objects.filter(membership__agency=agency, is_active=True)
-    user = (users.filter(pk=int(key)) if key.isdigit() else users.filter(username=key)).first()
+    # isdigit() alone also accepts "²", which int() refuses; Django answers an id out of range
+    # with no row.
+    by_id = key.isascii() and key.isdigit()
+    user = (users.filter(pk=int(key)) if by_id else users.filter(username=key)).first()
     if user is None:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
     return user

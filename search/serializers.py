@@ -50,7 +50,8 @@ class CaseDecisionSerializer(serializers.Serializer[Any]):
 
 
 class CaseAssignSerializer(serializers.Serializer[Any]):
-    user = serializers.CharField(help_text="Username or id of an officer of your agency")
+    user = serializers.CharField(max_length=150,  # a username's longest
+                                 help_text="Username or id of an officer of your agency")
 
 
 class GallerySerializer(serializers.ModelSerializer[Gallery]):

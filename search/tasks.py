@@ -4,7 +4,7 @@ import contextlib
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init
 from django.db import InterfaceError, OperationalError
 
 from agencies.row_security import agency_rows, platform_rows
@@ -22,6 +22,15 @@ def load_face_models(**kwargs: object) -> None:
     from search import pipeline
 
     pipeline.warm_up()
+
+
+@task_prerun.connect
+def forget_content_types(**kwargs: object) -> None:
+    """A worker outlives database flushes and restores, which renumber content types; guardian
+    finds case assignments by content type, so a stale cached id would refuse every search."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)

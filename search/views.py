@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from search.serializers import LEAD_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_of, policy_update
 from search.services.retention import retention_of, retention_update
+from search.throttles import SearchRateThrottle
 from search.uploads import read_upload
 
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
@@ -133,8 +135,15 @@ def case_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(*INVESTIGATORS)
-def search_new(request: HttpRequest, pk: int) -> HttpResponse:
+def search_new(request: HttpRequest, pk: int) -> HttpResponseBase:
     case = selectors.case_get(agency=_agency(request), pk=pk)
+    throttle = SearchRateThrottle()  # the API's limit and count: the page is no way around it
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+        messages.error(request, "You have started too many searches in a short time. Wait "
+                       f"{math.ceil(throttle.wait() or 1)} seconds, then search again.")
+        response = case_detail(request, case.pk)
+        response.status_code = 429
+        return response
     form = ProbeForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a probe photo to upload.")
@@ -208,8 +217,9 @@ def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required(Role.SUPERVISOR)
 def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
+    user_id = request.POST.get("user", "")
     user = selectors.agency_members(agency=_agency(request)).filter(
-        pk=request.POST.get("user") or 0).first()
+        pk=int(user_id) if user_id.isascii() and user_id.isdigit() else 0).first()
     try:
         if user is None:
             raise ServiceError("not_found", "Choose an officer of your agency.")

@@ -106,29 +106,48 @@ def api_client(user: Any) -> APIClient:
     return client
 
 
+def test_queues() -> dict[str, list[str]]:
+    """The queues the test workers consume, as `make run` splits them: searches (with the
+    periodic jobs' default queue) on one worker, bulk enrollment on another."""
+    from django.conf import settings
+
+    routes = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    bulk = sorted(q for q in routes if q.startswith("bulk"))
+    return {"searches": [settings.CELERY_TASK_DEFAULT_QUEUE, *sorted(routes - set(bulk))],
+            "bulk": bulk}
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` process on the real broker, using the test database."""
+    """Real `celery worker` processes on the real broker, using the test database: one for
+    searches and periodic jobs (yielded), one for bulk enrollment."""
     from django.conf import settings
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "celery-worker.log").open("wb")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test",
            "CASEBOUND_DB_NAME": settings.DATABASES["default"]["NAME"]}
+    workers = {name: _start_worker(name, queues, env) for name, queues in test_queues().items()}
+    for name, (worker, _log) in workers.items():
+        _wait_until_ready(worker, ARTIFACTS / f"celery-{name}.log")
+    yield workers["searches"][0]
+    for worker, log in workers.values():
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+
+
+def _start_worker(name: str, queues: list[str], env: dict[str, str]) -> tuple[Any, Any]:
+    log = (ARTIFACTS / f"celery-{name}.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-         "--loglevel", "info", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
-         "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip"],
+         "--loglevel", "info", "--queues", ",".join(queues),
+         "--hostname", f"test-{name}-{uuid.uuid4().hex[:8]}@%h", "--without-mingle",
+         "--without-gossip"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
-    _wait_until_ready(worker)
-    yield worker
-    worker.terminate()
-    worker.wait(timeout=30)
-    log.close()
+    return worker, log
 
 
-def _wait_until_ready(worker: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    log = ARTIFACTS / "celery-worker.log"
+def _wait_until_ready(worker: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while b"ready." not in log.read_bytes():
         if worker.poll() is not None or time.monotonic() > deadline:

@@ -1,7 +1,7 @@
 """Test settings: the real Postgres, Redis and model, with fast password hashing."""
 
 from .local import *  # noqa: F403
-from .local import CASEBOUND, VAR_DIR
+from .local import CASEBOUND, CELERY_TASK_ROUTES, VAR_DIR
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -18,3 +18,5 @@ STORAGES = {
 CASEBOUND["SEARCH_STALE_SECONDS"] = 5
 # Test tasks go to their own queue, so a `make run` worker sharing the broker never takes them.
 CELERY_TASK_DEFAULT_QUEUE = "casebound-test"
+CELERY_TASK_ROUTES = {task: {"queue": f"{route['queue']}-test"}
+                      for task, route in CELERY_TASK_ROUTES.items()}

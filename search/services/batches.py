@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import zipfile
+import zlib
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -21,6 +23,7 @@ from django.utils import timezone
 from agencies.audit import audit_record
 from agencies.models import AuditAction, Role
 from agencies.permissions import ensure_acts_for
+from portal.config import setting
 from portal.errors import ServiceError
 from search.models import (
     BatchStatus,
@@ -38,6 +41,13 @@ MAX_FILES = 20_000
 MAX_UNCOMPRESSED_BYTES = 4 * 1024 * 1024 * 1024  # a zip bomb is refused before anything is read
 CHUNK = 25
 FIELDS = ("file", "subject_reference", "display_name", "source", "date")
+# Manifest column -> item field; the field's max_length bounds the column.
+COLUMNS = {"file": "file_name", "subject_reference": "subject_reference",
+           "display_name": "display_name", "source": "source", "date": "taken_on"}
+# What a damaged member raises while it is read: bad CRC, broken deflate stream, truncation,
+# encryption (RuntimeError), an unsupported compression method.
+PROVENANCE_LENGTH = 300  # Face.provenance
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
 
 
 def _open_archive(data: bytes) -> zipfile.ZipFile:
@@ -58,17 +68,54 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
 
 def _manifest(archive: zipfile.ZipFile) -> list[dict[str, str]]:
     try:
-        text = archive.read(MANIFEST).decode("utf-8-sig")
+        text = _read_member(archive, MANIFEST).decode("utf-8-sig")
     except KeyError:
         raise ServiceError("manifest_missing", f"The archive has no {MANIFEST} at its top level. "
                            f"Its columns: {', '.join(FIELDS)}.") from None
     except UnicodeDecodeError:
         raise ServiceError("manifest_unreadable", f"{MANIFEST} must be UTF-8 text.") from None
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = _manifest_rows(text)
     if not rows or not {"file", "subject_reference"} <= set(rows[0]):
         raise ServiceError("manifest_columns", f"{MANIFEST} needs at least the columns file and "
                            f"subject_reference (all: {', '.join(FIELDS)}).")
     return rows
+
+
+def _manifest_rows(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    try:  # one row past the limit is enough to refuse; the rest is never parsed
+        rows = list(itertools.islice(reader, MAX_FILES + 1))
+    except csv.Error as exc:
+        raise ServiceError("manifest_unreadable", f"{MANIFEST} is not valid CSV near line "
+                           f"{reader.line_num}: {exc}. Save it again as CSV (UTF-8).") from None
+    if len(rows) > MAX_FILES:
+        raise ServiceError("too_many_files", f"{MANIFEST} lists more than {MAX_FILES} photos. "
+                           "Split it into several batches.", status=413)
+    return rows
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes, refusing an encrypted, oversized or damaged one before or while reading.
+
+    Raises KeyError when there is no such member.
+    """
+    info, limit = archive.getinfo(name), setting("MAX_UPLOAD_BYTES")
+    if info.flag_bits & 0x1:
+        raise ServiceError("encrypted_file", f"{name} is encrypted. Add it to the archive without a "
+                           "password.")
+    if info.file_size > limit:
+        raise ServiceError("file_too_large", f"{name} unpacks to {info.file_size / 1e6:.1f} MB; the "
+                           f"limit is {limit / 1e6:.0f} MB a file.", status=413)
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)  # the declared size may lie; the read does not go past
+    except MEMBER_ERRORS as exc:
+        raise ServiceError("damaged_file", f"{name} could not be read from the archive ({exc}). "
+                           "Zip it again and upload it in a new batch.") from None
+    if len(data) > limit:
+        raise ServiceError("file_too_large", f"{name} unpacks to more than {limit / 1e6:.0f} MB.",
+                           status=413)
+    return data
 
 
 def batch_create(*, gallery: Gallery, actor: Any, data: bytes) -> EnrollmentBatch:
@@ -92,14 +139,28 @@ def batch_create(*, gallery: Gallery, actor: Any, data: bytes) -> EnrollmentBatc
 
 
 def _item(batch: EnrollmentBatch, row: dict[str, str], names: set[str]) -> EnrollmentItem:
-    item = EnrollmentItem(agency=batch.agency, batch=batch, file_name=(row.get("file") or "").strip(),
-                          subject_reference=(row.get("subject_reference") or "").strip(),
-                          display_name=(row.get("display_name") or "").strip(),
-                          source=(row.get("source") or "").strip(), taken_on=(row.get("date") or "").strip())
-    if item.file_name not in names:
+    item = EnrollmentItem(agency=batch.agency, batch=batch)
+    problems = [problem for column, field in COLUMNS.items()
+                if (problem := _set_column(item, field, column, row.get(column)))]
+    if problems:  # the row fails alone; what fits of it is kept for the error report
+        item.status, item.error_code, item.error = ItemStatus.FAILED, "invalid_manifest_row", \
+            " ".join(problems)
+    elif item.file_name not in names:
         item.status, item.error_code = ItemStatus.FAILED, "missing_file"
         item.error = f"{item.file_name or '(empty)'} is listed in the manifest but not in the archive."
     return item
+
+
+def _set_column(item: EnrollmentItem, field: str, column: str, raw: Any) -> str:
+    """Store one manifest value on the item, cut to fit; return what is wrong with it, or ""."""
+    value = (raw if isinstance(raw, str) else "").strip()
+    limit = getattr(EnrollmentItem._meta.get_field(field), "max_length", None) or len(value)
+    setattr(item, field, value.replace("\x00", "")[:limit])  # Postgres text cannot hold NUL
+    if "\x00" in value:
+        return f"The {column} column holds a NUL character."
+    if len(value) > limit:
+        return f"The {column} column is {len(value)} characters long; the limit is {limit}."
+    return ""
 
 
 def _enqueue(batch: EnrollmentBatch) -> None:
@@ -126,22 +187,24 @@ def batch_items_enroll(*, batch_id: int, item_ids: list[int]) -> None:
 
 
 def _enroll_item(batch: EnrollmentBatch, item: EnrollmentItem, archive: zipfile.ZipFile) -> None:
-    photo = archive.read(item.file_name)
-    # The photo's own hash is its identity: the same photo is never enrolled twice in a gallery,
-    # whichever archive or file name it comes with.
-    fingerprint = f"sha256:{hashlib.sha256(photo).hexdigest()}"
-    provenance = f"{item.source or 'bulk enrollment'}, {item.taken_on}, {item.file_name} {fingerprint}"
-    if Face.objects.for_agency(batch.agency).filter(gallery=batch.gallery,
-                                                    provenance__endswith=fingerprint).exists():
-        item.status = ItemStatus.DUPLICATE
-    else:
-        try:
+    try:
+        photo = _read_member(archive, item.file_name)
+        # The photo's own hash is its identity: the same photo is never enrolled twice in a
+        # gallery, whichever archive or file name it comes with.
+        fingerprint = f"sha256:{hashlib.sha256(photo).hexdigest()}"
+        if Face.objects.for_agency(batch.agency).filter(gallery=batch.gallery,
+                                                        provenance__endswith=fingerprint).exists():
+            item.status = ItemStatus.DUPLICATE
+        else:
+            origin = f"{item.source or 'bulk enrollment'}, {item.taken_on}, {item.file_name}"
+            # Cut the origin, never the fingerprint: the duplicate check above reads it.
+            provenance = f"{origin[:PROVENANCE_LENGTH - len(fingerprint) - 1]} {fingerprint}"
             item.face = face_enroll(gallery=batch.gallery, subject_reference=item.subject_reference,
                                     image=photo, actor=batch.created_by,
-                                    display_name=item.display_name, provenance=provenance[:300])
+                                    display_name=item.display_name, provenance=provenance)
             item.status = ItemStatus.DONE
-        except ServiceError as exc:
-            item.status, item.error_code, item.error = ItemStatus.FAILED, exc.code, exc.message
+    except ServiceError as exc:  # a bad member fails alone; the batch goes on
+        item.status, item.error_code, item.error = ItemStatus.FAILED, exc.code, exc.message
     item.save(update_fields=["status", "face", "error_code", "error"])
 
 

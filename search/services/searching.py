@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agencies.audit import audit_record
 from agencies.billing import meter_search
-from agencies.licensing import ensure_license_allows_search
+from agencies.licensing import ensure_license_allows_search, search_quota_lock
 from agencies.models import AuditAction, AuditOutcome
 from portal.config import setting
 from portal.errors import ServiceError
@@ -43,20 +43,36 @@ def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
         ensure_license_allows_search(case.agency)
         ensure_case_searchable(case=case, user=user)
         rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
+        with transaction.atomic():
+            # Queued and running searches count against the quota, under the agency's lock: a
+            # burst of requests cannot all pass the last unit of a refusing quota.
+            search_quota_lock(case.agency)
+            ensure_license_allows_search(case.agency, in_flight=_in_flight(case.agency).count())
+            search = Search.objects.create(
+                agency=case.agency, case=case, requested_by=user,
+                policy=policy_of(case.agency).snapshot(),
+                probe=jpeg_file(pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)),
+            )
+            audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
+                         details=case_audit_details(case, justification=case.justification))
+            transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
     except ServiceError as refusal:
-        audit_record(action=AuditAction.SEARCH_REFUSED, agency=case.agency, actor=user, obj=case,
-                     outcome=AuditOutcome.REFUSED,
-                     details={**case_audit_details(case), "code": refusal.code, "reason": refusal.message})
+        _audit_refusal(case=case, user=user, obj=case, refusal=refusal)
         raise
-    with transaction.atomic():
-        search = Search.objects.create(
-            agency=case.agency, case=case, requested_by=user, policy=policy_of(case.agency).snapshot(),
-            probe=jpeg_file(pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)),
-        )
-        audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
-                     details=case_audit_details(case, justification=case.justification))
-        transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
     return search
+
+
+def _in_flight(agency: Any) -> Any:
+    """The agency's searches that are queued or running: not metered yet, but they will be."""
+    return Search.objects.for_agency(agency).filter(
+        status__in=(SearchStatus.QUEUED, SearchStatus.RUNNING))
+
+
+def _audit_refusal(*, case: Case, user: Any, obj: Any, refusal: ServiceError, **extra: Any) -> None:
+    audit_record(action=AuditAction.SEARCH_REFUSED, agency=case.agency, actor=user, obj=obj,
+                 outcome=AuditOutcome.REFUSED,
+                 details={**case_audit_details(case), "code": refusal.code,
+                          "reason": refusal.message, **extra})
 
 
 def search_results_viewed(*, search: Search, actor: Any) -> None:
@@ -67,11 +83,33 @@ def search_results_viewed(*, search: Search, actor: Any) -> None:
 
 
 def _claim(search_id: int) -> Search | None:
+    """Claim a queued search if it is still authorized now; fail it with the reason if not.
+
+    A search may wait in the queue while the license is suspended, the case closes or expires,
+    the officer is taken off the case or the quota runs out: the request's checks run again here.
+    """
     limit = setting("SEARCH_MAX_ATTEMPTS")
-    claimed = Search.objects.filter(pk=search_id, status=SearchStatus.QUEUED,
-                                    attempts__lt=limit).update(
-        status=SearchStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
-    return Search.objects.get(pk=search_id) if claimed else None
+    queued = Search.objects.filter(pk=search_id, status=SearchStatus.QUEUED, attempts__lt=limit)
+    with transaction.atomic():
+        search = queued.select_related("agency", "case", "requested_by").first()
+        if search is None:
+            return None
+        search_quota_lock(search.agency)  # one claim at a time counts the running searches
+        running = _in_flight(search.agency).filter(status=SearchStatus.RUNNING).count()
+        if not queued.update(status=SearchStatus.RUNNING, started_at=timezone.now(),
+                             attempts=F("attempts") + 1):
+            return None
+        search.refresh_from_db(fields=["status", "started_at", "attempts"])
+        try:
+            ensure_license_allows_search(search.agency, in_flight=running)
+            ensure_case_searchable(case=search.case, user=search.requested_by)
+        except ServiceError as refusal:
+            _finish(search, SearchStatus.FAILED, error_code=refusal.code, error=refusal.message)
+            _audit_refusal(case=search.case, user=search.requested_by, obj=search,
+                           refusal=refusal, search_id=search.pk, when="queued search claimed")
+            logger.info("search %s refused when claimed: %s", search.pk, refusal.code)
+            return None  # not metered: nothing ran
+    return search
 
 
 def _finish(search: Search, status: str, **fields: Any) -> None:
@@ -87,7 +125,7 @@ def search_run(*, search_id: int) -> None:
     """Claim a queued search and run it to a final status; a no-op if it is not queued."""
     search = _claim(search_id)
     if search is None:
-        logger.info("search %s is not queued; nothing to do", search_id)
+        logger.info("search %s is not (or no longer) to run; nothing to do", search_id)
         return
     started = time.perf_counter()
     with search.probe.open("rb") as handle:
