@@ -50,12 +50,12 @@ def test_approve_search_confirm_and_audit(cast, browser, live_server, celery_wor
     first = officer.locator("#candidate-1")
     expect(first).to_contain_text("Colin_Powell", timeout=90_000)
     first.get_by_role("button", name="Possible lead: candidate 1").click()
-    expect(officer.locator("#candidate-1 .review-status")).to_contain_text("needs a second")
+    expect(officer.locator("#candidate-1 .review-status")).to_contain_text("a supervisor must confirm")
 
     supervisor.goto(officer.url)
     supervisor.get_by_role("button", name="Possible lead: candidate 1").click()
     expect(supervisor.locator("#candidate-1 .review-status")).to_have_text(
-        "Possible lead (two reviewers)")
+        "Possible lead (two reviewers, one a supervisor)")
     assert Candidate.objects.get(rank=1).status == CandidateStatus.POSSIBLE_LEAD
     supervisor.screenshot(path=str(ARTIFACTS / "two-person-review.png"), full_page=True)
 

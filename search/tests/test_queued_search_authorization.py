@@ -91,7 +91,8 @@ def test_a_search_queued_before_its_authorization_ended_fails_on_the_worker(
         queued = _post_search(cast.officer, case.pk)
         assert queued.status_code == 202, queued.content
         change(cast, case)
-    body = _finished(cast.officer, queued.json()["id"])
+    # The auditor reads the outcome: an unassigned officer may no longer open the case's results.
+    body = _finished(cast.auditor, queued.json()["id"])
     refused = _post_search(cast.officer, case.pk)  # what the API now says to a new request
     assert (refused.status_code, refused.json()["code"]) == (status, code)
     assert body["status"] == "failed"
