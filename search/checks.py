@@ -34,8 +34,8 @@ def check_ef_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     graph would fail; below the longest candidate list, the graph returns fewer candidates than
     the policy promises.
     """
+    from search.engine.vector_index import EF_SEARCH_MAX
     from search.models import MAX_CANDIDATES
-    from search.vector_index import EF_SEARCH_MAX
 
     value = int(setting("HNSW_EF_SEARCH"))
     if MAX_CANDIDATES <= value <= EF_SEARCH_MAX:

@@ -183,7 +183,7 @@ def nearest_faces_ranking(*, agency: Agency, embedding: Any, model_name: str,
 
     The agency and recipe filters are in SQL, before the distance ordering, so no other tenant's
     row is ranked; they are also the predicate of the agency's own HNSW index, when it has one
-    (search/vector_index.py).
+    (search/engine/vector_index.py).
     """
     return (Face.objects.for_agency(agency).filter(model_name=model_name)
             .annotate(distance=CosineDistance("embedding", embedding))
@@ -198,7 +198,7 @@ def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int
     row-security predicate and hashed the agency's whole face table before the join: 2.8 s
     instead of 40 ms for an agency of a million faces (measured with benchmark_search).
     """
-    from search.vector_index import search_width  # vector_index reads models; imported late
+    from search.engine.vector_index import search_width  # vector_index reads models; imported late
 
     with search_width():
         ranking = list(nearest_faces_ranking(agency=agency, embedding=embedding,

@@ -19,7 +19,7 @@ TRANSIENT = (OperationalError, InterfaceError)
 @worker_process_init.connect
 def load_face_models(**kwargs: object) -> None:
     """Load the model in each worker process at start, not inside the first officer's search."""
-    from search import pipeline
+    from search.engine import pipeline
 
     pipeline.warm_up()
 
@@ -85,7 +85,7 @@ def purge_expired() -> dict[str, dict[str, int]]:
 
 @shared_task
 def maintain_vector_indexes() -> list[str]:
-    from search import pipeline, vector_index
+    from search.engine import pipeline, vector_index
 
     with platform_rows("build vector indexes of grown agencies"):
         return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)

@@ -3,7 +3,7 @@
 from django.core.files.uploadedfile import UploadedFile
 
 from portal.config import setting
-from search.pipeline import ImageRejected
+from search.engine.pipeline import ImageRejected
 
 
 def read_upload(upload: UploadedFile) -> bytes:

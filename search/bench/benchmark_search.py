@@ -25,8 +25,7 @@ from portal.config import setting
 from portal.db.owner import owner_connection, owner_cursor
 from search import selectors
 from search.bench.embedding_space import EmbeddingSpace
-from search.models import Face, Gallery, LegalBasis, Subject
-from search.vector_index import (
+from search.engine.vector_index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
     agency_index_drop,
@@ -34,6 +33,7 @@ from search.vector_index import (
     index_name,
     search_width,
 )
+from search.models import Face, Gallery, LegalBasis, Subject
 
 DIMENSIONS = 128
 RECIPE = "benchmark"

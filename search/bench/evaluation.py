@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from search import pipeline
-from search.pipeline import ImageRejected, Pick
+from search.engine import pipeline
+from search.engine.pipeline import ImageRejected, Pick
 
 FOLDS = 10
 

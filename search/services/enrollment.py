@@ -9,9 +9,9 @@ from django.db import transaction
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction
 from portal.errors import ServiceError
-from search import pipeline
+from search.engine import pipeline
+from search.engine.pipeline import ImageRejected, Pick
 from search.models import OPT_OUT_BASES, Face, Gallery, LegalBasis, Subject
-from search.pipeline import ImageRejected, Pick
 from search.services.files import jpeg_file
 from search.services.privacy import ensure_not_suppressed
 

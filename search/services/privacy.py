@@ -19,7 +19,8 @@ from agencies.models import Agency, AuditAction, AuditOutcome, Role
 from agencies.permissions import ensure_acts_for, ensure_operator
 from portal.config import setting
 from portal.errors import ServiceError
-from search import pipeline
+from search.engine import pipeline
+from search.engine.pipeline import ImageRejected, Pick
 from search.models import (
     OPT_OUT_BASES,
     AgencyAnswer,
@@ -32,7 +33,6 @@ from search.models import (
     Subject,
     Suppression,
 )
-from search.pipeline import ImageRejected, Pick
 from search.services.erasure import faces_like, faces_remove
 from search.services.files import jpeg_file
 

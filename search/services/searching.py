@@ -21,9 +21,10 @@ from agencies.licensing import ensure_license_allows_search, search_quota_lock
 from agencies.models import AuditAction, AuditOutcome
 from portal.config import setting
 from portal.errors import ServiceError
-from search import pipeline, selectors
+from search import selectors
+from search.engine import pipeline
+from search.engine.pipeline import Pick
 from search.models import Candidate, Case, Search, SearchStatus
-from search.pipeline import Pick
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
 from search.services.policy import policy_of

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search import pipeline
 from search.checks import blas_problem, check_dlib_blas
-from search.pipeline import ImageRejected, Pick
+from search.engine import pipeline
+from search.engine.pipeline import ImageRejected, Pick
 from tests import photos
 
 

@@ -16,9 +16,7 @@ from portal.db.owner import owner_cursor
 from search.bench.benchmark_search import RECIPE, bulk_insert
 from search.bench.embedding_space import EmbeddingSpace
 from search.checks import check_ef_search
-from search.models import Face
-from search.selectors import nearest_faces
-from search.vector_index import (
+from search.engine.vector_index import (
     HNSW_M,
     agency_index_current,
     agency_index_drop,
@@ -26,6 +24,8 @@ from search.vector_index import (
     build_memory_mb,
     index_name,
 )
+from search.models import Face
+from search.selectors import nearest_faces
 from tests.factories import AgencyFactory, GalleryFactory
 
 FACES = 2000

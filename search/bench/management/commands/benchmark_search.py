@@ -10,7 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from agencies.commands import PlatformCommand
 from search.bench import benchmark_search
-from search.vector_index import EF_SEARCH_MAX
+from search.engine.vector_index import EF_SEARCH_MAX
 
 
 class Command(PlatformCommand):
