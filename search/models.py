@@ -116,6 +116,10 @@ class Face(TenantModel):
     box = models.JSONField(help_text="Face box in the source photo: x, y, width, height")
     quality = models.FloatField(help_text="Detector confidence")
     provenance = models.CharField(max_length=300, blank=True)
+    source_sha256 = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the photo enrolled; the same photo is enrolled once per gallery "
+                  "(empty for faces enrolled before it was recorded)")
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -131,6 +135,9 @@ class Face(TenantModel):
     class Meta:
         default_manager_name = "objects"
         indexes = [models.Index(fields=["gallery", "model_name"])]
+        constraints = [models.UniqueConstraint(
+            fields=["gallery", "source_sha256"], condition=~models.Q(source_sha256=""),
+            name="face_photo_once_per_gallery")]
 
 
 class OffenceCategory(models.TextChoices):

@@ -1,19 +1,14 @@
 """Celery tasks: thin, take ids, call a service. Only named transient errors are retried."""
 
-import contextlib
-import logging
 
 from celery import shared_task
 from celery.signals import task_prerun, worker_process_init
-from django.db import InterfaceError, OperationalError
 
 from agencies.row_security import agency_rows, platform_rows
-from portal.errors import ServiceError
 from search.services import cases, retention, searching
 from search.services.privacy import optouts_housekeep
 
-logger = logging.getLogger(__name__)
-TRANSIENT = (OperationalError, InterfaceError)
+TRANSIENT = searching.TRANSIENT
 
 
 @worker_process_init.connect
@@ -36,25 +31,7 @@ def forget_content_types(**kwargs: object) -> None:
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
 def run_search(search_id: int, agency_id: int) -> None:
     with agency_rows(agency_id):  # the database shows this task its agency's rows only
-        _run_search(search_id)
-
-
-def _run_search(search_id: int) -> None:
-    try:
-        searching.search_run(search_id=search_id)
-    except TRANSIENT:
-        # Hand the row back so the retry can claim it; if the database is still away,
-        # the periodic sweeper does it later.
-        with contextlib.suppress(*TRANSIENT):
-            searching.search_release(search_id=search_id)
-        raise
-    except ServiceError as exc:
-        searching.search_fail(search_id=search_id, code=exc.code, message=exc.message)
-    except Exception:
-        logger.exception("search %s failed", search_id)
-        searching.search_fail(search_id=search_id, code="pipeline_error", message=(
-            "The search could not be completed because of an internal error. Try again; if it "
-            f"fails again, tell your administrator (search id {search_id})."))
+        searching.search_execute(search_id=search_id)
 
 
 @shared_task

@@ -29,7 +29,6 @@ from search.models import (
     BatchStatus,
     EnrollmentBatch,
     EnrollmentItem,
-    Face,
     Gallery,
     ItemStatus,
 )
@@ -189,21 +188,19 @@ def batch_items_enroll(*, batch_id: int, item_ids: list[int]) -> None:
 def _enroll_item(batch: EnrollmentBatch, item: EnrollmentItem, archive: zipfile.ZipFile) -> None:
     try:
         photo = _read_member(archive, item.file_name)
-        # The photo's own hash is its identity: the same photo is never enrolled twice in a
-        # gallery, whichever archive or file name it comes with.
+        # The photo's fingerprint stays readable in the provenance; cut the origin, never it.
         fingerprint = f"sha256:{hashlib.sha256(photo).hexdigest()}"
-        if Face.objects.for_agency(batch.agency).filter(gallery=batch.gallery,
-                                                        provenance__endswith=fingerprint).exists():
-            item.status = ItemStatus.DUPLICATE
-        else:
-            origin = f"{item.source or 'bulk enrollment'}, {item.taken_on}, {item.file_name}"
-            # Cut the origin, never the fingerprint: the duplicate check above reads it.
-            provenance = f"{origin[:PROVENANCE_LENGTH - len(fingerprint) - 1]} {fingerprint}"
-            item.face = face_enroll(gallery=batch.gallery, subject_reference=item.subject_reference,
-                                    image=photo, actor=batch.created_by,
-                                    display_name=item.display_name, provenance=provenance)
-            item.status = ItemStatus.DONE
+        origin = f"{item.source or 'bulk enrollment'}, {item.taken_on}, {item.file_name}"
+        provenance = f"{origin[:PROVENANCE_LENGTH - len(fingerprint) - 1]} {fingerprint}"
+        item.face = face_enroll(gallery=batch.gallery, subject_reference=item.subject_reference,
+                                image=photo, actor=batch.created_by,
+                                display_name=item.display_name, provenance=provenance)
+        item.status = ItemStatus.DONE
     except ServiceError as exc:  # a bad member fails alone; the batch goes on
+        if exc.code == "already_enrolled":  # the same photo, whatever its archive or file name
+            item.status = ItemStatus.DUPLICATE
+            item.save(update_fields=["status"])
+            return
         item.status, item.error_code, item.error = ItemStatus.FAILED, exc.code, exc.message
     item.save(update_fields=["status", "face", "error_code", "error"])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.errors import ServiceError
-from search.models import Face, Gallery
+from search.models import Gallery
 from search.services.enrollment import face_enroll
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -28,20 +28,14 @@ def image_files(root: Path) -> list[Path]:
 
 def folder_enroll(*, gallery: Gallery, root: Path, files: Iterable[Path] | None = None,
                   actor: Any = None, on_file: Callable[[Path], None] | None = None) -> EnrollReport:
-    """Enroll each photo under its folder's subject; a file enrolled before is skipped.
+    """Enroll each photo under its folder's subject; a photo enrolled before is skipped.
 
-    A file's provenance (`<root name>/<person>/<file>`) is its identity for re-runs.
+    The photo itself is its identity for re-runs (`Face.source_sha256`), whatever its path.
     A bad file fails alone, with its reason.
     """
     report = EnrollReport()
-    done = set(Face.objects.for_agency(gallery.agency).filter(gallery=gallery)
-               .values_list("provenance", flat=True))
     for path in files if files is not None else image_files(root):
-        provenance = f"{root.name}/{path.relative_to(root)}"
-        if provenance in done:
-            report.skipped += 1
-        else:
-            _enroll_one(gallery, path, provenance, actor, report)
+        _enroll_one(gallery, path, f"{root.name}/{path.relative_to(root)}", actor, report)
         if on_file:
             on_file(path)
     return report
@@ -54,7 +48,10 @@ def _enroll_one(gallery: Gallery, path: Path, provenance: str, actor: Any,
         face_enroll(gallery=gallery, subject_reference=person, image=path.read_bytes(),
                     actor=actor, display_name=person.replace("_", " "), provenance=provenance)
     except ServiceError as exc:
-        report.failed.append((str(path), exc.code, exc.message))
+        if exc.code == "already_enrolled":
+            report.skipped += 1
+        else:
+            report.failed.append((str(path), exc.code, exc.message))
     except OSError as exc:
         report.failed.append((str(path), "unreadable", str(exc)))
     else:

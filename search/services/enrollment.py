@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction
@@ -56,12 +57,31 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
     reference = subject_reference.strip()
     if not reference:
         raise ImageRejected("subject_reference_required", "Give the subject's reference.")
+    digest = hashlib.sha256(image).hexdigest()
+    if Face.all_objects.for_agency(gallery.agency).filter(gallery=gallery,
+                                                          source_sha256=digest).exists():
+        raise _already_enrolled(gallery)  # before the model runs: re-runs of a folder are cheap
     rgb = pipeline.decode(image)
     face = pipeline.analyze(rgb, pick=Pick.LARGEST, thorough=True)
     if face is None:
         raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
                             "photo in which the face is at least 80 pixels wide.", status=422)
     ensure_not_suppressed(gallery=gallery, embedding=face.embedding.tolist(), actor=actor)
+    try:
+        return _face_store(gallery, reference, display_name, face, digest, provenance, actor)
+    except IntegrityError as exc:  # the same photo, enrolled by a concurrent request
+        if "face_photo_once_per_gallery" in str(exc):
+            raise _already_enrolled(gallery) from None
+        raise
+
+
+def _already_enrolled(gallery: Gallery) -> ServiceError:
+    return ServiceError("already_enrolled", f"This photo is already enrolled in {gallery.name}.",
+                        status=409)
+
+
+def _face_store(gallery: Gallery, reference: str, display_name: str, face: pipeline.FaceResult,
+                digest: str, provenance: str, actor: Any) -> Face:
     with transaction.atomic():
         subject = _subject_for(gallery, reference, display_name.strip())
         enrolled = Face.objects.create(
@@ -69,7 +89,7 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
             image=jpeg_file(pipeline.encode_jpeg(face.chip)),
             embedding=face.embedding.tolist(), model_name=pipeline.MODEL_NAME,
             detector=face.detector, box=face.box, quality=face.quality,
-            provenance=provenance or gallery.source,
+            provenance=provenance or gallery.source, source_sha256=digest,
             enrolled_by=actor if getattr(actor, "pk", None) else None,
         )
         audit_record(action=AuditAction.ENROLLMENT, agency=gallery.agency, actor=actor, obj=enrolled,

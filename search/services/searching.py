@@ -6,12 +6,13 @@ conditional UPDATE (so a redelivered task is harmless), and finished once with a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,6 +31,8 @@ from search.services.files import jpeg_file
 from search.services.policy import policy_of
 
 logger = logging.getLogger(__name__)
+# Database errors that pass: the search goes back to the queue and the task retries it.
+TRANSIENT = (OperationalError, InterfaceError)
 PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original file
 
 
@@ -120,6 +123,28 @@ def _finish(search: Search, status: str, **fields: Any) -> None:
         setattr(search, name, value)
     # Only what finishing changes: a concurrent sweeper's bookkeeping is not overwritten.
     search.save(update_fields=["status", "finished_at", *fields])
+
+
+def search_execute(*, search_id: int) -> None:
+    """Run a queued search to a final status, deciding what each failure becomes.
+
+    A transient database error hands the search back and propagates, for the task to retry (the
+    sweeper gives it back later if the database is still away); a refusal fails it with its
+    reason; anything else fails it as an internal error, logged with the search id.
+    """
+    try:
+        search_run(search_id=search_id)
+    except TRANSIENT:
+        with contextlib.suppress(*TRANSIENT):
+            search_release(search_id=search_id)
+        raise
+    except ServiceError as exc:
+        search_fail(search_id=search_id, code=exc.code, message=exc.message)
+    except Exception:
+        logger.exception("search %s failed", search_id)
+        search_fail(search_id=search_id, code="pipeline_error", message=(
+            "The search could not be completed because of an internal error. Try again; if it "
+            f"fails again, tell your administrator (search id {search_id})."))
 
 
 def search_run(*, search_id: int) -> None:

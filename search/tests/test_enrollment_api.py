@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -33,6 +34,18 @@ def test_it_enrolls_a_face(cast) -> None:
     assert face.model_name == "Dlib+mirror" and face.detector == "dlib_hog"
     assert len(face.embedding) == 128
     assert face.image.name.endswith(".jpg") and "photo" not in face.image.name
+
+
+def test_the_same_photo_is_enrolled_once_per_gallery(cast) -> None:
+    gallery, other = GalleryFactory(agency=cast.agency), GalleryFactory(agency=cast.agency)
+    photo = photos.photo("Colin_Powell", 0)
+    first = _enroll(cast.admin, gallery, photo)
+    again = _enroll(cast.admin, gallery, photo, reference="BK-2002")  # under another reference
+    assert first.status_code == 201 and again.status_code == 409
+    assert again.json()["code"] == "already_enrolled" and gallery.name in again.json()["detail"]
+    assert Face.objects.filter(gallery=gallery).count() == 1
+    assert Face.objects.get(gallery=gallery).source_sha256 == hashlib.sha256(photo).hexdigest()
+    assert _enroll(cast.admin, other, photo).status_code == 201  # another gallery may hold it
 
 
 def test_a_second_photo_joins_the_same_subject(cast) -> None:
