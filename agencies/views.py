@@ -38,6 +38,7 @@ from agencies.services import (
 from agencies.usernames import USERNAME_HELP, validate_username
 from portal.csv_export import csv_writer
 from portal.errors import ServiceError
+from portal.http import private_download
 
 AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
 
@@ -70,9 +71,8 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     writer = csv_writer(_Echo())
     rows = (writer.writerow(row) for row in
             [CSV_HEADER, *(csv_row(e) for e in events.qs.order_by("seq").iterator())])
-    response = StreamingHttpResponse(rows, content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="casebound-audit.csv"'
-    return response
+    return private_download(StreamingHttpResponse(rows, content_type="text/csv"),
+                            "casebound-audit.csv")
 
 
 @member_required(*AUDIT_READERS)

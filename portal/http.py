@@ -1,12 +1,21 @@
 """Small HTTP helpers: downloads, and the one check every user-supplied redirect passes."""
 
-from django.http import HttpRequest, HttpResponse
+from typing import TypeVar
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
+
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 def attachment(body: bytes | str, *, content_type: str, filename: str) -> HttpResponse:
     """A download that no shared cache keeps (reports and invoices are confidential)."""
-    response = HttpResponse(body, content_type=content_type)
+    return private_download(HttpResponse(body, content_type=content_type), filename)
+
+
+def private_download(response: R, filename: str) -> R:
+    """`response` as a file to save, which no browser or proxy cache keeps (every export, streamed
+    or not, goes through here)."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response

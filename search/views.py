@@ -28,6 +28,7 @@ from agencies.permissions import is_platform_operator
 from agencies.selectors import acting_agency
 from portal.csv_export import csv_writer
 from portal.errors import ServiceError
+from portal.http import private_download
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
 from search.models import ReviewDecision
@@ -403,8 +404,7 @@ def batch_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required(Role.AGENCY_ADMIN)
 def batch_errors(request: HttpRequest, pk: int) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-errors.csv"'
+    response = private_download(HttpResponse(content_type="text/csv"), f"batch-{batch.pk}-errors.csv")
     writer = csv_writer(response)
     writer.writerow(["file", "subject_reference", "code", "reason"])
     for item in batch.items.filter(status="failed"):

@@ -86,6 +86,7 @@ def test_the_audit_export_neutralises_formulas(cast) -> None:
         actor = UserFactory(username=f"{formula}{n}")
         audit_record(action=AuditAction.SETTINGS_CHANGED, agency=cast.agency, actor=actor)
     response = web_client(cast.auditor).get("/audit/export.csv")
+    assert response["Cache-Control"] == "private, no-store"  # no cache keeps an audit export
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     actors = [row[2] for row in rows[1:] if row[3] == AuditAction.SETTINGS_CHANGED]
     assert actors == [f"'{formula}{n}" for n, formula in enumerate(FORMULAS)]
@@ -101,6 +102,8 @@ def test_the_batch_error_report_neutralises_formulas(cast) -> None:
                                       subject_reference=formula, status="failed",
                                       error_code="not_an_image", error=formula)
     response = web_client(cast.admin).get(f"/batches/{batch.pk}/errors.csv")
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}-errors.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert [row[1] for row in rows[1:]] == ["'" + formula for formula in FORMULAS]
     assert [row[0] for row in rows[1:]] == ["'" + formula + ".jpg" for formula in FORMULAS]
