@@ -216,11 +216,12 @@ def license_warnings(agency: Agency) -> list[str]:
     warnings = []
     used, quota = searches_this_month(agency), granted.plan.monthly_search_quota
     share = used / quota if quota else 1.0
-    if share >= 1.0:
+    warn_at, full_at = QUOTA_WARNINGS
+    if share >= full_at:
         warnings.append(f"The monthly search quota is used up ({used} of {quota})"
                         + (": further searches are billed." if granted.plan.overage_policy ==
                            OveragePolicy.BILL else ": further searches are refused."))
-    elif share >= 0.8:
+    elif share >= warn_at:
         warnings.append(f"{used} of {quota} monthly searches used ({share:.0%}).")
     days_left = (granted.ends_on - timezone.localdate()).days
     if days_left <= EXPIRY_WARNING_DAYS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,6 +21,11 @@ from search.services.privacy import optout_confirm, optout_submit
 from search.uploads import read_upload
 
 
+def public_rate(group: str, request: HttpRequest) -> str:
+    """The public pages share the public API's limit per address (`CASEBOUND_RATE_PUBLIC`)."""
+    return str(settings.PUBLIC_RATE)
+
+
 class OptOutForm(forms.Form):
     photo = forms.FileField(label="A photo of yourself", widget=forms.ClearableFileInput(attrs=IMAGE_ACCEPT),
                             help_text="Just you, facing the camera. JPEG, PNG or WebP. Only the face "
@@ -31,7 +37,7 @@ class OptOutForm(forms.Form):
                                 help_text="Country and region, e.g. US, Illinois.")
 
 
-@ratelimit(key="ip", rate="10/h", method="POST", block=True)
+@ratelimit(key="ip", rate=public_rate, method="POST", block=True)
 def opt_out(request: HttpRequest) -> HttpResponse:
     form = OptOutForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

@@ -12,7 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, License, Membership, OveragePolicy, Plan, Role
+from agencies.models import Agency, License, Membership, OveragePolicy, Plan
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 
 PASSWORD = "correct-horse-battery-staple"
@@ -106,5 +106,3 @@ def assigned_case(agency: Agency, officer: Any, **fields: Any) -> Case:
     assign_perm("search.search_in_case", officer, case)
     return case
 
-
-ROLES = Role

@@ -135,6 +135,7 @@ AXES_HTTP_RESPONSE_CODE = 403
 AXES_VERBOSE = False
 RATELIMIT_VIEW = "portal.api.rate_limited"
 LOGIN_RATE = os.environ.get("CASEBOUND_RATE_LOGIN", "20/m")  # per client address
+PUBLIC_RATE = os.environ.get("CASEBOUND_RATE_PUBLIC", "10/hour")  # public opt-outs, page and API
 # How many proxies of the operator's own stand in front of the portal; X-Forwarded-For is believed
 # only that far (portal/client_ip.py). 0: the header is ignored and REMOTE_ADDR is the client.
 TRUSTED_PROXIES = int(os.environ.get("CASEBOUND_TRUSTED_PROXIES", 0))
@@ -189,7 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "token": os.environ.get("CASEBOUND_RATE_TOKEN", "10/min"),
         "search": os.environ.get("CASEBOUND_RATE_SEARCH", "30/min"),
-        "public": os.environ.get("CASEBOUND_RATE_PUBLIC", "10/hour"),
+        "public": PUBLIC_RATE,
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "NUM_PROXIES": TRUSTED_PROXIES,  # for any DRF throttle; ours use portal.client_ip directly

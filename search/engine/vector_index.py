@@ -5,8 +5,8 @@ recall for a small agency (measured here: 0.24 recall@10 for a 5k gallery in a 2
 Casebound therefore gives each agency its own graph: a partial HNSW index
 `WHERE agency_id = <id> AND model_name = <recipe>`, built once the agency holds
 VECTOR_INDEX_MIN_FACES faces. A query carries the same two predicates, so the planner walks only
-that agency's graph (no post-filter, no lost recall); smaller agencies are searched exactly
-through the B-tree on (gallery, model), which is both exact and fast at that size.
+that agency's graph (no post-filter, no lost recall); smaller agencies are searched exactly,
+reading their rows through the B-tree on agency_id (the foreign key's), fast at that size.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def case_assign(*, case: Case, actor: Any, user: Any) -> Case:
 
 
 def cases_expire() -> int:
-    """Mark approved cases whose authorization ran out as expired; audit each. Run daily."""
+    """Mark approved cases whose authorization ran out as expired; audit each. Run hourly."""
     expired = 0
     for case in Case.objects.filter(status=CaseStatus.APPROVED, expires_at__lte=timezone.now()):
         with transaction.atomic():
