@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,9 +70,35 @@ Links = list[tuple[int, str]]
 def signed_message(*, chain: int, seq: int, hash: str, signed_at: str, links: Links) -> bytes:
     """Exactly the bytes a checkpoint's signature covers: the head, the time, and the (seq, hash)
     of every event since the chain's previous checkpoint, so a rewrite is named to the event."""
-    body = {"chain": chain, "seq": seq, "hash": hash, "signed_at": signed_at,
-            "links": hashlib.sha256(_canonical([list(link) for link in links])).hexdigest()}
-    return _canonical(body)
+    return _message(chain, seq, hash, signed_at, links_digest(links))
+
+
+def links_digest(links: Links) -> str:
+    return hashlib.sha256(_canonical([list(link) for link in links])).hexdigest()
+
+
+def _message(chain: int, seq: int, hash: str, signed_at: str, links: str) -> bytes:
+    return _canonical({"chain": chain, "seq": seq, "hash": hash, "signed_at": signed_at,
+                       "links": links})
+
+
+def row_verifies(row: AuditCheckpoint, public_key: str) -> bool:
+    """Whether a checkpoint row was signed by this key. The application's database role can
+    insert rows; only rows that verify are published or trusted as a chain's last checkpoint."""
+    if row.public_key != public_key or not row.links_sha256:
+        return False
+    message = _message(row.chain, row.seq, row.hash, row.signed_at.isoformat(), row.links_sha256)
+    try:
+        load_public_key(public_key).verify(base64.b64decode(row.signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _verified_rows(public_key: str, **match: Any) -> Iterator[AuditCheckpoint]:
+    """The checkpoint rows that verify, newest head first."""
+    rows = AuditCheckpoint.objects.filter(**match).order_by("chain", "-seq", "-signed_at", "-pk")
+    return (row for row in rows.iterator() if row_verifies(row, public_key))
 
 
 def _canonical(value: Any) -> bytes:
@@ -101,20 +128,20 @@ def audit_checkpoints_sign(*, directory: Path | None = None) -> list[AuditCheckp
     names = dict(Agency.objects.values_list("pk", "name"))
     signed: list[tuple[AuditCheckpoint, Links]] = []
     for head in AuditChainHead.objects.select_for_update().order_by("chain"):
-        links = _links_since_last_checkpoint(head)
+        links = _links_since_last_checkpoint(head, public)
         message = signed_message(chain=head.chain, seq=head.seq, hash=head.hash,
                                  signed_at=now.isoformat(), links=links)
         signed.append((AuditCheckpoint(
             chain=head.chain, chain_name=_chain_name(head.chain, names), seq=head.seq,
-            hash=head.hash, signed_at=now, public_key=public,
+            hash=head.hash, signed_at=now, public_key=public, links_sha256=links_digest(links),
             signature=base64.b64encode(key.sign(message)).decode()), links))
     _append_lines((directory or checkpoint_dir()) / CHECKPOINT_FILE, signed)
     return AuditCheckpoint.objects.bulk_create([checkpoint for checkpoint, _ in signed])
 
 
-def _links_since_last_checkpoint(head: AuditChainHead) -> Links:
-    previous = AuditCheckpoint.objects.filter(chain=head.chain).order_by("-seq").values_list(
-        "seq", flat=True).first() or 0
+def _links_since_last_checkpoint(head: AuditChainHead, public_key: str) -> Links:
+    last = next(_verified_rows(public_key, chain=head.chain, seq__lte=head.seq), None)
+    previous = last.seq if last else 0
     return list(AuditEvent.objects.filter(chain=head.chain, seq__gt=previous, seq__lte=head.seq)
                 .order_by("seq").values_list("seq", "hash"))
 
@@ -224,9 +251,12 @@ def _rewritten(chain: int, seq: int, event_id: int, checkpoint: Signed) -> Break
 
 
 def published_checkpoints() -> list[AuditCheckpoint]:
-    """The latest signed head of every chain, for the public transparency page."""
-    latest = AuditCheckpoint.objects.order_by("chain", "-signed_at", "-pk").distinct("chain")
-    return sorted(latest, key=lambda c: (c.chain != PLATFORM_CHAIN, c.chain_name))
+    """The latest head of every chain signed with this installation's key, for the public
+    transparency page (a row that does not verify is never shown)."""
+    latest: dict[int, AuditCheckpoint] = {}
+    for row in _verified_rows(public_key_text(signing_key().public_key())):
+        latest.setdefault(row.chain, row)
+    return sorted(latest.values(), key=lambda c: (c.chain != PLATFORM_CHAIN, c.chain_name))
 
 
 # --- Deployment check -------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class AcceptRequestSerializer(serializers.Serializer[Any]):
 class AcceptResponseSerializer(serializers.Serializer[Any]):
     username = serializers.CharField()
     awaiting_approval = serializers.BooleanField(
-        help_text="A supervisor or admin account signs in only after a second approval")
+        help_text="A supervisor, admin or auditor account signs in only after a second approval")
 
 
 class InvitationAcceptView(APIView):
@@ -100,7 +100,7 @@ class RoleRequestSerializer(serializers.ModelSerializer[RoleRequest]):
 
 
 class RoleRequestViewSet(mixins.ListModelMixin, TenantViewSet[RoleRequest]):
-    """Supervisor and admin roles waiting for a second admin (not the one who asked)."""
+    """Supervisor, admin and auditor roles waiting for a second admin (not the one who asked)."""
 
     serializer_class = RoleRequestSerializer
     action_roles = {"list": (Role.AGENCY_ADMIN,), "approve": (Role.AGENCY_ADMIN,),

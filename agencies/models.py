@@ -50,7 +50,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
     training_valid_until = models.DateField(
         null=True, blank=True, help_text="The account works only while its training is current")
-    # A new supervisor or admin account cannot sign in until a second person approves its role.
+    # A new supervisor, admin or auditor account cannot sign in until a second person approves its role.
     awaiting_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -179,6 +179,8 @@ class AuditCheckpoint(models.Model):
     signed_at = models.DateTimeField()
     public_key = models.CharField(max_length=64, help_text="Ed25519, base64 of the raw 32 bytes")
     signature = models.CharField(max_length=100, help_text="Ed25519, base64")
+    links_sha256 = models.CharField(max_length=64, blank=True,
+                                    help_text="The signed digest of the links, so the row verifies")
 
     class Meta:
         indexes = [models.Index(fields=["chain", "-signed_at"])]
@@ -326,8 +328,9 @@ class Invitation(models.Model):
         return f"Invitation of {self.email} to {self.agency}"
 
 
-# Roles that approve cases and confirm leads: granting one needs a second person (dual control).
-PRIVILEGED_ROLES = (Role.SUPERVISOR, Role.AGENCY_ADMIN)
+# Roles that approve cases and confirm leads, or read every case's results (the auditor): granting
+# one needs a second person (dual control).
+PRIVILEGED_ROLES = (Role.SUPERVISOR, Role.AGENCY_ADMIN, Role.AUDITOR)
 
 
 class RoleRequestStatus(models.TextChoices):

@@ -314,6 +314,17 @@ class Candidate(TenantModel):
             models.UniqueConstraint(fields=["search", "rank"], name="candidate_unique_rank")
         ]
 
+    @property
+    def shown_face(self) -> Face | None:
+        """The face, unless it is erased or removed by an opt-out (restorable for a grace period):
+        meanwhile nobody sees, prints or reviews it, on any path."""
+        face = self.face
+        return face if face is not None and face.removed_at is None else None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.shown_face is None
+
 
 class ReviewDecision(models.TextChoices):
     POSSIBLE_LEAD = "possible_lead", "Possible lead"

@@ -27,6 +27,7 @@ from search.serializers import CaseDecisionSerializer
 from search.services.privacy import (
     optout_approve,
     optout_consult,
+    optout_photo_open,
     optout_reject,
     optout_restore,
     optout_submit,
@@ -189,9 +190,10 @@ def opt_out_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @platform_admin_required
 def opt_out_photo(request: HttpRequest, pk: int) -> FileResponse:
-    opt_out = get_object_or_404(OptOutRequest, pk=pk)
-    if not opt_out.photo:
-        raise Http404("The photo was deleted when the request was decided.")
-    response = FileResponse(opt_out.photo.open("rb"), content_type="image/jpeg")
+    try:
+        photo = optout_photo_open(actor=request.user, pk=pk)
+    except ServiceError as exc:
+        raise Http404(exc.message) from None
+    response = FileResponse(photo.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response

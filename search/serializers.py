@@ -109,7 +109,7 @@ class ReviewSerializer(serializers.ModelSerializer[Review]):
 
 
 class CandidateSerializer(serializers.ModelSerializer[Candidate]):
-    subject = SubjectRefSerializer(allow_null=True)
+    subject = serializers.SerializerMethodField()
     face = serializers.SerializerMethodField()
     gallery = _RefSerializer(allow_null=True)
     reviews = ReviewSerializer(many=True, read_only=True)
@@ -118,10 +118,14 @@ class CandidateSerializer(serializers.ModelSerializer[Candidate]):
         model = Candidate
         fields = ["rank", "similarity", "status", "redacted", "subject", "face", "gallery", "reviews"]
 
+    @extend_schema_field(SubjectRefSerializer(allow_null=True))
+    def get_subject(self, candidate: Candidate) -> dict[str, Any] | None:
+        return None if candidate.withdrawn else SubjectRefSerializer(candidate.subject).data
+
     @extend_schema_field(FaceLinkSerializer(allow_null=True))
     def get_face(self, candidate: Candidate) -> dict[str, Any] | None:
         # The image is reached through the search, so that its check and audit know the case.
-        if candidate.face_id is None:
+        if candidate.withdrawn:
             return None
         return {"id": candidate.face_id,
                 "image_url": reverse("candidate-image", args=[candidate.search_id, candidate.rank])}

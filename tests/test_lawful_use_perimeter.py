@@ -149,17 +149,22 @@ def test_case_pages_show_searches_only_to_those_who_may_open_them(cast, search, 
         assert (link in web_client(user).get("/").content) == (user == cast.officer), who
 
 
-def test_a_supervisor_takes_on_a_case_on_the_record_before_seeing_it(cast, search, people) -> None:
+def test_a_supervisor_is_put_on_a_case_by_another_before_seeing_it(cast, search, people) -> None:
     sam = people["another supervisor"][0]
-    assert b"assign yourself above" in web_client(sam).get(f"/cases/{search.case_id}/").content
+    assert b"ask the supervisor who approved it" in web_client(sam).get(
+        f"/cases/{search.case_id}/").content
     review = f"/api/v1/searches/{search.pk}/candidates/1/review/"
     assert api_client(sam).post(review, {"decision": "possible_lead"}).status_code == 403
-    assigned = api_client(sam).post(f"/api/v1/cases/{search.case_id}/assign/", {"user": "sam"})
+    alone = api_client(sam).post(f"/api/v1/cases/{search.case_id}/assign/", {"user": "sam"})
+    assert (alone.status_code, alone.json()["code"]) == (403, "self_assignment")
+    assert api_client(sam).get(f"/api/v1/searches/{search.pk}/").status_code == 403
+    assigned = api_client(cast.supervisor).post(f"/api/v1/cases/{search.case_id}/assign/",
+                                                {"user": "sam"})  # the approver puts sam on it
     assert assigned.status_code == 200
     assert api_client(sam).get(f"/api/v1/searches/{search.pk}/").status_code == 200
     assert api_client(sam).post(review, {"decision": "possible_lead"}).status_code == 200
     [assignment] = _events(AuditAction.OFFICER_ASSIGNED)
-    assert assignment.actor == sam and assignment.details["assigned"] == "sam"
+    assert assignment.actor == cast.supervisor and assignment.details["assigned"] == "sam"
 
 
 def test_enrolled_faces_are_the_agency_admins_alone(cast, gallery, people) -> None:

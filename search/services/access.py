@@ -62,11 +62,12 @@ def candidate_image(*, agency: Agency | None, user: Any, pk: Any, rank: Any) -> 
     """The enrolled face shown as candidate `rank` of a search, audited with the search."""
     search = search_for_results(agency=agency, user=user, pk=pk, action=AuditAction.IMAGE_VIEWED)
     candidate = selectors.candidate_get(search=search, rank=rank)
-    if candidate.face is None or candidate.face.removed_at is not None:
+    face = candidate.shown_face
+    if face is None:
         raise Http404("The face was removed")  # erased, or soft-removed by an opt-out
     _image_viewed(search, user, image="candidate", rank=candidate.rank, face_id=candidate.face_id,
                   gallery_id=candidate.gallery_id)
-    return candidate.face.image
+    return face.image
 
 
 def probe_image(*, agency: Agency | None, user: Any, pk: Any, part: str) -> FieldFile:

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 from agencies.audit import audit_record
 from agencies.models import Agency, AuditAction, Role
 from agencies.permissions import ensure_acts_for
-from agencies.selectors import acting_agency, has_role
+from agencies.selectors import account_refusal, acting_agency, has_role
 from portal.errors import ServiceError
 from search.models import Case, CaseStatus, OffenceCategory
 from search.services.policy import policy_of
@@ -66,6 +66,8 @@ def _require_supervisor(case: Case, actor: Any) -> None:
 
 
 def _require_pending(case: Case) -> None:
+    # Locked until the decision commits: two supervisors deciding at once cannot both succeed.
+    case.status = Case.objects.select_for_update().values_list("status", flat=True).get(pk=case.pk)
     if case.status != CaseStatus.PENDING:
         raise ServiceError("case_already_decided", f"Case {case.case_number} is already "
                            f"{case.get_status_display().lower()}.", status=409)
@@ -106,8 +108,13 @@ def case_reject(*, case: Case, actor: Any, reason: str) -> Case:
 
 @transaction.atomic
 def case_assign(*, case: Case, actor: Any, user: Any) -> Case:
-    """Let an officer or supervisor of the same agency search in this case."""
+    """Let an officer or supervisor of the same agency search in this case (and see its results)."""
     _require_supervisor(case, actor)
+    if user.pk == actor.pk and actor.pk not in (case.decided_by_id, case.opened_by_id):
+        # Otherwise any supervisor could open any case's results alone, with one request.
+        raise ServiceError("self_assignment", f"You have no part in case {case.case_number}. Ask "
+                           "the supervisor who approved it, or another supervisor, to assign you.",
+                           status=403)
     if acting_agency(user) != case.agency:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
     if not has_role(user, Role.OFFICER, Role.SUPERVISOR):
@@ -134,8 +141,10 @@ def cases_expire() -> int:
 
 
 def ensure_case_searchable(*, case: Case, user: Any) -> None:
-    """Refuse, with the reason, a search in a case that is not approved, has expired, is in an
-    offence category the policy does not allow, or that the user is not assigned to."""
+    """Refuse, with the reason, a search by an account that may not search now, or in a case that
+    is not approved, has expired, is in an offence category the policy does not allow, or that the
+    user is not assigned to. Run when a search is asked for and again when a worker claims it."""
+    _ensure_may_search(user)
     expired = case.status == CaseStatus.EXPIRED or (
         case.status == CaseStatus.APPROVED and case.expires_at is not None
         and case.expires_at <= timezone.now())
@@ -150,6 +159,15 @@ def ensure_case_searchable(*, case: Case, user: Any) -> None:
     if not user.has_perm(SEARCH_PERMISSION, case):
         raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}. "
                            "Ask a supervisor to assign you.", status=403)
+
+
+def _ensure_may_search(user: Any) -> None:
+    refusal = account_refusal(user)  # disabled, training lapsed, role awaiting approval
+    if refusal:
+        raise ServiceError("account_unusable", refusal, status=403)
+    if not has_role(user, Role.OFFICER, Role.SUPERVISOR):
+        raise ServiceError("investigator_role_required", "Only officers and supervisors search in "
+                           "cases.", status=403)
 
 
 @transaction.atomic

@@ -338,3 +338,17 @@ def subject_erase(*, subject: Subject, actor: Any, order_reference: str,
                               "subject_reference": reference, "faces_removed": order.faces_removed,
                               "candidates_redacted": redacted})
     return order
+
+
+def optout_photo_open(*, actor: Any, pk: Any) -> Any:
+    """The photo a person sent with a confirmed opt-out, for the operator, audited like any face
+    image. An unconfirmed request is not the operator's to see (404, like a missing one)."""
+    ensure_operator(actor, message="Only the platform operator sees opt-out photos.")
+    opt_out = (OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED)
+               .filter(pk=pk).first())
+    if opt_out is None or not opt_out.photo:
+        raise ServiceError("not_found", "No such request, or its photo was deleted when it was "
+                           "decided.", status=404)
+    audit_record(action=AuditAction.IMAGE_VIEWED, agency=None, actor=actor, obj=opt_out,
+                 details={"image": "opt_out_photo", "opt_out_id": opt_out.pk})
+    return opt_out.photo

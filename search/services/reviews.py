@@ -30,7 +30,7 @@ def _ensure_may_review(candidate: Candidate, reviewer: Any) -> None:
         raise ServiceError("not_assigned", f"You are not assigned to case {case.case_number}; "
                            "only its officers and the supervisors who approved it or are "
                            "assigned to it can review its candidates.", status=403)
-    if candidate.search.status != SearchStatus.DONE or candidate.face_id is None:
+    if candidate.search.status != SearchStatus.DONE or candidate.withdrawn:
         raise ServiceError("not_reviewable", "This candidate can no longer be reviewed.", status=409)
 
 

@@ -57,7 +57,10 @@ def test_two_supervisors_make_a_lead_without_the_officer(cast, candidate) -> Non
     with pytest.raises(ServiceError) as refused:  # a supervisor with no part in the case
         _review(candidate, second)
     assert refused.value.code == "not_assigned"
-    case_assign(case=candidate.search.case, actor=second, user=second)  # on the record
+    with pytest.raises(ServiceError) as alone:  # not by their own hand
+        case_assign(case=candidate.search.case, actor=second, user=second)
+    assert alone.value.code == "self_assignment"
+    case_assign(case=candidate.search.case, actor=cast.supervisor, user=second)  # on the record
     assert _review(candidate, second) == CandidateStatus.POSSIBLE_LEAD
 
 
