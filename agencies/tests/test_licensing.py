@@ -12,22 +12,20 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pypdf import PdfReader
 
-from agencies.billing import invoice_lines, meter, meter_search, period_close
-from agencies.licensing import agency_register, license_warnings
-from agencies.models import (
-    AgencyKind,
-    AuditAction,
-    AuditEvent,
+from agencies.accounts.services import invitation_accept, invitation_create, member_update
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.billing.licensing import agency_register, license_warnings
+from agencies.billing.metering import invoice_lines, meter, meter_search, period_close
+from agencies.billing.models import (
     Invoice,
     License,
     LicenseStatus,
     OveragePolicy,
     Plan,
-    Role,
     UsageEvent,
     UsageKind,
 )
-from agencies.services import invitation_accept, invitation_create, member_update
+from agencies.tenancy.models import AgencyKind, Role
 from portal.errors import ServiceError
 from search.models import Search
 from search.services import searching

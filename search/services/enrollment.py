@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db import transaction
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency
 from portal.errors import ServiceError
 from search import pipeline
 from search.models import OPT_OUT_BASES, Face, Gallery, LegalBasis, Subject
