@@ -161,6 +161,17 @@ def test_overage_is_billed_once_when_a_search_task_runs_again(cast) -> None:
     assert over.quantity == 2 and over.amount == Decimal("8.00")
 
 
+def test_the_month_close_meters_the_faces_each_agency_stores(cast) -> None:
+    # billing asks search through the stored_faces signal; agencies never imports search.
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    enroll_people(GalleryFactory(agency=cast.other_agency), count=1)
+    next_month = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
+    period_close(today=next_month)
+    storage = UsageEvent.objects.filter(kind=UsageKind.STORAGE)
+    assert storage.get(agency=cast.agency).quantity == 4
+    assert storage.get(agency=cast.other_agency).quantity == 2
+
+
 def test_an_invoice_total_is_the_sum_of_its_lines_to_the_cent(cast) -> None:
     plan = PlanFactory(name="Odd", seats=7, annual_fee_per_seat=Decimal("1000.00"),
                        overage_policy=OveragePolicy.BILL, monthly_search_quota=10,
