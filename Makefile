@@ -20,6 +20,7 @@ test: $(STAMP) browser lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy portal agencies search
+	$(BIN)/lint-imports
 
 check-python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Casebound needs Python 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0]'

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from agencies.models import Agency, Membership
+from agencies.tenancy.models import Agency, Membership
 
 
 @admin.register(Agency)

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from agencies.row_security import platform_rows
-from agencies.services import accounts_disable_inactive
+from agencies.accounts.services import accounts_disable_inactive
+from agencies.audit.bypass import platform_rows
 
 
 @shared_task
@@ -14,7 +14,7 @@ def disable_inactive_accounts() -> int:
 
 @shared_task
 def close_billing_period() -> int:
-    from agencies.billing import period_close
+    from agencies.billing.metering import period_close
 
     with platform_rows("monthly billing close"):
         return len(period_close())
@@ -22,7 +22,7 @@ def close_billing_period() -> int:
 
 @shared_task
 def sign_audit_checkpoints() -> int:
-    from agencies.checkpoints import audit_checkpoints_sign
+    from agencies.audit.checkpoints import audit_checkpoints_sign
 
     with platform_rows("audit checkpoint"):
         return len(audit_checkpoints_sign())

@@ -1,28 +1,21 @@
-"""HTML routes of the agencies app."""
+"""HTML routes of the agencies app: the auditor's and the agency admin's pages."""
 
 from django.urls import path
 
-from agencies import platform_views, views
+from agencies.accounts import people_views
+from agencies.audit import views as audit_views
+from agencies.billing import views as billing_views
 
 urlpatterns = [
-    path("audit/", views.audit_list, name="audit-list"),
-    path("audit/export.csv", views.audit_export, name="audit-export"),
-    path("audit/reports/", views.audit_reports, name="audit-reports"),
-    path("people/", views.people, name="people"),
-    path("people/invite/", views.person_invite, name="person-invite"),
-    path("people/<int:pk>/update/", views.person_update, name="person-update"),
-    path("invitations/<str:token>/", views.invitation_accept_view, name="invitation-accept"),
-    path("usage/", views.usage, name="usage"),
-    path("platform/", platform_views.dashboard, name="platform-dashboard"),
-    path("platform/licenses/<int:pk>/toggle/", platform_views.license_toggle,
-         name="platform-license-toggle"),
-    path("platform/accounts/unlock/", platform_views.account_unlock_view,
-         name="platform-account-unlock"),
-    path("people/<int:pk>/unlock/", views.person_unlock, name="person-unlock"),
-    path("people/<int:pk>/mfa-reset/", views.person_mfa_reset, name="person-mfa-reset"),
-    path("people/<int:pk>/training/", views.person_training, name="person-training"),
-    path("people/role-requests/<int:pk>/", views.role_request_decide, name="role-request-decide"),
-    path("platform/role-requests/", platform_views.role_requests, name="platform-role-requests"),
-    path("platform/role-requests/<int:pk>/", platform_views.role_request_decide,
-         name="platform-role-request-decide"),
+    path("audit/", audit_views.audit_list, name="audit-list"),
+    path("audit/export.csv", audit_views.audit_export, name="audit-export"),
+    path("people/", people_views.people, name="people"),
+    path("people/invite/", people_views.person_invite, name="person-invite"),
+    path("people/<int:pk>/update/", people_views.person_update, name="person-update"),
+    path("invitations/<str:token>/", people_views.invitation_accept_view, name="invitation-accept"),
+    path("usage/", billing_views.usage, name="usage"),
+    path("people/<int:pk>/unlock/", people_views.person_unlock, name="person-unlock"),
+    path("people/<int:pk>/mfa-reset/", people_views.person_mfa_reset, name="person-mfa-reset"),
+    path("people/<int:pk>/training/", people_views.person_training, name="person-training"),
+    path("people/role-requests/<int:pk>/", people_views.role_request_decide, name="role-request-decide"),
 ]

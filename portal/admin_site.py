@@ -98,7 +98,7 @@ class ReadOnlyAdminSite(admin.AdminSite):
                 super().register(model, read_only(admin_class or admin.ModelAdmin), **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
-        from agencies.permissions import is_platform_operator
+        from agencies.tenancy.permissions import is_platform_operator
 
         # Staff who belong to an agency are not the operator: they never see other agencies here.
         return super().has_permission(request) and is_platform_operator(request.user)

@@ -5,13 +5,13 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from agencies import account_views
+from agencies.accounts import views as account_views
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", account_views.TokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include(("search.api_urls", "api"))),
+    path("", include(("portal.api_urls", "api"))),
 ]
 
 urlpatterns = [
@@ -24,6 +24,7 @@ urlpatterns = [
     path("accounts/logout/", account_views.SignOutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
     path("", include("agencies.urls")),
+    path("", include("portal.platform.urls")),
     path("", include("search.urls")),
 ]
 

@@ -16,9 +16,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agencies.apis import TenantViewSet
-from agencies.models import AuditAction, Role
-from agencies.selectors import has_role
+from agencies.audit.models import AuditAction
+from agencies.tenancy.apis import TenantViewSet
+from agencies.tenancy.models import Role
+from agencies.tenancy.selectors import has_role
 from portal.errors import ServiceError
 from portal.throttling import ScopedRateThrottle
 from search import selectors

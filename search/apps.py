@@ -8,7 +8,7 @@ class SearchConfig(AppConfig):
     def ready(self) -> None:
         from django.core.checks import register
 
-        from search import checks
+        from search import checks, signals  # noqa: F401  (signals: receivers connect on import)
 
         register(checks.check_dlib_blas, deploy=True)
         register(checks.check_ef_search)

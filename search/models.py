@@ -11,7 +11,7 @@ from django.db import models
 from guardian.models import UserObjectPermissionBase
 from pgvector.django import VectorField
 
-from agencies.tenancy import TenantModel, TenantQuerySet
+from agencies.tenancy.querysets import TenantModel, TenantQuerySet
 from search.validators import (
     GALLERY_RETENTION_DAYS,
     MAX_RETENTION_DAYS,

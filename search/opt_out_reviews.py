@@ -18,9 +18,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agencies.apis import TenantViewSet
-from agencies.decorators import member_required
-from agencies.models import Role
+from agencies.tenancy.apis import TenantViewSet
+from agencies.tenancy.decorators import member_required
+from agencies.tenancy.models import Role
 from portal.errors import ServiceError
 from search import selectors
 from search.models import OptOutConsultation

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_ratelimit.decorators import ratelimit
 
-from agencies.checkpoints import published_checkpoints
+from agencies.audit.checkpoints import published_checkpoints
 from portal.config import setting
 from portal.errors import ServiceError
 from search import selectors

@@ -13,8 +13,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from agencies.audit import audit_record
-from agencies.models import AuditAction
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
 from portal import pdf
 from portal.http import attachment
 from search.models import Candidate, Search

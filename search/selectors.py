@@ -13,9 +13,10 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
-from agencies.models import Agency, AuditAction, AuditEvent, Role
-from agencies.row_security import platform_rows
-from agencies.selectors import membership_of
+from agencies.audit.bypass import platform_rows
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.selectors import membership_of
 from search.models import (
     Candidate,
     CandidateStatus,

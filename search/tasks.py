@@ -4,7 +4,8 @@
 from celery import shared_task
 from celery.signals import task_prerun, worker_process_init
 
-from agencies.row_security import agency_rows, platform_rows
+from agencies.audit.bypass import platform_rows
+from agencies.tenancy.row_security import agency_rows
 from search.services import cases, retention, searching
 from search.services.privacy import optouts_housekeep
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from search import opt_out_reviews, platform, public_views, views
+from search import opt_out_reviews, oversight_views, public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,9 +24,7 @@ urlpatterns = [
     path("opt-out/", public_views.opt_out, name="opt-out"),
     path("opt-out/confirm/<str:token>/", public_views.opt_out_confirm, name="opt-out-confirm"),
     path("transparency/", public_views.transparency, name="transparency"),
-    path("platform/opt-outs/", platform.opt_out_queue, name="platform-opt-outs"),
-    path("platform/opt-outs/<int:pk>/decide/", platform.opt_out_decide, name="platform-opt-out-decide"),
-    path("platform/opt-outs/<int:pk>/photo/", platform.opt_out_photo, name="platform-opt-out-photo"),
+    path("audit/reports/", oversight_views.audit_reports, name="audit-reports"),
     path("opt-out-reviews/", opt_out_reviews.consultation_list, name="opt-out-reviews"),
     path("opt-out-reviews/<int:pk>/", opt_out_reviews.consultation_detail, name="opt-out-review"),
     path("galleries/", views.gallery_list, name="gallery-list"),

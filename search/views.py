@@ -21,11 +21,12 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from agencies.apis import IsAgencyMember
-from agencies.decorators import member_required
-from agencies.models import AuditAction, Role
-from agencies.permissions import is_platform_operator
-from agencies.selectors import acting_agency
+from agencies.audit.models import AuditAction
+from agencies.tenancy.apis import IsAgencyMember
+from agencies.tenancy.decorators import member_required
+from agencies.tenancy.models import Role
+from agencies.tenancy.permissions import is_platform_operator
+from agencies.tenancy.selectors import acting_agency
 from portal.csv_export import csv_writer
 from portal.errors import ServiceError
 from portal.http import private_download

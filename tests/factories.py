@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, License, Membership, OveragePolicy, Plan
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.billing.models import License, OveragePolicy, Plan
+from agencies.tenancy.models import Agency, Membership
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 
 PASSWORD = "correct-horse-battery-staple"

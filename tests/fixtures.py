@@ -19,8 +19,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from agencies.mfa import confirmed_device, current_code
-from agencies.models import Agency, Role
+from agencies.accounts.mfa import confirmed_device, current_code
+from agencies.tenancy.models import Agency, Role
 from portal.db import scope
 from search.models import Gallery
 from search.services.enrollment import face_enroll

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from agencies.mfa import totp_device_ensure
+from agencies.accounts.mfa import totp_device_ensure
 from tests.factories import TOTP_SECRET, UserFactory
 from tests.fixtures import web_client
 

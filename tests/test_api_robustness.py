@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from agencies.models import Agency, License, Plan
+from agencies.billing.models import License, Plan
+from agencies.tenancy.models import Agency
 from tests.factories import UserFactory
 from tests.fixtures import api_client
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from agencies.mfa import current_code
+from agencies.accounts.mfa import current_code
 from tests.factories import TOTP_SECRET
 from tests.fixtures import api_client
 

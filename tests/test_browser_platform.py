@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from agencies.billing import meter, period_close
-from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, License, UsageKind
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.billing.metering import meter, period_close
+from agencies.billing.models import License, UsageKind
+from agencies.tenancy.models import Agency
 from tests.factories import PASSWORD, TOTP_SECRET, PlanFactory, UserFactory
 from tests.fixtures import ARTIFACTS, sign_in
 

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from agencies.mfa import totp_device_ensure
+from agencies.accounts.mfa import totp_device_ensure
 from search.models import Face, LegalBasis, OptOutConsultation, OptOutRequest, OptOutStatus
 from search.services.enrollment import face_enroll
 from tests import photos

@@ -11,8 +11,9 @@ from decimal import Decimal
 from django.utils import timezone
 from pypdf import PdfReader
 
-from agencies.audit import audit_record
-from agencies.models import AuditAction, Invoice, InvoiceLine
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.billing.models import Invoice, InvoiceLine
 from portal.csv_export import neutralise
 from search.models import Candidate, EnrollmentBatch, EnrollmentItem, Search, SearchStatus
 from search.services.enrollment import face_enroll

@@ -7,7 +7,7 @@ from axes.models import AccessFailureLog
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agencies.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent
 
 TOKEN_URL = "/api/v1/auth/token/"
 OPT_OUT_API = "/api/v1/public/opt-out/"

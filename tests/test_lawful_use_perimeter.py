@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from agencies.models import AuditAction, AuditEvent, AuditOutcome, Role
+from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
+from agencies.tenancy.models import Role
 from search.models import Face, Gallery, Search
 from search.services import searching
 from tests import photos

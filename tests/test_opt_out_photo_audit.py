@@ -3,8 +3,8 @@ the operator opens at /platform/opt-outs/{id}/photo/ once the request is confirm
 
 from __future__ import annotations
 
-from agencies.mfa import totp_device_ensure
-from agencies.models import AuditAction, AuditEvent
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.audit.models import AuditAction, AuditEvent
 from search.services.privacy import optout_confirm, optout_submit
 from tests import photos
 from tests.factories import TOTP_SECRET, UserFactory

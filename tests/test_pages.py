@@ -7,7 +7,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from agencies.mfa import totp_device_ensure
+from agencies.accounts.mfa import totp_device_ensure
 from search.models import Case, CaseStatus, Face
 from tests import photos
 from tests.factories import TOTP_SECRET, CaseFactory, GalleryFactory

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agencies.models import Membership, Role
+from agencies.tenancy.models import Membership, Role
 from search.models import SearchStatus
 from search.services import searching
 from tests import photos

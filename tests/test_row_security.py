@@ -9,12 +9,13 @@ import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
-from agencies.models import AuditAction, AuditEvent, Membership
-from agencies.row_security import (
+from agencies.audit.bypass import platform_rows
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.models import Membership
+from agencies.tenancy.row_security import (
     POLICY_NAME,
     agency_rows,
     check_application_role,
-    platform_rows,
     role_problems,
     tenant_rules,
     user_scope,

@@ -15,9 +15,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from agencies.mfa import base32_secret, current_code
-from agencies.models import AuditAction, AuditEvent, Membership, Role
-from agencies.services import accounts_disable_inactive
+from agencies.accounts.mfa import base32_secret, current_code
+from agencies.accounts.services import accounts_disable_inactive
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.models import Membership, Role
 from tests.factories import PASSWORD, TOTP_SECRET, UserFactory, member
 from tests.fixtures import api_client, web_client
 

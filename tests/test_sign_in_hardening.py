@@ -13,7 +13,7 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from agencies.mfa import base32_secret, current_code
+from agencies.accounts.mfa import base32_secret, current_code
 from tests.factories import PASSWORD, TOTP_SECRET
 
 OFF_SITE = ["https://evil.example/", "//evil.example/", "https:evil.example", "\\\\evil.example",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agencies.models import Role
+from agencies.tenancy.models import Role
 from search.models import Gallery, Search
 from search.services import searching
 from tests import photos

@@ -24,10 +24,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agencies import tenancy
-from agencies.audit import audit_record
-from agencies.models import AuditAction, Invoice, License, Role
-from agencies.services import member_update
+from agencies.accounts.services import member_update
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.billing.models import Invoice, License
+from agencies.tenancy import querysets as tenancy
+from agencies.tenancy.models import Role
 from search.models import EnrollmentBatch, Face, OptOutConsultation, Subject
 from search.services import searching
 from search.services.privacy import optout_submit
@@ -202,7 +204,7 @@ def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a, walls) -> No
 
 
 def test_an_invitation_link_needs_its_exact_token(cast) -> None:
-    from agencies.services import invitation_create
+    from agencies.accounts.services import invitation_create
 
     invitation = invitation_create(admin=cast.admin, email="n@example.org", role=Role.OFFICER)
     assert Client().get(f"/invitations/{invitation.token}/").status_code == 200

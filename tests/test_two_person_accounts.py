@@ -13,16 +13,10 @@ from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agencies.mfa import current_code, totp_device_ensure
-from agencies.models import (
-    AuditAction,
-    AuditEvent,
-    AuditOutcome,
-    Invitation,
-    Membership,
-    Role,
-    RoleRequest,
-)
+from agencies.accounts.mfa import current_code, totp_device_ensure
+from agencies.accounts.models import Invitation, RoleRequest
+from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
+from agencies.tenancy.models import Membership, Role
 from tests.factories import TOTP_SECRET, UserFactory, member
 from tests.fixtures import api_client, web_client
 

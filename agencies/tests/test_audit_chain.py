@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from agencies.audit import audit_record, verify_all
-from agencies.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.audit.trail import audit_record, verify_all
 from portal.db.owner import owner_cursor
 
 # The owner's own connection tampers, so the trail is committed rather than rolled back.

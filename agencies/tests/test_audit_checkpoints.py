@@ -23,15 +23,15 @@ from django.db import connection
 from django.test import Client
 from psycopg import errors
 
-from agencies.audit import audit_record, event_digest
-from agencies.checkpoints import (
+from agencies.audit.checkpoints import (
     CHECKPOINT_FILE,
     KEY_ENV,
     check_audit_guards,
     public_key_text,
     signed_message,
 )
-from agencies.models import AuditAction, AuditChainHead, AuditEvent
+from agencies.audit.models import AuditAction, AuditChainHead, AuditEvent
+from agencies.audit.trail import audit_record, event_digest
 from agencies.tasks import sign_audit_checkpoints
 from portal.db.owner import owner_cursor
 from portal.devservices import ensure_audit_signing_key, generate_key_file

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from agencies.models import AuditAction, AuditEvent, AuditOutcome
+from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
 from search.models import CaseStatus
 from tests import photos
 from tests.factories import CaseFactory, GalleryFactory, assigned_case

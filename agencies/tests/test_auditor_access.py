@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agencies.audit import audit_record
-from agencies.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.audit.trail import audit_record
 from search.models import Search, SearchStatus
 from tests.factories import assigned_case
 from tests.fixtures import api_client, web_client

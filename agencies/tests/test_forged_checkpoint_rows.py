@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
-from agencies.models import AuditCheckpoint
+from agencies.audit.models import AuditCheckpoint
 from agencies.tests.test_audit_checkpoints import (  # noqa: F401  (fixtures and the marker)
     _checkpoint,
     _rewrite_from,

@@ -12,22 +12,20 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pypdf import PdfReader
 
-from agencies.billing import invoice_lines, meter, meter_search, period_close
-from agencies.licensing import agency_register, license_warnings
-from agencies.models import (
-    AgencyKind,
-    AuditAction,
-    AuditEvent,
+from agencies.accounts.services import invitation_accept, invitation_create, member_update
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.billing.licensing import agency_register, license_warnings
+from agencies.billing.metering import invoice_lines, meter, meter_search, period_close
+from agencies.billing.models import (
     Invoice,
     License,
     LicenseStatus,
     OveragePolicy,
     Plan,
-    Role,
     UsageEvent,
     UsageKind,
 )
-from agencies.services import invitation_accept, invitation_create, member_update
+from agencies.tenancy.models import AgencyKind, Role
 from portal.errors import ServiceError
 from search.models import Search
 from search.services import searching
@@ -161,6 +159,17 @@ def test_overage_is_billed_once_when_a_search_task_runs_again(cast) -> None:
     [invoice] = [i for i in period_close(today=next_month) if i.agency_id == cast.agency.pk]
     over = invoice.lines.get(description__contains="over the quota")
     assert over.quantity == 2 and over.amount == Decimal("8.00")
+
+
+def test_the_month_close_meters_the_faces_each_agency_stores(cast) -> None:
+    # billing asks search through the stored_faces signal; agencies never imports search.
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    enroll_people(GalleryFactory(agency=cast.other_agency), count=1)
+    next_month = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
+    period_close(today=next_month)
+    storage = UsageEvent.objects.filter(kind=UsageKind.STORAGE)
+    assert storage.get(agency=cast.agency).quantity == 4
+    assert storage.get(agency=cast.other_agency).quantity == 2
 
 
 def test_an_invoice_total_is_the_sum_of_its_lines_to_the_cent(cast) -> None:

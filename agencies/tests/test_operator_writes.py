@@ -10,9 +10,10 @@ from axes.models import AccessAttempt
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agencies.audit import PLATFORM_CHAIN, verify_chain
-from agencies.mfa import totp_device_ensure
-from agencies.models import AuditAction, AuditEvent, License, Plan
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.audit.trail import PLATFORM_CHAIN, verify_chain
+from agencies.billing.models import License, Plan
 from tests.factories import PASSWORD, TOTP_SECRET, UserFactory
 from tests.fixtures import api_client, web_client
 

@@ -47,12 +47,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "agencies.middleware.RowScopeMiddleware",
+    "agencies.tenancy.middleware.RowScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "agencies.middleware.AuditContextMiddleware",
+    "agencies.audit.middleware.AuditContextMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "agencies.middleware.SessionLimitsMiddleware",
-    "agencies.middleware.AccountGateMiddleware",
+    "agencies.accounts.middleware.SessionLimitsMiddleware",
+    "agencies.accounts.middleware.AccountGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -71,7 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "agencies.context_processors.acting_agency",
+                "agencies.tenancy.context_processors.acting_agency",
             ],
         },
     },
@@ -125,12 +125,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("CASEBOUND_EMAIL_FROM", "casebound@localhost
 OTP_TOTP_ISSUER = "Casebound"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP seed or QR code in the admin, whoever asks
 AXES_FAILURE_LIMIT = 5  # within 15 minutes (agencies/lockout.py)
-AXES_HANDLER = "agencies.lockout.WindowedLockoutHandler"
+AXES_HANDLER = "agencies.accounts.lockout.WindowedLockoutHandler"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # the per-failure times the 15-minute window is read from
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = None  # a locked account stays locked until an admin unlocks it
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "agencies.account_views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "agencies.accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 403
 AXES_VERBOSE = False
 RATELIMIT_VIEW = "portal.api.rate_limited"
@@ -184,8 +184,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "agencies.authentication.ExpiringTokenAuthentication",
-        "agencies.authentication.VerifiedSessionAuthentication",
+        "agencies.accounts.authentication.ExpiringTokenAuthentication",
+        "agencies.accounts.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "token": os.environ.get("CASEBOUND_RATE_TOKEN", "10/min"),
@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "agencies.schema.error_responses"],
+                             "agencies.accounts.schema.error_responses"],
     # Swagger UI from the installed sidecar package: no page loads anything from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

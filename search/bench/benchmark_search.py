@@ -20,7 +20,7 @@ from django.utils import timezone
 from numpy.typing import NDArray
 from pgvector.psycopg import register_vector
 
-from agencies.models import Agency
+from agencies.tenancy.models import Agency
 from portal.config import setting
 from portal.db.owner import owner_connection, owner_cursor
 from search import selectors

@@ -19,7 +19,7 @@ import psycopg
 from django.db import connection, transaction
 from psycopg import sql
 
-from agencies.models import Agency
+from agencies.tenancy.models import Agency
 from portal.config import setting
 from portal.db.owner import owner_cursor
 from search.models import Face

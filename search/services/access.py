@@ -11,9 +11,10 @@ from typing import Any
 from django.db.models.fields.files import FieldFile
 from django.http import Http404
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, AuditOutcome, Role
-from agencies.selectors import has_role
+from agencies.audit.models import AuditAction, AuditOutcome
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.selectors import has_role
 from portal.errors import ServiceError
 from search import selectors
 from search.models import Face, Search

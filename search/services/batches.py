@@ -20,9 +20,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from agencies.audit import audit_record
-from agencies.models import AuditAction, Role
-from agencies.permissions import ensure_acts_for
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Role
+from agencies.tenancy.permissions import ensure_acts_for
 from portal.config import setting
 from portal.errors import ServiceError
 from search.models import (

@@ -10,10 +10,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, Role
-from agencies.permissions import ensure_acts_for
-from agencies.selectors import account_refusal, acting_agency, has_role
+from agencies.accounts.selectors import account_refusal
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import ensure_acts_for
+from agencies.tenancy.selectors import acting_agency, has_role
 from portal.errors import ServiceError
 from search.models import Case, CaseStatus, OffenceCategory
 from search.services.policy import policy_of

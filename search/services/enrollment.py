@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency
 from portal.errors import ServiceError
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick

@@ -7,9 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, Role
-from agencies.permissions import ensure_acts_for
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import OffenceCategory, SearchPolicy
 

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, AuditOutcome, Role
-from agencies.permissions import ensure_acts_for, ensure_operator
+from agencies.audit.models import AuditAction, AuditOutcome
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import ensure_acts_for, ensure_operator
 from portal.config import setting
 from portal.errors import ServiceError
 from search.engine import pipeline

@@ -21,9 +21,10 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.audit import audit_record
-from agencies.models import Agency, AuditAction, AuditOutcome, Role
-from agencies.permissions import ensure_acts_for
+from agencies.audit.models import AuditAction, AuditOutcome
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, RetentionPolicy, Search
 from search.services.erasure import faces_remove

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
-from agencies.audit import audit_record
-from agencies.models import AuditAction, Membership, Role
-from agencies.selectors import membership_of
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
+from agencies.tenancy.models import Membership, Role
+from agencies.tenancy.selectors import membership_of
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
 from search.selectors import may_see_results

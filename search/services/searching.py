@@ -16,10 +16,10 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agencies.audit import audit_record
-from agencies.billing import meter_search
-from agencies.licensing import ensure_license_allows_search, search_quota_lock
-from agencies.models import AuditAction, AuditOutcome
+from agencies.audit.models import AuditAction, AuditOutcome
+from agencies.audit.trail import audit_record
+from agencies.billing.licensing import ensure_license_allows_search, search_quota_lock
+from agencies.billing.metering import meter_search
 from portal.config import setting
 from portal.errors import ServiceError
 from search import selectors

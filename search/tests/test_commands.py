@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from agencies.models import Agency, Membership
+from agencies.tenancy.models import Agency, Membership
 from search.models import Case, CaseStatus, Face, Gallery
 from tests import photos
 from tests.factories import GalleryFactory

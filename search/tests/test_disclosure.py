@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from agencies.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent
 from search.models import Search
 from search.services import searching
 from search.services.reviews import candidate_review

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from agencies.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent
 from search.models import Case, CaseStatus, Search
 from search.services.cases import cases_expire
 from search.services.policy import policy_of

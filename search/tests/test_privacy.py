@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agencies.mfa import totp_device_ensure
-from agencies.models import AuditAction, AuditEvent
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.audit.models import AuditAction, AuditEvent
 from portal.errors import ServiceError
 from search.models import (
     Candidate,

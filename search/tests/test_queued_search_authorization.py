@@ -14,16 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from guardian.shortcuts import remove_perm
 
-from agencies.billing import meter
-from agencies.models import (
-    AuditAction,
-    AuditEvent,
-    License,
-    LicenseStatus,
-    Plan,
-    UsageEvent,
-    UsageKind,
-)
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.billing.metering import meter
+from agencies.billing.models import License, LicenseStatus, Plan, UsageEvent, UsageKind
 from search.models import Candidate, Case, Search, SearchStatus
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case

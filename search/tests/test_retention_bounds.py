@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from agencies.models import AuditAction, AuditEvent, AuditOutcome
+from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
 from search.models import Gallery, RetentionPolicy, Search, SearchPolicy
 from search.services.enrollment import face_enroll
 from search.tasks import purge_expired

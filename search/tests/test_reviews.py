@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from agencies.models import AuditAction, AuditEvent, Role
+from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.models import Role
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, Search, SearchStatus
 from search.services.cases import case_assign

@@ -11,7 +11,7 @@ from django.core.checks import run_checks
 from psycopg import sql
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from agencies.models import Agency
+from agencies.tenancy.models import Agency
 from portal.db.owner import owner_cursor
 from search.bench.benchmark_search import RECIPE, bulk_insert
 from search.bench.embedding_space import EmbeddingSpace

@@ -6,8 +6,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
-from agencies.checkpoints import CHECKPOINT_FILE, audit_checkpoints_sign, checkpoint_dir
-from agencies.commands import PlatformCommand
+from agencies.audit.bypass import PlatformCommand
+from agencies.audit.checkpoints import CHECKPOINT_FILE, audit_checkpoints_sign, checkpoint_dir
 
 
 class Command(PlatformCommand):

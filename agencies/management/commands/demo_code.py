@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from agencies.mfa import current_code
+from agencies.accounts.mfa import current_code
 
 
 class Command(BaseCommand):

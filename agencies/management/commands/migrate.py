@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.commands import migrate
 
-from agencies import row_security
+from agencies.tenancy import row_security
 from portal.db.owner import as_owner
 
 

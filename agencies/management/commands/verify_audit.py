@@ -10,10 +10,10 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
-from agencies import checkpoints
-from agencies.audit import Break, verify_all
-from agencies.commands import PlatformCommand
-from agencies.models import AuditEvent
+from agencies.audit import checkpoints
+from agencies.audit.bypass import PlatformCommand
+from agencies.audit.models import AuditEvent
+from agencies.audit.trail import Break, verify_all
 
 
 class Command(PlatformCommand):

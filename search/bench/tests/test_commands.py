@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from agencies.models import Agency
+from agencies.tenancy.models import Agency
 from tests import photos
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
-from agencies.commands import PlatformCommand
+from agencies.audit.bypass import PlatformCommand
 from portal.csv_export import csv_writer
 from search.models import Gallery
 from search.services.bulk import folder_enroll, image_files

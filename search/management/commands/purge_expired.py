@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from agencies.commands import PlatformCommand
+from agencies.audit.bypass import PlatformCommand
 from search.services.privacy import optouts_housekeep
 from search.services.retention import purge_expired
 

@@ -12,11 +12,12 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from agencies.commands import PlatformCommand
-from agencies.licensing import current_license
-from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, License, OveragePolicy, Plan, Role
-from agencies.services import agency_ensure, member_ensure
+from agencies.accounts.mfa import totp_device_ensure
+from agencies.accounts.services import agency_ensure, member_ensure
+from agencies.audit.bypass import PlatformCommand
+from agencies.billing.licensing import current_license
+from agencies.billing.models import License, OveragePolicy, Plan
+from agencies.tenancy.models import Agency, Role
 from search.lfw import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files

@@ -13,8 +13,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.db import transaction
 
-from agencies.commands import PlatformCommand
-from agencies.models import Agency, License, Plan
+from agencies.audit.bypass import PlatformCommand
+from agencies.billing.models import License, Plan
+from agencies.tenancy.models import Agency
 from search.bench.evaluation import embed_all
 from search.lfw import default_lfw
 from search.models import Case, CaseStatus, Face, Gallery, LegalBasis, OffenceCategory, Search
@@ -98,7 +99,7 @@ def _scratch_agency() -> tuple[Agency, Case]:
     from django.contrib.auth import get_user_model
     from guardian.shortcuts import assign_perm
 
-    from agencies.models import Membership, Role
+    from agencies.tenancy.models import Membership, Role
 
     agency = Agency.objects.create(name="Pipeline benchmark", slug="bench-pipeline")
     plan = Plan.objects.create(name="bench-pipeline", seats=1, monthly_search_quota=10**6,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from agencies.commands import PlatformCommand
+from agencies.audit.bypass import PlatformCommand
 from search.bench import benchmark_search
 from search.engine.vector_index import EF_SEARCH_MAX
 

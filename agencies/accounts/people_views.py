@@ -1,0 +1,177 @@
+"""The agency admin's pages about people: accounts, invitations, unlocks, training, role requests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agencies.accounts.approvals import (
+    needs_second_approval,
+    pending_role_requests,
+    role_request_approve,
+    role_request_refuse,
+)
+from agencies.accounts.selectors import agency_members_with_roles
+from agencies.accounts.services import (
+    account_unlock,
+    invitation_accept,
+    invitation_create,
+    invitation_open,
+    locked_usernames,
+    masked_email,
+    member_update,
+    mfa_reset,
+    training_record,
+)
+from agencies.accounts.usernames import USERNAME_HELP, validate_username
+from agencies.tenancy.decorators import member_required
+from agencies.tenancy.models import Role
+from portal.errors import ServiceError
+
+
+@member_required(Role.AGENCY_ADMIN)
+def people(request: HttpRequest) -> HttpResponse:
+    """The agency admin's list of accounts: role, training, second factor, lockout."""
+    members = list(agency_members_with_roles(agency=request.agency))  # type: ignore[attr-defined]
+    locked = locked_usernames([m.username for m in members])
+    return render(request, "agencies/people.html", {
+        "members": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
+        "role_requests": pending_role_requests(agency=request.agency)})  # type: ignore[attr-defined]
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    account_unlock(admin=request.user, user=user)
+    messages.success(request, f"{user.get_username()} is unlocked.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    mfa_reset(admin=request.user, user=user)
+    messages.success(request, f"The second factor of {user.get_username()} is removed; they set up "
+                     "a new authenticator at their next sign-in.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_training(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    try:
+        valid_until = date.fromisoformat(request.POST.get("valid_until", ""))
+    except ValueError:
+        messages.error(request, "Give the date until which the training is valid.")
+    else:
+        try:
+            training_record(admin=request.user, user=user, valid_until=valid_until)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Training of {user.get_username()} recorded until "
+                             f"{valid_until}.")
+    return redirect("people")
+
+
+def _member(request: HttpRequest, pk: int) -> Any:
+    return get_object_or_404(agency_members_with_roles(agency=request.agency), pk=pk)  # type: ignore[attr-defined]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give an e-mail address and a role.")
+        return redirect("people")
+    try:
+        invitation = invitation_create(admin=request.user, site_url=request.build_absolute_uri("/"),
+                                       **form.cleaned_data)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:  # the link went to the invitee alone; the admin sees only whom it went to
+        messages.success(request, f"Invitation e-mailed to {masked_email(invitation.email)}. "
+                         "The link in it works for 7 days.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def person_update(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _member(request, pk)
+    action = request.POST.get("action")
+    try:
+        if action == "role":
+            asked = member_update(admin=request.user, user=user, role=request.POST.get("role"))
+        else:
+            asked = member_update(admin=request.user, user=user, active=action == "activate")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{user.get_username()} updated." if asked is None else
+                         f"{user.get_username()} as {asked.get_role_display().lower()} now waits "
+                         "for another admin's approval.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def role_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Another admin approves or refuses a requested supervisor or admin role."""
+    return role_request_decision(request, pk, redirect_to="people")
+
+
+class AcceptForm(forms.Form):
+    username = forms.CharField(max_length=150, validators=[validate_username],
+                               help_text=USERNAME_HELP)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                               help_text="At least 12 characters, not a common password.")
+
+
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_open(token)
+    except ServiceError as exc:
+        return render(request, "agencies/invitation.html", {"error": exc.message}, status=404)
+    form = AcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation_accept(token=token, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(request, "agencies/invitation.html", {
+                "created": True, "awaiting": needs_second_approval(invitation.role)})
+    return render(request, "agencies/invitation.html", {"form": form, "invitation": invitation})
+
+
+def role_request_decision(request: HttpRequest, pk: int, *, redirect_to: str) -> HttpResponse:
+    """Approve or refuse a role request from a page (the agency's or the operator's)."""
+    approve = request.POST.get("decision") == "approve"
+    decide = role_request_approve if approve else role_request_refuse
+    try:
+        decided = decide(approver=request.user, request_id=pk)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{decided.user.get_username()} as "
+                         f"{decided.get_role_display().lower()}: "
+                         f"{'approved' if approve else 'refused'}.")
+    return redirect(redirect_to)

@@ -1,0 +1,36 @@
+"""Reads about accounts: whether one may be used now, and the people of an agency."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from agencies.tenancy.models import Agency
+from agencies.tenancy.selectors import membership_of
+
+
+def account_refusal(user: Any) -> str:
+    """Why this account may not be used now, or "" when it may (training, active)."""
+    if not getattr(user, "is_authenticated", False):
+        return "Sign in first."
+    if not user.is_active:
+        return "This account is disabled. Ask your agency admin."
+    membership = membership_of(user)
+    if membership is None:
+        return "" if user.is_staff else "This account belongs to no agency."
+    if membership.awaiting_approval:
+        return ("Your account waits for a second admin of your agency to approve its role; you can "
+                "sign in once it is approved.")
+    if membership.training_valid_until is None or membership.training_valid_until < date.today():
+        return ("Your face-search training is not on record or has lapsed. Ask your agency admin "
+                "to record your training.")
+    return ""
+
+
+def agency_members_with_roles(*, agency: Agency | None) -> QuerySet[Any]:
+    """Every account of the agency, active or not, with its membership."""
+    return (get_user_model().objects.filter(membership__agency=agency)
+            .select_related("membership").order_by("username"))

@@ -1,0 +1,49 @@
+"""The agency auditor's pages: the audit trail and its export."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from agencies.audit.apis import AUDIT_READERS
+from agencies.audit.filters import AuditEventFilter
+from agencies.audit.models import AuditAction
+from agencies.audit.selectors import audit_events
+from agencies.audit.serializers import CSV_HEADER, csv_row
+from agencies.audit.trail import audit_record
+from agencies.tenancy.decorators import member_required
+from portal.csv_export import csv_writer
+from portal.http import private_download
+
+
+def _filtered(request: HttpRequest) -> AuditEventFilter:
+    agency = request.agency  # type: ignore[attr-defined]
+    return AuditEventFilter(request.GET or None, queryset=audit_events(agency=agency))
+
+
+@member_required(*AUDIT_READERS)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    events = _filtered(request)
+    page = Paginator(events.qs.select_related("actor"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "agencies/audit_list.html",
+                  {"filter": events, "page": page, "query": query.urlencode()})
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@member_required(*AUDIT_READERS)
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    events = _filtered(request)
+    audit_record(action=AuditAction.EXPORT, agency=request.agency,  # type: ignore[attr-defined]
+                 actor=request.user, details={"export": "audit_csv", "filters": request.GET.dict()})
+    writer = csv_writer(_Echo())
+    rows = (writer.writerow(row) for row in
+            [CSV_HEADER, *(csv_row(e) for e in events.qs.order_by("seq").iterator())])
+    return private_download(StreamingHttpResponse(rows, content_type="text/csv"),
+                            "casebound-audit.csv")
