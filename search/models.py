@@ -325,6 +325,13 @@ class Candidate(TenantModel):
     def withdrawn(self) -> bool:
         return self.shown_face is None
 
+    @property
+    def shown_subject(self) -> Subject | None:
+        """The subject, unless its face is removed by an opt-out for now (an erased face's
+        subject is already gone)."""
+        face = self.face
+        return None if face is not None and face.removed_at is not None else self.subject
+
 
 class ReviewDecision(models.TextChoices):
     POSSIBLE_LEAD = "possible_lead", "Possible lead"

@@ -77,8 +77,8 @@ def _candidates(search: Search) -> Table | Paragraph:
     rows: list[list[Any]] = [[_text(h) for h in ("Rank", "Face", "Subject / gallery",
                                                  "Similarity", "Status", "Decisions")]]
     for c in candidates_of(search=search):
-        face, subject = c.shown_face, c.subject
-        named = f"{subject.reference} {subject.display_name}" if face and subject else "removed"
+        face, subject = c.shown_face, c.shown_subject
+        named = f"{subject.reference} {subject.display_name}" if subject else "removed"
         rows.append([_text(c.rank), _image(face.image if face else None, 22 * mm),
                      _lines(named, c.gallery.name if c.gallery else ""),
                      _text(f"{c.similarity:.3f}"), _text(c.get_status_display()), _reviews(c)])

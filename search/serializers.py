@@ -120,7 +120,8 @@ class CandidateSerializer(serializers.ModelSerializer[Candidate]):
 
     @extend_schema_field(SubjectRefSerializer(allow_null=True))
     def get_subject(self, candidate: Candidate) -> dict[str, Any] | None:
-        return None if candidate.withdrawn else SubjectRefSerializer(candidate.subject).data
+        subject = candidate.shown_subject
+        return SubjectRefSerializer(subject).data if subject else None
 
     @extend_schema_field(FaceLinkSerializer(allow_null=True))
     def get_face(self, candidate: Candidate) -> dict[str, Any] | None:

@@ -76,13 +76,13 @@ def bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
         cursor.execute("SELECT id FROM search_subject WHERE gallery_id = %s ORDER BY id", [gallery.pk])
         subject_ids = np.array([row[0] for row in cursor.fetchall()])
         with cursor.copy("COPY search_face (agency_id, gallery_id, subject_id, image, embedding, "
-                         "model_name, detector, box, quality, provenance, created_at) FROM STDIN "
-                         "WITH (FORMAT BINARY)") as copy:
+                         "model_name, detector, box, quality, provenance, source_sha256, created_at) "
+                         "FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "int8", "int8", "varchar", "vector", "varchar", "varchar",
-                            "jsonb", "float8", "varchar", "timestamptz"])
+                            "jsonb", "float8", "varchar", "varchar", "timestamptz"])
             for vector, identity in zip(vectors, per_identity, strict=True):
                 copy.write_row((agency.pk, gallery.pk, int(subject_ids[identity]), "", vector,
-                                RECIPE, "synthetic", "{}", 1.0, "benchmark", now))
+                                RECIPE, "synthetic", "{}", 1.0, "benchmark", "", now))
 
 
 def _exact_top(matrix: NDArray[np.float32], query: NDArray[np.float32]) -> NDArray[np.int64]:

@@ -107,7 +107,8 @@ def _scratch_agency() -> tuple[Agency, Case]:
     License.objects.create(agency=agency, plan=plan, starts_on=date.today() - timedelta(days=1),
                            ends_on=date.today() + timedelta(days=1))
     officer = get_user_model().objects.create(username="bench-pipeline-officer")
-    Membership.objects.create(user=officer, agency=agency, role=Role.OFFICER)
+    Membership.objects.create(user=officer, agency=agency, role=Role.OFFICER,
+                              training_valid_until=date.today())  # searches check the account
     case = Case.objects.create(agency=agency, case_number="BENCH-1", status=CaseStatus.APPROVED,
                                offence_category=OffenceCategory.ROBBERY, opened_by=officer)
     assign_perm("search.search_in_case", officer, case)
