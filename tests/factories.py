@@ -12,7 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from agencies.mfa import totp_device_ensure
-from agencies.models import Agency, License, Membership, OveragePolicy, Plan, Role
+from agencies.models import Agency, License, Membership, OveragePolicy, Plan
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 
 PASSWORD = "correct-horse-battery-staple"
@@ -77,6 +77,14 @@ def member(agency: Agency, role: str, username: str) -> Any:
     return user
 
 
+def platform_operator(username: str = "operator") -> Any:
+    """The platform operator: staff and superuser, of no agency, with an enrolled authenticator
+    (TOTP_SECRET), since the platform pages and the admin need the second factor too."""
+    user = UserFactory(username=username, is_staff=True, is_superuser=True)
+    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)
+    return user
+
+
 class GalleryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Gallery
@@ -106,5 +114,3 @@ def assigned_case(agency: Agency, officer: Any, **fields: Any) -> Case:
     assign_perm("search.search_in_case", officer, case)
     return case
 
-
-ROLES = Role
