@@ -106,18 +106,18 @@ def gallery_list(*, agency: Agency | None) -> QuerySet[Gallery]:
     return Gallery.objects.for_agency(agency)
 
 
-def _count_of(model: Any, **match: Any) -> Coalesce:
+def _count_of(rows: QuerySet[Any], **match: Any) -> Coalesce:
     """A correlated COUNT(*) subquery: counts of two relations joined together would multiply."""
-    rows = (model.objects.filter(**match).order_by().values(*match)
-            .annotate(n=Count("pk")).values("n"))
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+    counted = rows.filter(**match).order_by().values(*match).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def gallery_list_with_counts(*, agency: Agency | None) -> QuerySet[Gallery]:
-    """The agency's galleries, each with `subject_count` and `face_count`."""
+    """The agency's galleries, each with `subject_count` and `face_count` of live faces: a subject
+    whose faces an opt-out removed is not counted, as it is not listed."""
     return gallery_list(agency=agency).annotate(
-        subject_count=_count_of(Subject, gallery=OuterRef("pk")),
-        face_count=_count_of(Face, gallery=OuterRef("pk")))
+        subject_count=_count_of(_with_live_faces(Subject.objects.all()), gallery=OuterRef("pk")),
+        face_count=_count_of(Face.objects.all(), gallery=OuterRef("pk")))
 
 
 def gallery_get(*, agency: Agency | None, pk: Any) -> Gallery:

@@ -78,6 +78,14 @@ def member(agency: Agency, role: str, username: str) -> Any:
     return user
 
 
+def platform_operator(username: str = "operator") -> Any:
+    """The platform operator: staff and superuser, of no agency, with an enrolled authenticator
+    (TOTP_SECRET), since the platform pages and the admin need the second factor too."""
+    user = UserFactory(username=username, is_staff=True, is_superuser=True)
+    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)
+    return user
+
+
 class GalleryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Gallery

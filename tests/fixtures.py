@@ -25,7 +25,7 @@ from portal.db import scope
 from search.models import Gallery
 from search.services.enrollment import face_enroll
 from tests import photos
-from tests.factories import TOTP_SECRET, AgencyFactory, GalleryFactory, member
+from tests.factories import TOTP_SECRET, AgencyFactory, GalleryFactory, member, platform_operator
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
 # are still synchronous and safe.
@@ -61,6 +61,7 @@ class Cast:
     auditor: Any
     other_officer: Any
     other_admin: Any
+    operator: Any  # the platform operator: of no agency, sees the platform pages
 
 
 @pytest.fixture
@@ -75,7 +76,14 @@ def cast(db: Any) -> Cast:
         auditor=member(agency, Role.AUDITOR, "erin"),
         other_officer=member(other, Role.OFFICER, "charlie"),
         other_admin=member(other, Role.AGENCY_ADMIN, "oscar"),
+        operator=platform_operator(),
     )
+
+
+@pytest.fixture
+def operator(cast: Cast) -> Any:
+    """The cast's platform operator, for tests that need no one else by name."""
+    return cast.operator
 
 
 def enroll_people(gallery: Gallery, count: int = ENROLLED_PEOPLE) -> list[str]:

@@ -15,16 +15,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from agencies.accounts.mfa import totp_device_ensure
-from tests.factories import TOTP_SECRET, UserFactory
+from tests.factories import TOTP_SECRET
 from tests.fixtures import web_client
-
-
-@pytest.fixture
-def operator(cast) -> Any:
-    user = UserFactory(username="root-op", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)
-    return user
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from portal.devservices import BASE_DIR, web_command
 from search.models import Search, SearchStatus
-from tests.factories import UserFactory, assigned_case
+from tests.factories import assigned_case
 from tests.fixtures import ARTIFACTS, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -94,9 +94,8 @@ def _options_with_bodies(schema: Any, url: str, headers: dict[str, str], role: s
 
 
 def test_the_served_api_gives_no_server_error_to_any_role(cast, served_portal) -> None:
-    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
     roles = {"officer": cast.officer, "supervisor": cast.supervisor, "agency admin": cast.admin,
-             "auditor": cast.auditor, "platform operator": operator}
+             "auditor": cast.auditor, "platform operator": cast.operator}
     case = assigned_case(cast.agency, cast.officer, justification=MARKUP)
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer, probe="",
                                    status=SearchStatus.DONE, faces_found=0)

@@ -7,7 +7,6 @@ from rest_framework.test import APIClient
 
 from agencies.billing.models import License, Plan
 from agencies.tenancy.models import Agency
-from tests.factories import UserFactory
 from tests.fixtures import api_client
 
 MULTIPART = b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na@b.c\r\n--x--\r\n'
@@ -21,17 +20,15 @@ def test_options_on_the_public_opt_out_describes_the_form(db) -> None:
 
 
 def test_an_agency_without_kind_or_country_is_refused_by_field(cast) -> None:
-    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
-    response = api_client(operator).post("/api/v1/platform/agencies/", {"name": "East", "slug": "east"})
+    response = api_client(cast.operator).post("/api/v1/platform/agencies/", {"name": "East", "slug": "east"})
     assert response.status_code == 400, response.content
     assert set(response.json()["errors"]) == {"kind", "country"}
     assert not Agency.objects.filter(slug="east").exists()
 
 
 def test_a_plan_that_licenses_use_cannot_be_deleted(cast) -> None:
-    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
     plan_id = License.objects.filter(agency=cast.agency).values_list("plan_id", flat=True).first()
-    response = api_client(operator).delete(f"/api/v1/platform/plans/{plan_id}/")
+    response = api_client(cast.operator).delete(f"/api/v1/platform/plans/{plan_id}/")
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "plan_in_use" and "another plan" in response.json()["detail"]
     assert Plan.objects.filter(pk=plan_id).exists()

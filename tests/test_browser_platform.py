@@ -8,11 +8,10 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from agencies.accounts.mfa import totp_device_ensure
 from agencies.billing.metering import meter, period_close
 from agencies.billing.models import License, UsageKind
 from agencies.tenancy.models import Agency
-from tests.factories import PASSWORD, TOTP_SECRET, PlanFactory, UserFactory
+from tests.factories import PASSWORD, PlanFactory
 from tests.fixtures import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,8 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_the_operator_registers_an_agency_and_grants_a_license(cast, browser, live_server) -> None:
     PlanFactory(name="County")
-    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=operator, base32_secret=TOTP_SECRET)
     page = browser.new_context(base_url=live_server.url).new_page()
     sign_in(page, "operator", PASSWORD)
     expect(page.get_by_role("heading", name="Agencies and licenses")).to_be_visible()

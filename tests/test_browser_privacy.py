@@ -10,11 +10,10 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from agencies.accounts.mfa import totp_device_ensure
 from search.models import Face, LegalBasis, OptOutConsultation, OptOutRequest, OptOutStatus
 from search.services.enrollment import face_enroll
 from tests import photos
-from tests.factories import PASSWORD, TOTP_SECRET, GalleryFactory, UserFactory
+from tests.factories import PASSWORD, GalleryFactory
 from tests.fixtures import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,8 +24,6 @@ def test_a_person_opts_out_and_the_operator_approves(cast, browser, live_server)
                              honours_opt_outs=True)
     face_enroll(gallery=gallery, subject_reference="W-1", image=photos.photo("Colin_Powell", 0))
     face_enroll(gallery=gallery, subject_reference="W-2", image=photos.photo("Tony_Blair", 0))
-    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=operator, base32_secret=TOTP_SECRET)
 
     public = browser.new_context(base_url=live_server.url).new_page()
     public.goto("/")

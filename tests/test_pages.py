@@ -7,10 +7,9 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from agencies.accounts.mfa import totp_device_ensure
 from search.models import Case, CaseStatus, Face
 from tests import photos
-from tests.factories import TOTP_SECRET, CaseFactory, GalleryFactory
+from tests.factories import CaseFactory, GalleryFactory
 from tests.fixtures import web_client
 
 
@@ -83,19 +82,11 @@ def test_another_agencys_gallery_page_answers_404(cast) -> None:
 
 
 def test_platform_staff_are_not_agency_members(cast) -> None:
-    from tests.factories import UserFactory
-
-    staff = UserFactory(username="operator", is_staff=True)
-    totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
-    assert _browser(staff).get("/cases/").status_code == 403
+    assert _browser(cast.operator).get("/cases/").status_code == 403
 
 
 def test_the_platform_operator_lands_on_the_platform_pages(cast) -> None:
-    from tests.factories import UserFactory
-
-    staff = UserFactory(username="root-op", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=staff, base32_secret=TOTP_SECRET)
-    response = _browser(staff).get("/")
+    response = _browser(cast.operator).get("/")
     assert response.status_code == 302 and response["Location"] == "/platform/"
 
 

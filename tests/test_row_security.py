@@ -102,7 +102,7 @@ def test_a_user_scope_is_their_agency_and_the_operator_sees_all(cast) -> None:
 
     assert user_scope(cast.officer) == scope.Scope(agency_id=cast.agency.pk,
                                                    user_id=cast.officer.pk)
-    assert user_scope(UserFactory(is_staff=True)) == scope.EVERYTHING
+    assert user_scope(cast.operator) == scope.EVERYTHING
     stranger = UserFactory()
     assert user_scope(stranger) == scope.Scope(user_id=stranger.pk)
 

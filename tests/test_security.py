@@ -19,7 +19,7 @@ from agencies.accounts.mfa import base32_secret, current_code
 from agencies.accounts.services import accounts_disable_inactive
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.tenancy.models import Membership, Role
-from tests.factories import PASSWORD, TOTP_SECRET, UserFactory, member
+from tests.factories import PASSWORD, TOTP_SECRET, member
 from tests.fixtures import api_client, web_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -250,6 +250,8 @@ def test_check_deploy_reports_nothing_with_production_settings() -> None:
 
 
 def test_platform_staff_need_the_second_factor_too(cast) -> None:
-    staff = UserFactory(username="ops", is_staff=True, is_superuser=True)
-    client = _password_only("ops")
-    assert staff.pk and client.get("/admin/").headers["Location"].startswith("/accounts/mfa/setup/")
+    client = _password_only(cast.operator.username)
+    for url in ("/admin/", "/platform/"):
+        assert client.get(url).headers["Location"].startswith("/accounts/mfa/verify/"), url
+    TOTPDevice.objects.filter(user=cast.operator).delete()  # staff without an authenticator
+    assert client.get("/admin/").headers["Location"].startswith("/accounts/mfa/setup/")

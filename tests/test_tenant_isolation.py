@@ -6,6 +6,9 @@ refused before the lookup; 405 for a method the route does not serve) and 401/40
 page to anonymous, and no answer may contain a byte of A's data. A new route with an id that the
 walk does not know fails the test, so scoping cannot be forgotten.
 
+Each list answers 200 to the agency B user whose role reads it, and shows B's rows, by id, and no
+others.
+
 Each walk runs twice: with both walls, and with the application's filter (`for_agency`) switched
 off, so that Postgres row-level security alone must hold.
 """
@@ -25,13 +28,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.accounts.services import member_update
-from agencies.audit.models import AuditAction
+from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import audit_record
 from agencies.billing.models import Invoice, License
 from agencies.tenancy import querysets as tenancy
-from agencies.tenancy.models import Role
-from search.models import EnrollmentBatch, Face, OptOutConsultation, Subject
+from agencies.tenancy.models import Membership, Role
+from search.models import EnrollmentBatch, Face, OptOutConsultation, OptOutRequest, Subject
 from search.services import searching
+from search.services.enrollment import face_enroll
 from search.services.privacy import optout_submit
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case, member
@@ -194,13 +198,88 @@ def test_every_openapi_operation_hides_agency_a(cast, agency_a, walls) -> None:
     assert operations >= 10
 
 
-def test_lists_of_agency_b_show_nothing_of_agency_a(cast, agency_a, walls) -> None:
-    for who, client in _other_agency_clients(cast):
-        for url in ("/api/v1/cases/", "/api/v1/galleries/", "/api/v1/searches/", "/api/v1/audit/",
-                    "/cases/", "/galleries/", "/", "/audit/", "/audit/export.csv", "/audit/reports/",
-                    "/people/", "/policy/", "/opt-out-reviews/", "/api/v1/opt-out-reviews/"):
+@pytest.fixture
+def agency_b(cast) -> dict[str, Any]:
+    """Agency B's own rows, one of each kind its lists show. Requested before `walls`, so that
+    B's search is arranged (and ranked) with the application's filter on."""
+    gallery = GalleryFactory(agency=cast.other_agency, name="B-GALLERY")
+    face_enroll(gallery=gallery, subject_reference="B-1", image=photos.photo("Tony_Blair", 0))
+    case = assigned_case(cast.other_agency, cast.other_officer, case_number="B-CASE-1")
+    search = searching.search_create(case=case, user=cast.other_officer,
+                                     probe=photos.photo("Tony_Blair", 2))
+    searching.search_run(search_id=search.pk)
+    request = OptOutRequest.objects.get()  # agency A's request; B holds a match too
+    consultation = OptOutConsultation.objects.create(
+        agency=cast.other_agency, request=request, deadline=timezone.now() + timedelta(days=14),
+        face_ids=list(Face.objects.filter(agency=cast.other_agency).values_list("pk", flat=True)))
+    return {"case": case.pk, "gallery": gallery.pk, "search": search.pk,
+            "consultation": consultation.pk}
+
+
+def _b_events(cast) -> set[int]:
+    return set(AuditEvent.objects.filter(agency=cast.other_agency).values_list("pk", flat=True))
+
+
+def _b_seqs(cast) -> set[str]:
+    return {str(seq) for seq in
+            AuditEvent.objects.filter(agency=cast.other_agency).values_list("seq", flat=True)}
+
+
+def _api_ids(response: Any) -> set[int]:
+    body = response.json()
+    return {row["id"] for row in (body["results"] if isinstance(body, dict) else body)}
+
+
+def _links(response: Any, prefix: str) -> set[int]:
+    return {int(pk) for pk in re.findall(rf'href="/{prefix}/(\d+)/"', response.content.decode())}
+
+
+def _list_readers(cast) -> dict[str, Any]:
+    """Agency B's user who may read each list, with what the list must hold: B's rows, by id."""
+    b = cast.other_agency
+    ada = Membership.objects.select_related("user").get(agency=b, user__username="ada").user
+    return {
+        "/api/v1/cases/": (cast.other_officer, _api_ids, lambda ids: {ids["case"]}),
+        "/api/v1/galleries/": (cast.other_officer, _api_ids, lambda ids: {ids["gallery"]}),
+        "/api/v1/searches/": (cast.other_officer, _api_ids, lambda ids: {ids["search"]}),
+        "/api/v1/audit/?limit=100": (ada, _api_ids, lambda ids: _b_events(cast)),
+        "/api/v1/opt-out-reviews/": (cast.other_admin, _api_ids, lambda ids: {ids["consultation"]}),
+        "/cases/": (cast.other_officer, lambda r: _links(r, "cases"), lambda ids: {ids["case"]}),
+        "/": (cast.other_officer, lambda r: _links(r, "cases") | _links(r, "searches"),
+              lambda ids: {ids["case"], ids["search"]}),
+        "/galleries/": (cast.other_admin, lambda r: _links(r, "galleries"),
+                        lambda ids: {ids["gallery"]}),
+        "/opt-out-reviews/": (cast.other_admin, lambda r: _links(r, "opt-out-reviews"),
+                              lambda ids: {ids["consultation"]}),
+        "/people/": (cast.other_admin,
+                     lambda r: set(re.findall(r'id="person-([\w.-]+)"', r.content.decode())),
+                     lambda ids: {"charlie", "oscar", "sid", "ada"}),
+        "/audit/": (ada, lambda r: set(re.findall(r'<tr class="audit-row"><td>(\d+)</td>',
+                                                  r.content.decode())),
+                    lambda ids: _b_seqs(cast)),
+        "/audit/export.csv": (ada, lambda r: {line.split(",")[0] for line in
+                                              b"".join(r.streaming_content).decode().splitlines()[1:]},
+                              lambda ids: _b_seqs(cast)),
+        "/audit/reports/": (ada, lambda r: set(re.findall(r"<td>(charlie|alice)</td>",
+                                                          r.content.decode())),
+                            lambda ids: {"charlie"}),
+        "/policy/": (cast.other_admin, lambda r: b.name in r.content.decode(), lambda ids: True),
+    }
+
+
+def test_lists_of_agency_b_show_its_own_rows_and_nothing_of_agency_a(
+        cast, agency_a, agency_b, walls) -> None:
+    clients = _other_agency_clients(cast)  # sid and ada join agency B here
+    for url, (reader, shown, expected) in _list_readers(cast).items():
+        for who, client in clients:
             response = client.get(url)
             _assert_nothing_leaks(who, url, response)
+        for client in (api_client(reader), web_client(reader)):
+            if url.startswith("/api/") != isinstance(client, APIClient):
+                continue
+            response = client.get(url)
+            assert response.status_code == 200, f"{reader} {url}: {response.status_code}"
+            assert shown(response) == expected(agency_b), f"{reader} {url}"
 
 
 def test_an_invitation_link_needs_its_exact_token(cast) -> None:

@@ -94,8 +94,9 @@ def training_record(*, admin: Any, user: Any, valid_until: date) -> None:
         raise ServiceError("own_training", "Nobody records their own training: ask another admin "
                            "of your agency, or the platform operator.", status=403)
     Membership.objects.filter(user=user).update(training_valid_until=valid_until)
-    audit_record(action=AuditAction.ROLE_CHANGED, agency=acting_agency(user), actor=admin, obj=user,
-                 details={"username": user.get_username(), "training_valid_until": str(valid_until)})
+    audit_record(action=AuditAction.TRAINING_RECORDED, agency=acting_agency(user), actor=admin,
+                 obj=user, details={"username": user.get_username(),
+                                    "training_valid_until": str(valid_until)})
 
 
 def accounts_disable_inactive() -> int:

@@ -57,6 +57,7 @@ class AuditAction(models.TextChoices):
     OPT_OUT_ANSWERED = "opt_out_answered", "Agency confirmed or objected to an opt-out"
     OPT_OUT_RESTORED = "opt_out_restored", "Faces removed by an opt-out restored"
     OPT_OUT_EXPIRED = "opt_out_expired", "Unconfirmed opt-out requests purged"
+    TRAINING_RECORDED = "training_recorded", "Training recorded"
 
 
 class AuditOutcome(models.TextChoices):

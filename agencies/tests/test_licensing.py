@@ -30,13 +30,8 @@ from portal.errors import ServiceError
 from search.models import Search
 from search.services import searching
 from tests import photos
-from tests.factories import GalleryFactory, PlanFactory, UserFactory, assigned_case, member
+from tests.factories import GalleryFactory, PlanFactory, assigned_case, member
 from tests.fixtures import api_client, enroll_people
-
-
-@pytest.fixture
-def operator(db) -> Any:
-    return UserFactory(username="operator", is_staff=True, is_superuser=True)
 
 
 def _search_api(cast: Any) -> Any:

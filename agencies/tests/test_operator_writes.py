@@ -3,30 +3,19 @@ on the platform page, second-factor resets on the People page."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agencies.accounts.mfa import totp_device_ensure
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import PLATFORM_CHAIN, verify_chain
 from agencies.billing.models import License, Plan
-from tests.factories import PASSWORD, TOTP_SECRET, UserFactory
+from tests.factories import PASSWORD
 from tests.fixtures import api_client, web_client
 
 PLAN = {"name": "Metro", "seats": 40, "monthly_search_quota": 900, "overage_policy": "bill",
         "overage_price": "3.50", "annual_fee_per_seat": "1000.00",
         "storage_price_per_1000_faces": "2.00", "currency": "USD", "validity_days": 365}
-
-
-@pytest.fixture
-def operator(cast) -> Any:
-    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)
-    return user
 
 
 def _plan_events() -> list[AuditEvent]:

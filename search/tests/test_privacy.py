@@ -15,7 +15,6 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agencies.accounts.mfa import totp_device_ensure
 from agencies.audit.models import AuditAction, AuditEvent
 from portal.errors import ServiceError
 from search.models import (
@@ -33,17 +32,10 @@ from search.models import (
 from search.services import searching
 from search.services.enrollment import face_enroll
 from tests import photos
-from tests.factories import TOTP_SECRET, GalleryFactory, UserFactory, assigned_case
+from tests.factories import GalleryFactory, assigned_case
 from tests.fixtures import api_client, web_client
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Laura_Bush", "Hugo_Chavez"]
-
-
-@pytest.fixture
-def operator(db) -> Any:
-    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
-    totp_device_ensure(user=user, base32_secret=TOTP_SECRET)  # the pages need the second factor
-    return user
 
 
 @pytest.fixture
