@@ -288,7 +288,8 @@ class Search(TenantModel):
 
 class CandidateStatus(models.TextChoices):
     UNREVIEWED = "unreviewed", "Not reviewed"
-    AWAITING_SECOND = "awaiting_second", "Possible lead for one reviewer; a supervisor must confirm"
+    AWAITING_SECOND = ("awaiting_second",
+                       "Possible lead for one reviewer; needs a second, one of the two a supervisor")
     POSSIBLE_LEAD = "possible_lead", "Possible lead (two reviewers, one a supervisor)"
     NOT_A_MATCH = "not_a_match", "Not a match"
     DISPUTED = "disputed", "Reviewers disagree"
