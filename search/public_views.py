@@ -60,8 +60,10 @@ def _terms() -> dict[str, int]:
 
 
 def confirmation_link(request: HttpRequest) -> Callable[[str], str]:
-    """How the mailed link to confirm an opt-out is built, from the address the request came to."""
-    return lambda token: request.build_absolute_uri(reverse("opt-out-confirm", args=[token]))
+    """How the mailed link to confirm an opt-out is built: on CASEBOUND_SITE_URL, never on the Host
+    the request named, which a forged header could point elsewhere."""
+    site = str(setting("SITE_URL")).rstrip("/")
+    return lambda token: site + reverse("opt-out-confirm", args=[token])
 
 
 @ratelimit(key="ip", rate="30/h", block=True)

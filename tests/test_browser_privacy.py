@@ -19,7 +19,8 @@ from tests.fixtures import ARTIFACTS, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_person_opts_out_and_the_operator_approves(cast, browser, live_server) -> None:
+def test_a_person_opts_out_and_the_operator_approves(cast, browser, live_server, settings) -> None:
+    settings.CASEBOUND = {**settings.CASEBOUND, "SITE_URL": live_server.url}  # mailed links' base
     gallery = GalleryFactory(agency=cast.agency, legal_basis=LegalBasis.OTHER_STATUTE,
                              honours_opt_outs=True)
     face_enroll(gallery=gallery, subject_reference="W-1", image=photos.photo("Colin_Powell", 0))

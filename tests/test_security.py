@@ -242,7 +242,8 @@ def test_searches_are_rate_limited(cast) -> None:
 def test_check_deploy_reports_nothing_with_production_settings() -> None:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.production",
-           "DJANGO_SECRET_KEY": "k3y-" + "x7Qp2vLm9RtZ" * 5, "ALLOWED_HOSTS": "casebound.example.org"}
+           "DJANGO_SECRET_KEY": "k3y-" + "x7Qp2vLm9RtZ" * 5, "ALLOWED_HOSTS": "casebound.example.org",
+           "CASEBOUND_SITE_URL": "https://casebound.example.org"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -255,3 +256,12 @@ def test_platform_staff_need_the_second_factor_too(cast) -> None:
         assert client.get(url).headers["Location"].startswith("/accounts/mfa/verify/"), url
     TOTPDevice.objects.filter(user=cast.operator).delete()  # staff without an authenticator
     assert client.get("/admin/").headers["Location"].startswith("/accounts/mfa/setup/")
+
+
+def test_production_settings_require_the_site_address_for_mailed_links() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "CASEBOUND_SITE_URL"}
+    env = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+           "DJANGO_SECRET_KEY": "k3y-" + "x7Qp2vLm9RtZ" * 5, "ALLOWED_HOSTS": "example.org"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "CASEBOUND_SITE_URL" in result.stderr

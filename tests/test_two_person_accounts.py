@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -30,8 +31,17 @@ def _invite(admin: Any, email: str, role: str) -> tuple[Any, str]:
     return page, links[0]
 
 
+def test_the_mailed_link_points_at_the_site_address_whatever_host_the_request_named(
+        cast, settings) -> None:
+    settings.CASEBOUND = {**settings.CASEBOUND, "SITE_URL": "https://casebound.example.org"}
+    web_client(cast.admin).post("/people/invite/", {"email": "kim@north.gov", "role": "officer"},
+                                HTTP_HOST="evil.example")
+    [link] = re.findall(r"https?://\S+/invitations/\S+/", mail.outbox[-1].body)
+    assert link.startswith("https://casebound.example.org/invitations/"), link
+
+
 def _accept(link: str, username: str) -> Any:
-    path = link.split("testserver", 1)[1]
+    path = urlsplit(link).path
     return Client().post(path, {"username": username, "password": NEW_PASSWORD})
 
 

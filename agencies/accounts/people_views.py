@@ -100,7 +100,7 @@ def person_invite(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Give an e-mail address and a role.")
         return redirect("people")
     try:
-        invitation = invitation_create(admin=request.user, site_url=request.build_absolute_uri("/"),
+        invitation = invitation_create(admin=request.user,
                                        **form.cleaned_data)
     except ServiceError as exc:
         messages.error(request, exc.message)

@@ -137,10 +137,10 @@ def masked_email(email: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(*, admin: Any, email: str, role: str,
-                      site_url: str | None = None) -> Invitation:
+def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
     """Invite a person into the admin's agency with a role. The link, valid 7 days, is e-mailed to
-    the invitee alone: the admin never sees it, so cannot create the account themselves."""
+    the invitee alone: the admin never sees it, so cannot create the account themselves. It points
+    at CASEBOUND_SITE_URL, never at the Host a request named (which could send the token away)."""
     agency = acting_agency(admin)
     ensure_acts_for(admin, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
                     message="Only the agency admin invites people.")
@@ -154,7 +154,7 @@ def invitation_create(*, admin: Any, email: str, role: str,
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
     audit_record(action=AuditAction.INVITATION_SENT, agency=agency, actor=admin, obj=invitation,
                  details={"email": masked_email(email), "role": role})
-    _invitation_mail(invitation, site_url or setting("SITE_URL"))
+    _invitation_mail(invitation, setting("SITE_URL"))
     return invitation
 
 

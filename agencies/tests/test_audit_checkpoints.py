@@ -320,6 +320,7 @@ def test_the_set_up_creates_a_private_key_once(tmp_path) -> None:
 def test_production_settings_require_the_key(tmp_path) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production",
            "DJANGO_SECRET_KEY": "k3y-" + "x7Qp2vLm9RtZ" * 5, "ALLOWED_HOSTS": "example.org",
+           "CASEBOUND_SITE_URL": "https://example.org",
            "CASEBOUND_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "missing.pem")}
     env.pop(KEY_ENV, None)
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,

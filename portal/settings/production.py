@@ -20,6 +20,12 @@ SECURE_HSTS_PRELOAD = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Mailed links (invitations, opt-out confirmations) are built on this address, never on a Host
+# header: without it they would point at localhost.
+if not os.environ.get("CASEBOUND_SITE_URL", "").startswith("https://"):
+    raise ImproperlyConfigured("Set CASEBOUND_SITE_URL to the portal's https:// address; mailed "
+                               "invitation and confirmation links are built on it.")
+
 # The audit checkpoints are what shows a rewrite by the database's owner: no key, no start.
 if not (os.environ.get("CASEBOUND_AUDIT_SIGNING_KEY") or CASEBOUND["AUDIT_SIGNING_KEY_FILE"].exists()):
     raise ImproperlyConfigured(
