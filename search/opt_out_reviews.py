@@ -65,7 +65,7 @@ class OptOutConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     serializer_class = ConsultationSerializer
     action_roles = {"list": ADMIN, "retrieve": ADMIN, "confirm": ADMIN, "object": ADMIN}
 
-    def get_queryset(self) -> QuerySet[OptOutConsultation]:
+    def tenant_queryset(self) -> QuerySet[OptOutConsultation]:
         return selectors.consultation_list(agency=self.agency)
 
     def _answer(self, request: Request, *, confirm: bool) -> Response:
