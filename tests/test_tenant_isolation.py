@@ -32,6 +32,7 @@ from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import audit_record
 from agencies.billing.models import Invoice, License
 from agencies.tenancy.models import Membership, Role
+from agencies.tenancy.permissions import SYSTEM
 from agencies.tenancy.querysets import TenantQuerySet
 from search.models import EnrollmentBatch, Face, OptOutConsultation, OptOutRequest, Subject
 from search.services import searching
@@ -209,7 +210,7 @@ def agency_b(cast) -> dict[str, Any]:
     """Agency B's own rows, one of each kind its lists show. Requested before `walls`, so that
     B's search is arranged (and ranked) with the application's filter on."""
     gallery = GalleryFactory(agency=cast.other_agency, name="B-GALLERY")
-    face_enroll(gallery=gallery, subject_reference="B-1", image=photos.photo("Tony_Blair", 0))
+    face_enroll(actor=SYSTEM, gallery=gallery, subject_reference="B-1", image=photos.photo("Tony_Blair", 0))
     case = assigned_case(cast.other_agency, cast.other_officer, case_number="B-CASE-1")
     search = searching.search_create(case=case, user=cast.other_officer,
                                      probe=photos.photo("Tony_Blair", 2))
