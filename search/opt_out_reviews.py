@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import Role
+from agencies.tenancy.requests import MemberRequest
 from portal.errors import ServiceError
 from search import selectors
 from search.models import OptOutConsultation
@@ -89,15 +90,15 @@ class OptOutConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
 
 
 @member_required(Role.AGENCY_ADMIN)
-def consultation_list(request: HttpRequest) -> HttpResponse:
-    agency = request.agency  # type: ignore[attr-defined]
+def consultation_list(request: MemberRequest) -> HttpResponse:
+    agency = request.agency
     return render(request, "search/opt_out_reviews.html",
                   {"consultations": selectors.consultation_list(agency=agency)})
 
 
 @member_required(Role.AGENCY_ADMIN)
-def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    agency = request.agency  # type: ignore[attr-defined]
+def consultation_detail(request: MemberRequest, pk: int) -> HttpResponse:
+    agency = request.agency
     consultation = selectors.consultation_get(agency=agency, pk=pk)
     if request.method == "POST":
         try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import include, path
 from rest_framework import mixins
+from rest_framework.authtoken.models import Token
 from rest_framework.routers import SimpleRouter
 
 from agencies.accounts import authentication
@@ -21,7 +23,7 @@ from search.models import Case, RetentionPolicy, SearchPolicy
 from search.selectors import agency_members
 from search.serializers import CaseSerializer
 from tests.factories import CaseFactory
-from tests.fixtures import api_client
+from tests.fixtures import api_client, web_client
 
 
 class PlainCaseViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, TenantViewSet[Case]):
@@ -85,3 +87,27 @@ def test_the_member_helpers_return_nobody_for_no_agency(cast) -> None:
     assert list(agency_members_with_roles(agency=None)) == []
     assert cast.officer in agency_members(agency=cast.agency)
     assert cast.other_officer not in agency_members_with_roles(agency=cast.agency)
+
+
+def test_the_api_acts_for_the_tokens_agency_not_the_sessions(cast) -> None:
+    # A browser signed in to agency A that sends agency B's token acts for B only: the agency is
+    # resolved for the user DRF authenticated, after the middleware saw the session's user.
+    own = CaseFactory(agency=cast.agency, opened_by=cast.officer)
+    theirs = CaseFactory(agency=cast.other_agency, opened_by=cast.other_officer)
+    client = web_client(cast.officer)
+    token, _ = Token.objects.get_or_create(user=cast.other_officer)
+    listed = client.get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [theirs.pk]
+    assert client.get(f"/api/v1/cases/{own.pk}/",
+                      HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404
+    assert [row["id"] for row in client.get("/api/v1/cases/").json()["results"]] == [own.pk]
+
+
+def test_a_session_without_its_second_factor_acts_for_no_agency_in_the_api(cast) -> None:
+    CaseFactory(agency=cast.agency, opened_by=cast.officer)
+    client = Client()
+    client.force_login(cast.officer)  # password only: the second factor was not verified
+    response = client.get("/api/v1/cases/")
+    assert response.status_code in (401, 403)
+    assert "results" not in response.json()

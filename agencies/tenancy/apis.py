@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import models
 from django.db.models import QuerySet
@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from agencies.tenancy.models import Agency
 from agencies.tenancy.permissions import is_platform_operator
 from agencies.tenancy.querysets import TenantQuerySet
-from agencies.tenancy.selectors import acting_agency, has_role
+from agencies.tenancy.requests import AgencyRequest
+from agencies.tenancy.selectors import has_role
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -24,7 +25,13 @@ class IsAgencyMember(permissions.BasePermission):
     message = "This endpoint is for members of an agency."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return acting_agency(request.user) is not None
+        return bool(request.user.is_authenticated) and agency_of(request) is not None
+
+
+def agency_of(request: Request) -> Agency | None:
+    """The agency the API request acts for, bound once by RowScopeMiddleware or, for a token,
+    by the API's authentication (DRF authenticates after middleware)."""
+    return cast(AgencyRequest, request._request).agency
 
 
 class TenantViewSet(viewsets.GenericViewSet[_M]):
@@ -64,7 +71,7 @@ class TenantViewSet(viewsets.GenericViewSet[_M]):
     def agency(self) -> Agency:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular builds the schema
             return None  # type: ignore[return-value]
-        agency = acting_agency(self.request.user)
+        agency = agency_of(self.request)
         assert agency is not None  # guaranteed by IsAgencyMember  # noqa: S101
         return agency
 
