@@ -65,7 +65,7 @@ INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Case]):
     serializer_class = CaseSerializer
 
-    def get_queryset(self) -> QuerySet[Case]:
+    def tenant_queryset(self) -> QuerySet[Case]:
         return selectors.case_list(agency=self.agency)
 
     action_roles = {"create": INVESTIGATORS}
@@ -132,7 +132,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,),
                     "batches": (Role.AGENCY_ADMIN,)}
 
-    def get_queryset(self) -> QuerySet[Gallery]:
+    def tenant_queryset(self) -> QuerySet[Gallery]:
         return selectors.gallery_list(agency=self.agency).annotate(
             face_count=Count("faces", filter=selectors.LIVE_FACES))
 
@@ -169,11 +169,9 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 class BatchViewSet(mixins.RetrieveModelMixin, TenantViewSet[EnrollmentBatch]):
     """Progress of a bulk enrollment."""
 
+    queryset = EnrollmentBatch.objects.all()  # TenantViewSet scopes it to the acting agency
     serializer_class = BatchSerializer
     action_roles = {"retrieve": (Role.AGENCY_ADMIN,)}
-
-    def get_queryset(self) -> QuerySet[EnrollmentBatch]:
-        return EnrollmentBatch.objects.for_agency(self.agency)
 
 
 class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Search]):
@@ -186,7 +184,7 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         return super().get_throttles()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    def get_queryset(self) -> QuerySet[Search]:
+    def tenant_queryset(self) -> QuerySet[Search]:
         if self.action == "list":  # only the cases this user may see; single ones answer 403
             return selectors.searches_open_to(user=self.request.user, agency=self.agency)
         return selectors.search_list(agency=self.agency)
@@ -226,7 +224,7 @@ class SubjectViewSet(mixins.RetrieveModelMixin, TenantViewSet[Subject]):
     serializer_class = SubjectSerializer
     action_roles = {"erasure": (Role.AGENCY_ADMIN,)}
 
-    def get_queryset(self) -> QuerySet[Subject]:
+    def tenant_queryset(self) -> QuerySet[Subject]:
         return selectors.subjects_of(agency=self.agency)
 
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -185,6 +185,8 @@ class SearchPolicy(models.Model):
         default=30, validators=[MinValueValidator(1), MaxValueValidator(MAX_AUTHORIZATION_DAYS)])
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TenantQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"Search policy of {self.agency}"
 
@@ -367,6 +369,8 @@ class RetentionPolicy(models.Model):
         default=365, validators=RETENTION_DAYS,
         help_text="Candidates no one confirmed as a lead are purged after this")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Retention of {self.agency}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import Role
+from agencies.tenancy.requests import MemberRequest
 from portal.errors import ServiceError
 from search import selectors
 from search.models import OptOutConsultation
@@ -65,7 +66,7 @@ class OptOutConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     serializer_class = ConsultationSerializer
     action_roles = {"list": ADMIN, "retrieve": ADMIN, "confirm": ADMIN, "object": ADMIN}
 
-    def get_queryset(self) -> QuerySet[OptOutConsultation]:
+    def tenant_queryset(self) -> QuerySet[OptOutConsultation]:
         return selectors.consultation_list(agency=self.agency)
 
     def _answer(self, request: Request, *, confirm: bool) -> Response:
@@ -89,15 +90,15 @@ class OptOutConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
 
 
 @member_required(Role.AGENCY_ADMIN)
-def consultation_list(request: HttpRequest) -> HttpResponse:
-    agency = request.agency  # type: ignore[attr-defined]
+def consultation_list(request: MemberRequest) -> HttpResponse:
+    agency = request.agency
     return render(request, "search/opt_out_reviews.html",
                   {"consultations": selectors.consultation_list(agency=agency)})
 
 
 @member_required(Role.AGENCY_ADMIN)
-def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    agency = request.agency  # type: ignore[attr-defined]
+def consultation_detail(request: MemberRequest, pk: int) -> HttpResponse:
+    agency = request.agency
     consultation = selectors.consultation_get(agency=agency, pk=pk)
     if request.method == "POST":
         try:

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from agencies.audit.apis import AUDIT_READERS
 from agencies.tenancy.decorators import member_required
+from agencies.tenancy.requests import MemberRequest
 
 
 @member_required(*AUDIT_READERS)
-def audit_reports(request: HttpRequest) -> HttpResponse:
+def audit_reports(request: MemberRequest) -> HttpResponse:
     from search.selectors import oversight_report
 
     year = _year(request.GET.get("year"))
-    report: dict[str, Any] = oversight_report(agency=request.agency, year=year)  # type: ignore[attr-defined]
+    report: dict[str, Any] = oversight_report(agency=request.agency, year=year)
     top = max([row["count"] for row in report["per_month"]] or [1])
     return render(request, "agencies/audit_reports.html",
                   {"report": report, "top": top, "years": range(timezone.now().year, 2024, -1)})

@@ -15,7 +15,7 @@ from pgvector.django import CosineDistance
 
 from agencies.audit.bypass import platform_rows
 from agencies.audit.models import AuditAction, AuditEvent
-from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.models import Agency, Membership, Role
 from agencies.tenancy.selectors import membership_of
 from search.models import (
     Candidate,
@@ -90,9 +90,9 @@ def searches_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Search]:
 
 
 def agency_members(*, agency: Agency | None) -> QuerySet[Any]:
-    """Active users of the agency."""
-    return get_user_model().objects.filter(membership__agency=agency, is_active=True).order_by(
-        "username")
+    """Active users of the agency; none for no agency (not the users without a membership)."""
+    members = Membership.objects.for_agency(agency).values("user_id")
+    return get_user_model().objects.filter(pk__in=members, is_active=True).order_by("username")
 
 
 def users_assigned(*, case: Case) -> QuerySet[Any]:

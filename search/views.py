@@ -22,11 +22,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from agencies.audit.models import AuditAction
-from agencies.tenancy.apis import IsAgencyMember
+from agencies.tenancy.apis import IsAgencyMember, agency_of
 from agencies.tenancy.decorators import member_required
-from agencies.tenancy.models import Role
+from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import is_platform_operator
-from agencies.tenancy.selectors import acting_agency
+from agencies.tenancy.requests import MemberRequest
 from portal.csv_export import csv_writer
 from portal.errors import ServiceError
 from portal.http import private_download
@@ -44,8 +44,8 @@ from search.uploads import read_upload
 INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
-def _agency(request: HttpRequest) -> Any:
-    return request.agency  # type: ignore[attr-defined]
+def _agency(request: MemberRequest) -> Agency:
+    return request.agency
 
 
 def _role(request: HttpRequest) -> str:
@@ -67,7 +67,7 @@ def home(request: HttpRequest) -> HttpResponseBase:
 
 
 @member_required()
-def _agency_home(request: HttpRequest) -> HttpResponse:
+def _agency_home(request: MemberRequest) -> HttpResponse:
     agency = _agency(request)
     return render(request, "search/home.html", {
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
@@ -78,13 +78,13 @@ def _agency_home(request: HttpRequest) -> HttpResponse:
 
 
 @member_required()
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: MemberRequest) -> HttpResponse:
     return render(request, "search/case_list.html",
                   {"cases": selectors.case_list(agency=_agency(request))})
 
 
 @member_required(*INVESTIGATORS)
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: MemberRequest) -> HttpResponse:
     form = CaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -99,7 +99,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 
 @member_required()
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def case_detail(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     form = ProbeForm()
     refusal = None
@@ -122,7 +122,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.SUPERVISOR)
-def case_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def case_decide(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     reason = request.POST.get("reason", "")
     try:
@@ -137,7 +137,7 @@ def case_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(*INVESTIGATORS)
-def search_new(request: HttpRequest, pk: int) -> HttpResponseBase:
+def search_new(request: MemberRequest, pk: int) -> HttpResponseBase:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     throttle = SearchRateThrottle()  # the API's limit and count: the page is no way around it
     if not throttle.allow_request(request, None):  # type: ignore[arg-type]
@@ -164,7 +164,7 @@ def _refused(request: HttpRequest, refusal: ServiceError) -> HttpResponse:
     return render(request, "search/refused.html", {"refusal": refusal}, status=refusal.status)
 
 
-def _show_search(request: HttpRequest, pk: int, template: str) -> HttpResponse:
+def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse:
     try:
         search = access.search_results_open(agency=_agency(request), user=request.user, pk=pk)
     except ServiceError as refusal:
@@ -178,20 +178,20 @@ def _show_search(request: HttpRequest, pk: int, template: str) -> HttpResponse:
 
 
 @member_required()
-def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def search_detail(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_search(request, pk, "search/search_detail.html")
 
 
 @never_cache
 @member_required()
-def search_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def search_panel(request: MemberRequest, pk: int) -> HttpResponse:
     """The part of the result page that changes while the search runs; polled by the page."""
     return _show_search(request, pk, "search/_search_panel.html")
 
 
 @require_POST
 @member_required(*INVESTIGATORS)
-def candidate_review(request: HttpRequest, pk: int, rank: int) -> HttpResponse:
+def candidate_review(request: MemberRequest, pk: int, rank: int) -> HttpResponse:
     search = selectors.search_get(agency=_agency(request), pk=pk)
     candidate = selectors.candidate_get(search=search, rank=rank)
     try:
@@ -206,7 +206,7 @@ def candidate_review(request: HttpRequest, pk: int, rank: int) -> HttpResponse:
 
 
 @member_required()
-def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
+def search_disclosure(request: MemberRequest, pk: int) -> HttpResponse:
     try:
         search = access.search_for_results(agency=_agency(request), user=request.user, pk=pk,
                                            action=AuditAction.EXPORT)
@@ -217,7 +217,7 @@ def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.SUPERVISOR)
-def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
+def case_assign(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     user_id = request.POST.get("user", "")
     user = selectors.agency_members(agency=_agency(request)).filter(
@@ -233,7 +233,7 @@ def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("case-detail", pk=case.pk)
 
 
-def _setting_page(request: HttpRequest, form: Any, save: Callable[..., Any], template: str,
+def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], template: str,
                   context: dict[str, Any]) -> HttpResponse:
     """An agency setting page: members read it, the agency admin saves it (service audits)."""
     if request.method == "POST":
@@ -251,14 +251,14 @@ def _setting_page(request: HttpRequest, form: Any, save: Callable[..., Any], tem
 
 
 @member_required()
-def policy(request: HttpRequest) -> HttpResponse:
+def policy(request: MemberRequest) -> HttpResponse:
     current = policy_of(_agency(request))
     return _setting_page(request, PolicyForm(request.POST or None, instance=current), policy_update,
                          "search/policy.html", {"policy": current})
 
 
 @member_required()
-def gallery_list(request: HttpRequest) -> HttpResponse:
+def gallery_list(request: MemberRequest) -> HttpResponse:
     galleries = selectors.gallery_list_with_counts(agency=_agency(request))
     form = GalleryForm(request.POST or None)
     if _admin_posted(request) and form.is_valid():
@@ -274,7 +274,7 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required()
-def gallery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def gallery_detail(request: MemberRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
     if _role(request) != Role.AGENCY_ADMIN:  # a line-up of enrolled faces outside any case
         return _refused(request, ServiceError(
@@ -310,7 +310,7 @@ def _image_response(field: Any) -> FileResponse:
 @permission_classes([IsAuthenticated, IsAgencyMember])
 def face_image(request: Request, pk: int) -> FileResponse:
     """An enrolled face in gallery management: the agency admin's only."""
-    return _image_response(access.gallery_face_image(agency=acting_agency(request.user),
+    return _image_response(access.gallery_face_image(agency=agency_of(request),
                                                      user=request.user, pk=pk))
 
 
@@ -319,7 +319,7 @@ def face_image(request: Request, pk: int) -> FileResponse:
 @permission_classes([IsAuthenticated, IsAgencyMember])
 def candidate_image(request: Request, pk: int, rank: int) -> FileResponse:
     """The enrolled face shown as a candidate of a search in a case the user may see."""
-    return _image_response(access.candidate_image(agency=acting_agency(request.user),
+    return _image_response(access.candidate_image(agency=agency_of(request),
                                                   user=request.user, pk=pk, rank=rank))
 
 
@@ -327,13 +327,13 @@ def candidate_image(request: Request, pk: int, rank: int) -> FileResponse:
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, IsAgencyMember])
 def probe_image(request: Request, pk: int, part: str) -> FileResponse:
-    return _image_response(access.probe_image(agency=acting_agency(request.user),
+    return _image_response(access.probe_image(agency=agency_of(request),
                                               user=request.user, pk=pk, part=part))
 
 
 @require_POST
 @member_required(*INVESTIGATORS)
-def case_close(request: HttpRequest, pk: int) -> HttpResponse:
+def case_close(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     try:
         cases.case_close(case=case, actor=request.user)
@@ -346,7 +346,7 @@ def case_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def subject_erasure(request: HttpRequest, pk: int) -> HttpResponse:
+def subject_erasure(request: MemberRequest, pk: int) -> HttpResponse:
     subject = get_object_or_404(selectors.subjects_of(agency=_agency(request)), pk=pk)
     gallery_pk = subject.gallery_id
     try:
@@ -362,7 +362,7 @@ def subject_erasure(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_required()
-def retention(request: HttpRequest) -> HttpResponse:
+def retention(request: MemberRequest) -> HttpResponse:
     current = retention_of(_agency(request))
     return _setting_page(request, RetentionForm(request.POST or None, instance=current),
                          retention_update, "search/retention.html", {"retention": current})
@@ -370,7 +370,7 @@ def retention(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_new(request: MemberRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
     upload = request.FILES.get("archive")
     if upload is None:
@@ -384,7 +384,7 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("batch-detail", pk=batch.pk)
 
 
-def _show_batch(request: HttpRequest, pk: int, template: str) -> HttpResponse:
+def _show_batch(request: MemberRequest, pk: int, template: str) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
     counts = batches.batch_counts(batch)
     finished = counts["done"] + counts["duplicate"] + counts["failed"]
@@ -392,18 +392,18 @@ def _show_batch(request: HttpRequest, pk: int, template: str) -> HttpResponse:
 
 
 @member_required(Role.AGENCY_ADMIN)
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_batch(request, pk, "search/batch_detail.html")
 
 
 @never_cache
 @member_required(Role.AGENCY_ADMIN)
-def batch_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_panel(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_batch(request, pk, "search/_batch_panel.html")
 
 
 @member_required(Role.AGENCY_ADMIN)
-def batch_errors(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_errors(request: MemberRequest, pk: int) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
     response = private_download(HttpResponse(content_type="text/csv"), f"batch-{batch.pk}-errors.csv")
     writer = csv_writer(response)

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from agencies.accounts.mfa import confirmed_device, current_code
 from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import SYSTEM
 from portal.db import scope
 from search.models import Gallery
 from search.services.enrollment import face_enroll
@@ -91,7 +92,8 @@ def enroll_people(gallery: Gallery, count: int = ENROLLED_PEOPLE) -> list[str]:
     names = photos.people()[:count]
     for name in names:
         for index in (0, 1):
-            face_enroll(gallery=gallery, subject_reference=name, image=photos.photo(name, index),
+            face_enroll(actor=SYSTEM,
+                        gallery=gallery, subject_reference=name, image=photos.photo(name, index),
                         display_name=name.replace("_", " "))
     return names
 

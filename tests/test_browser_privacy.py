@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from agencies.tenancy.permissions import SYSTEM
 from search.models import Face, LegalBasis, OptOutConsultation, OptOutRequest, OptOutStatus
 from search.services.enrollment import face_enroll
 from tests import photos
@@ -23,8 +24,8 @@ def test_a_person_opts_out_and_the_operator_approves(cast, browser, live_server,
     settings.CASEBOUND = {**settings.CASEBOUND, "SITE_URL": live_server.url}  # mailed links' base
     gallery = GalleryFactory(agency=cast.agency, legal_basis=LegalBasis.OTHER_STATUTE,
                              honours_opt_outs=True)
-    face_enroll(gallery=gallery, subject_reference="W-1", image=photos.photo("Colin_Powell", 0))
-    face_enroll(gallery=gallery, subject_reference="W-2", image=photos.photo("Tony_Blair", 0))
+    face_enroll(actor=SYSTEM, gallery=gallery, subject_reference="W-1", image=photos.photo("Colin_Powell", 0))
+    face_enroll(actor=SYSTEM, gallery=gallery, subject_reference="W-2", image=photos.photo("Tony_Blair", 0))
 
     public = browser.new_context(base_url=live_server.url).new_page()
     public.goto("/")

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
 from agencies.billing.models import Invoice, InvoiceLine
+from agencies.tenancy.permissions import SYSTEM
 from portal.csv_export import neutralise
 from search.models import Candidate, EnrollmentBatch, EnrollmentItem, Search, SearchStatus
 from search.services.enrollment import face_enroll
@@ -42,7 +43,7 @@ def _links_and_images(content: bytes) -> int:
 
 def _search_with_markup(cast) -> Search:
     gallery = GalleryFactory(agency=cast.agency, name=f"Gallery {LINK}")
-    face = face_enroll(gallery=gallery, subject_reference="BK-1", display_name=LOCAL_FILE,
+    face = face_enroll(actor=SYSTEM, gallery=gallery, subject_reference="BK-1", display_name=LOCAL_FILE,
                        image=photos.photo("Colin_Powell", 0))
     case = assigned_case(cast.agency, cast.officer, justification=f"Robbery {LONE} {LINK}")
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer, probe="",

@@ -107,7 +107,7 @@ class RoleRequestViewSet(mixins.ListModelMixin, TenantViewSet[RoleRequest]):
     action_roles = {"list": (Role.AGENCY_ADMIN,), "approve": (Role.AGENCY_ADMIN,),
                     "refuse": (Role.AGENCY_ADMIN,)}
 
-    def get_queryset(self) -> QuerySet[RoleRequest]:
+    def tenant_queryset(self) -> QuerySet[RoleRequest]:
         return pending_role_requests(agency=self.agency)
 
     @extend_schema(request=None, responses={200: RoleRequestSerializer})

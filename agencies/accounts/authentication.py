@@ -12,12 +12,19 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
 from agencies.accounts.selectors import account_refusal
+from agencies.tenancy.requests import bind_agency
 from agencies.tenancy.row_security import user_scope
 from portal.db import scope
 
 
 class ExpiringTokenAuthentication(authentication.TokenAuthentication):
     """A token works for API_TOKEN_TTL_SECONDS after it was issued, for a usable account only."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        result = super().authenticate(request)
+        if result is not None:  # the token's user, not the session's, acts in this request
+            bind_agency(request._request, result[0])
+        return result
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         user, token = super().authenticate_credentials(key)
@@ -39,5 +46,6 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
             return None
         user = result[0]
         if not getattr(user, "is_verified", lambda: False)() or account_refusal(user):
+            bind_agency(request._request, None)  # the session's user does not act here
             return None
         return result

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -32,22 +32,23 @@ from agencies.accounts.services import (
 from agencies.accounts.usernames import USERNAME_HELP, validate_username
 from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import Role
+from agencies.tenancy.requests import MemberRequest
 from portal.errors import ServiceError
 
 
 @member_required(Role.AGENCY_ADMIN)
-def people(request: HttpRequest) -> HttpResponse:
+def people(request: MemberRequest) -> HttpResponse:
     """The agency admin's list of accounts: role, training, second factor, lockout."""
-    members = list(agency_members_with_roles(agency=request.agency))  # type: ignore[attr-defined]
+    members = list(agency_members_with_roles(agency=request.agency))
     locked = locked_usernames([m.username for m in members])
     return render(request, "agencies/people.html", {
         "members": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
-        "role_requests": pending_role_requests(agency=request.agency)})  # type: ignore[attr-defined]
+        "role_requests": pending_role_requests(agency=request.agency)})
 
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def person_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+def person_unlock(request: MemberRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     account_unlock(admin=request.user, user=user)
     messages.success(request, f"{user.get_username()} is unlocked.")
@@ -56,7 +57,7 @@ def person_unlock(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def person_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
+def person_mfa_reset(request: MemberRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     mfa_reset(admin=request.user, user=user)
     messages.success(request, f"The second factor of {user.get_username()} is removed; they set up "
@@ -66,7 +67,7 @@ def person_mfa_reset(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def person_training(request: HttpRequest, pk: int) -> HttpResponse:
+def person_training(request: MemberRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     try:
         valid_until = date.fromisoformat(request.POST.get("valid_until", ""))
@@ -83,8 +84,8 @@ def person_training(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("people")
 
 
-def _member(request: HttpRequest, pk: int) -> Any:
-    return get_object_or_404(agency_members_with_roles(agency=request.agency), pk=pk)  # type: ignore[attr-defined]
+def _member(request: MemberRequest, pk: int) -> User:
+    return get_object_or_404(agency_members_with_roles(agency=request.agency), pk=pk)
 
 
 class InviteForm(forms.Form):
@@ -94,7 +95,7 @@ class InviteForm(forms.Form):
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def person_invite(request: HttpRequest) -> HttpResponse:
+def person_invite(request: MemberRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give an e-mail address and a role.")
@@ -112,7 +113,7 @@ def person_invite(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def person_update(request: HttpRequest, pk: int) -> HttpResponse:
+def person_update(request: MemberRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     action = request.POST.get("action")
     try:
@@ -131,7 +132,7 @@ def person_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required(Role.AGENCY_ADMIN)
-def role_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def role_request_decide(request: MemberRequest, pk: int) -> HttpResponse:
     """Another admin approves or refuses a requested supervisor or admin role."""
     return role_request_decision(request, pk, redirect_to="people")
 

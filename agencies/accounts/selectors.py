@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from agencies.tenancy.models import Agency
+from agencies.tenancy.models import Agency, Membership
 from agencies.tenancy.selectors import membership_of
 
 
@@ -31,6 +31,7 @@ def account_refusal(user: Any) -> str:
 
 
 def agency_members_with_roles(*, agency: Agency | None) -> QuerySet[Any]:
-    """Every account of the agency, active or not, with its membership."""
-    return (get_user_model().objects.filter(membership__agency=agency)
+    """Every account of the agency, active or not, with its membership; none for no agency."""
+    members = Membership.objects.for_agency(agency).values("user_id")
+    return (get_user_model().objects.filter(pk__in=members)
             .select_related("membership").order_by("username"))

@@ -23,6 +23,6 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditEventFilter
 
-    def get_queryset(self) -> QuerySet[AuditEvent]:
+    def tenant_queryset(self) -> QuerySet[AuditEvent]:
         return audit_events(agency=self.agency)
 

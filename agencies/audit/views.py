@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from agencies.audit.apis import AUDIT_READERS
@@ -13,17 +13,18 @@ from agencies.audit.selectors import audit_events
 from agencies.audit.serializers import CSV_HEADER, csv_row
 from agencies.audit.trail import audit_record
 from agencies.tenancy.decorators import member_required
+from agencies.tenancy.requests import MemberRequest
 from portal.csv_export import csv_writer
 from portal.http import private_download
 
 
-def _filtered(request: HttpRequest) -> AuditEventFilter:
-    agency = request.agency  # type: ignore[attr-defined]
+def _filtered(request: MemberRequest) -> AuditEventFilter:
+    agency = request.agency
     return AuditEventFilter(request.GET or None, queryset=audit_events(agency=agency))
 
 
 @member_required(*AUDIT_READERS)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: MemberRequest) -> HttpResponse:
     events = _filtered(request)
     page = Paginator(events.qs.select_related("actor"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -38,9 +39,9 @@ class _Echo:
 
 
 @member_required(*AUDIT_READERS)
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_export(request: MemberRequest) -> StreamingHttpResponse:
     events = _filtered(request)
-    audit_record(action=AuditAction.EXPORT, agency=request.agency,  # type: ignore[attr-defined]
+    audit_record(action=AuditAction.EXPORT, agency=request.agency,
                  actor=request.user, details={"export": "audit_csv", "filters": request.GET.dict()})
     writer = csv_writer(_Echo())
     rows = (writer.writerow(row) for row in

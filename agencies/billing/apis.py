@@ -42,7 +42,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     serializer_class = InvoiceSerializer
     permission_classes = [*TenantViewSet.permission_classes, AGENCY_ADMIN_ONLY]
 
-    def get_queryset(self) -> QuerySet[Invoice]:
+    def tenant_queryset(self) -> QuerySet[Invoice]:
         return invoices_of(agency=self.agency)
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})

@@ -64,6 +64,8 @@ class License(models.Model):
     suspension_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         ordering = ["-starts_on"]
 

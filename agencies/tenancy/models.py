@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from agencies.tenancy.querysets import TenantQuerySet
+
 
 class AgencyKind(models.TextChoices):
     LAW_ENFORCEMENT = "law_enforcement", "Law-enforcement agency"
@@ -49,6 +51,8 @@ class Membership(models.Model):
     # A new supervisor, admin or auditor account cannot sign in until a second person approves it.
     awaiting_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.agency})"

@@ -10,17 +10,17 @@ if TYPE_CHECKING:
     from agencies.tenancy.models import Agency
 
 _M = TypeVar("_M", bound=models.Model)
-# The first wall. Tests switch it off to prove that row-level security alone still isolates
-# agencies (tests/test_tenant_isolation.py); nothing else may change it.
-APP_FILTER = True
 
 
 class TenantQuerySet(models.QuerySet[_M]):
     def for_agency(self, agency: Agency | None) -> TenantQuerySet[_M]:
-        """Rows of this agency only; no agency (a user without membership) sees nothing."""
+        """Rows of this agency only; no agency (a user without membership) sees nothing.
+
+        The first wall; row-level security is the second (tests/test_tenant_isolation.py takes
+        this one down to prove the other alone)."""
         if agency is None:
             return self.none()
-        return self.filter(agency=agency) if APP_FILTER else self.all()
+        return self.filter(agency=agency)
 
 
 class TenantModel(models.Model):

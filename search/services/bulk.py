@@ -27,7 +27,7 @@ def image_files(root: Path) -> list[Path]:
 
 
 def folder_enroll(*, gallery: Gallery, root: Path, files: Iterable[Path] | None = None,
-                  actor: Any = None, on_file: Callable[[Path], None] | None = None) -> EnrollReport:
+                  actor: Any, on_file: Callable[[Path], None] | None = None) -> EnrollReport:
     """Enroll each photo under its folder's subject; a photo enrolled before is skipped.
 
     The photo itself is its identity for re-runs (`Face.source_sha256`), whatever its path.

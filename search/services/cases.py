@@ -42,6 +42,8 @@ def _ensure_offence_allowed(agency: Agency, offence_category: str) -> None:
 def case_open(*, agency: Agency, actor: Any, case_number: str, offence_category: str,
               justification: str = "", authorization_reference: str = "") -> Case:
     """Open a case awaiting a supervisor's approval; the officer who opens it is assigned to it."""
+    ensure_acts_for(actor, agency, Role.OFFICER, Role.SUPERVISOR, code="investigator_role_required",
+                    message="Only officers and supervisors of this agency open cases.")
     if offence_category not in OffenceCategory.values:
         raise ServiceError("invalid_offence_category", f"Unknown offence category {offence_category!r}.")
     _ensure_offence_allowed(agency, offence_category)
@@ -146,7 +148,7 @@ def ensure_case_searchable(*, case: Case, user: Any) -> None:
     """Refuse, with the reason, a search by an account that may not search now, or in a case that
     is not approved, has expired, is in an offence category the policy does not allow, or that the
     user is not assigned to. Run when a search is asked for and again when a worker claims it."""
-    _ensure_may_search(user)
+    _ensure_may_search(user, case.agency)
     expired = case.status == CaseStatus.EXPIRED or (
         case.status == CaseStatus.APPROVED and case.expires_at is not None
         and case.expires_at <= timezone.now())
@@ -163,20 +165,20 @@ def ensure_case_searchable(*, case: Case, user: Any) -> None:
                            "Ask a supervisor to assign you.", status=403)
 
 
-def _ensure_may_search(user: Any) -> None:
+def _ensure_may_search(user: Any, agency: Agency) -> None:
     refusal = account_refusal(user)  # disabled, training lapsed, role awaiting approval
     if refusal:
         raise ServiceError("account_unusable", refusal, status=403)
-    if not has_role(user, Role.OFFICER, Role.SUPERVISOR):
-        raise ServiceError("investigator_role_required", "Only officers and supervisors search in "
-                           "cases.", status=403)
+    ensure_acts_for(user, agency, Role.OFFICER, Role.SUPERVISOR, code="investigator_role_required",
+                    message="Only officers and supervisors of this agency search in its cases.")
 
 
 @transaction.atomic
 def case_close(*, case: Case, actor: Any) -> Case:
     """Close a case: no more searches; its probes' retention clock starts."""
-    if acting_agency(actor) != case.agency or not (
-            has_role(actor, Role.SUPERVISOR) or actor.pk == case.opened_by_id):
+    ensure_acts_for(actor, case.agency, *Role.values, code="not_allowed",
+                    message="Only members of this agency can close its cases.")
+    if not (has_role(actor, Role.SUPERVISOR) or actor.pk == case.opened_by_id):
         raise ServiceError("not_allowed", "Only the officer who opened the case or a supervisor "
                            "can close it.", status=403)
     if case.status == CaseStatus.CLOSED:

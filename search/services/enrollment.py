@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
-from agencies.tenancy.models import Agency
+from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
@@ -20,8 +21,9 @@ from search.services.privacy import ensure_not_suppressed
 
 @transaction.atomic
 def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
-                   actor: Any = None) -> Gallery:
+                   actor: Any) -> Gallery:
     """Create a gallery with its provenance and legal basis."""
+    _ensure_gallery_admin(actor, agency)
     if legal_basis not in LegalBasis.values:
         raise ServiceError("invalid_legal_basis", f"Unknown legal basis {legal_basis!r}.")
     if Gallery.objects.for_agency(agency).filter(name=name).exists():
@@ -33,9 +35,14 @@ def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
     gallery = Gallery.objects.create(agency=agency, name=name, source=source, legal_basis=legal_basis,
                                      honours_opt_outs=honours)
     audit_record(action=AuditAction.GALLERY_CREATED, agency=agency, actor=actor, obj=gallery,
-                 actor_name="" if actor else "system",
+                 actor_name="" if getattr(actor, "pk", None) else "system",
                  details={"name": name, "source": source, "legal_basis": legal_basis})
     return gallery
+
+
+def _ensure_gallery_admin(actor: Any, agency: Agency) -> None:
+    ensure_acts_for(actor, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin of this agency manages its galleries.")
 
 
 def _subject_for(gallery: Gallery, reference: str, display_name: str) -> Subject:
@@ -49,12 +56,14 @@ def _subject_for(gallery: Gallery, reference: str, display_name: str) -> Subject
     return subject
 
 
-def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor: Any = None,
+def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor: Any,
                 display_name: str = "", provenance: str = "") -> Face:
     """Detect, align and embed the main face of a photo and add it to a subject in a gallery.
 
-    The model runs before the transaction opens, so no row lock is held while it works.
+    The model runs before the transaction opens, so no row lock is held while it works. `actor`
+    is the agency admin, or SYSTEM for the operator's commands on the server.
     """
+    _ensure_gallery_admin(actor, gallery.agency)
     reference = subject_reference.strip()
     if not reference:
         raise ImageRejected("subject_reference_required", "Give the subject's reference.")

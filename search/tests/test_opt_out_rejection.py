@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.permissions import SYSTEM
 from search.models import Face, LegalBasis, OptOutRequest, OptOutStatus
 from search.services.enrollment import face_enroll
 from search.tests.test_privacy import PEOPLE, _consult, _filed_and_confirmed
@@ -26,7 +27,7 @@ def pending(cast, mailoutbox) -> OptOutRequest:
     gallery = GalleryFactory(agency=cast.agency, legal_basis=LegalBasis.OTHER_STATUTE,
                              honours_opt_outs=True)
     for name in PEOPLE:
-        face_enroll(gallery=gallery, subject_reference=name, image=photos.photo(name, 0))
+        face_enroll(actor=SYSTEM, gallery=gallery, subject_reference=name, image=photos.photo(name, 0))
     request = _filed_and_confirmed("Tony_Blair", "tb@example.org", mailoutbox)
     assert request.photo and os.path.exists(request.photo.path) and request.embedding is not None
     return request

@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agencies.audit.models import AuditAction, AuditEvent
+from agencies.tenancy.permissions import SYSTEM
 from portal.errors import ServiceError
 from search.models import (
     Candidate,
@@ -44,7 +45,7 @@ def opt_in_gallery(cast) -> Any:
     gallery = GalleryFactory(agency=cast.agency, name="Licensing photos",
                              legal_basis=LegalBasis.OTHER_STATUTE, honours_opt_outs=True)
     for name in PEOPLE:
-        face_enroll(gallery=gallery, subject_reference=name, image=photos.photo(name, 0))
+        face_enroll(actor=SYSTEM, gallery=gallery, subject_reference=name, image=photos.photo(name, 0))
     return gallery
 
 
@@ -53,7 +54,8 @@ def bookings(cast) -> Any:
     """An arrest-record gallery (held under a legal duty: opt-outs do not apply) with Powell."""
     gallery = GalleryFactory(agency=cast.agency, name="Bookings",
                              legal_basis=LegalBasis.ARREST_RECORD, honours_opt_outs=False)
-    face_enroll(gallery=gallery, subject_reference="BK-Powell", image=photos.photo("Colin_Powell", 0))
+    face_enroll(actor=SYSTEM,
+                gallery=gallery, subject_reference="BK-Powell", image=photos.photo("Colin_Powell", 0))
     return gallery
 
 
@@ -146,8 +148,10 @@ def test_someone_elses_photo_removes_nothing_from_a_warrant_gallery(cast, operat
     warrants = Gallery.objects.get(pk=created.json()["id"])
     missing = GalleryFactory(agency=cast.agency, legal_basis=LegalBasis.MISSING_PERSON)
     assert not warrants.honours_opt_outs and not warrants.opt_outs_apply
-    face_enroll(gallery=warrants, subject_reference="W-Powell", image=photos.photo("Colin_Powell", 0))
-    face_enroll(gallery=missing, subject_reference="M-Powell", image=photos.photo("Colin_Powell", 2))
+    face_enroll(actor=SYSTEM,
+                gallery=warrants, subject_reference="W-Powell", image=photos.photo("Colin_Powell", 0))
+    face_enroll(actor=SYSTEM,
+                gallery=missing, subject_reference="M-Powell", image=photos.photo("Colin_Powell", 2))
 
     request = _filed_and_confirmed("Colin_Powell", "not-powell@example.org", mailoutbox)
     consulted = _consult(operator, request)
@@ -157,7 +161,7 @@ def test_someone_elses_photo_removes_nothing_from_a_warrant_gallery(cast, operat
 
     assert Face.objects.filter(gallery__in=[warrants, missing]).count() == 2
     assert "W-Powell" in _references(_search(cast, "Colin_Powell"))
-    face_enroll(gallery=warrants, subject_reference="W-Powell-2",
+    face_enroll(actor=SYSTEM, gallery=warrants, subject_reference="W-Powell-2",
                 image=photos.photo("Colin_Powell", 2))  # no suppression of a warrant gallery
     with pytest.raises(IntegrityError), transaction.atomic():  # nor the admin site, nor SQL
         Gallery.objects.filter(pk=warrants.pk).update(honours_opt_outs=True)
@@ -167,7 +171,8 @@ def test_an_agency_objection_keeps_its_faces(cast, operator, opt_in_gallery, mai
                                               django_capture_on_commit_callbacks) -> None:
     theirs = GalleryFactory(agency=cast.other_agency, legal_basis=LegalBasis.OTHER_STATUTE,
                             honours_opt_outs=True)
-    face_enroll(gallery=theirs, subject_reference="S-Powell", image=photos.photo("Colin_Powell", 0))
+    face_enroll(actor=SYSTEM,
+                gallery=theirs, subject_reference="S-Powell", image=photos.photo("Colin_Powell", 0))
     request = _filed_and_confirmed("Colin_Powell", "cp@example.org", mailoutbox)
 
     consulted = _consult(operator, request)
@@ -200,10 +205,10 @@ def test_an_agency_objection_keeps_its_faces(cast, operator, opt_in_gallery, mai
     assert AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.other_agency.pk).exists()
     assert not AuditEvent.objects.filter(action=AuditAction.DELETION, chain=cast.agency.pk).exists()
     assert [m.to for m in mailoutbox][-1] == ["cp@example.org"]
-    face_enroll(gallery=opt_in_gallery, subject_reference="CP-2",
+    face_enroll(actor=SYSTEM, gallery=opt_in_gallery, subject_reference="CP-2",
                 image=photos.photo("Colin_Powell", 2))  # the objecting agency still enrolls
     with pytest.raises(ServiceError):  # the agency that confirmed does not
-        face_enroll(gallery=theirs, subject_reference="S-Powell-2",
+        face_enroll(actor=SYSTEM, gallery=theirs, subject_reference="S-Powell-2",
                     image=photos.photo("Colin_Powell", 2))
 
 
@@ -236,7 +241,7 @@ def test_silence_confirms_the_operator_restores_and_the_purge_deletes_after_the_
     lapsed = AuditEvent.objects.get(action=AuditAction.OPT_OUT_ANSWERED, chain=cast.agency.pk)
     assert lapsed.details["answer"] == "lapsed"
     with pytest.raises(ServiceError):  # suppressed while removed
-        face_enroll(gallery=opt_in_gallery, subject_reference="again",
+        face_enroll(actor=SYSTEM, gallery=opt_in_gallery, subject_reference="again",
                     image=photos.photo("Colin_Powell", 2))
 
     restored = operator_web.post(f"/platform/opt-outs/{request.pk}/decide/",

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
+from agencies.tenancy.permissions import SYSTEM
 from search.models import Gallery, RetentionPolicy, Search, SearchPolicy
 from search.services.enrollment import face_enroll
 from search.tasks import purge_expired
@@ -72,7 +73,7 @@ def test_one_agencys_failing_purge_stops_no_other_agency(cast) -> None:
     RetentionPolicy.objects.filter(agency=overflowing).update(probe_max_days=800000)
     out_of_range = AgencyFactory(slug="abbey", name="Abbey Police")
     gallery = GalleryFactory(agency=out_of_range, name="Abbey bookings")
-    face_enroll(gallery=gallery, subject_reference="x", image=photos.photo("Colin_Powell", 0))
+    face_enroll(actor=SYSTEM, gallery=gallery, subject_reference="x", image=photos.photo("Colin_Powell", 0))
     Gallery.objects.filter(pk=gallery.pk).update(retention_days=2_000_000_000)
     search = _old_search(cast.agency, cast.officer)
 

@@ -9,6 +9,7 @@ from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from agencies.audit.bypass import PlatformCommand
+from agencies.tenancy.permissions import SYSTEM
 from portal.csv_export import csv_writer
 from search.models import Gallery
 from search.services.bulk import folder_enroll, image_files
@@ -30,7 +31,7 @@ class Command(PlatformCommand):
             raise CommandError(f"{root} is not a folder")
         files = image_files(root)
         with tqdm(total=len(files), unit="photo", disable=None) as bar:
-            report = folder_enroll(gallery=gallery, root=root, files=files,
+            report = folder_enroll(actor=SYSTEM, gallery=gallery, root=root, files=files,
                                    on_file=lambda _: bar.update())
         for path, code, message in report.failed:
             self.stderr.write(f"FAILED {path}: {code}: {message}")

@@ -18,6 +18,7 @@ from agencies.audit.bypass import PlatformCommand
 from agencies.billing.licensing import current_license
 from agencies.billing.models import License, OveragePolicy, Plan
 from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.permissions import SYSTEM
 from search.lfw import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
 from search.services.bulk import folder_enroll, image_files
@@ -67,7 +68,7 @@ class Command(PlatformCommand):
             defaults={"source": "LFW photos bundled with Casebound (demo only)",
                       "legal_basis": LegalBasis.ARREST_RECORD})
         root, files = _demo_files(identities)
-        report = folder_enroll(gallery=gallery, root=root, files=files)
+        report = folder_enroll(actor=SYSTEM, gallery=gallery, root=root, files=files)
         self.stdout.write(f"{agency.slug}: gallery '{gallery.name}': enrolled {report.enrolled}, "
                           f"already there {report.skipped}, failed {len(report.failed)}")
 

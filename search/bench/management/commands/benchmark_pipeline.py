@@ -16,6 +16,7 @@ from django.db import transaction
 from agencies.audit.bypass import PlatformCommand
 from agencies.billing.models import License, Plan
 from agencies.tenancy.models import Agency
+from agencies.tenancy.permissions import SYSTEM
 from search.bench.evaluation import embed_all
 from search.lfw import default_lfw
 from search.models import Case, CaseStatus, Face, Gallery, LegalBasis, OffenceCategory, Search
@@ -71,7 +72,7 @@ class Command(PlatformCommand):
                 gallery = Gallery.objects.create(agency=agency, name="bench", source="LFW",
                                                  legal_basis=LegalBasis.OTHER_STATUTE)
                 begun = time.perf_counter()
-                folder_enroll(gallery=gallery, root=root, files=enrolled)
+                folder_enroll(actor=SYSTEM, gallery=gallery, root=root, files=enrolled)
                 stored_per_second = len(enrolled) / (time.perf_counter() - begun)
                 for probe in probes:
                     begun = time.perf_counter()
