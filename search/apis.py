@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import TenantViewSet
-from agencies.tenancy.models import Role
+from agencies.tenancy.models import INVESTIGATORS, Role
 from agencies.tenancy.selectors import has_role
 from portal.errors import ServiceError
 from portal.throttling import ScopedRateThrottle
@@ -55,11 +55,9 @@ from search.serializers import (
 )
 from search.services import access, cases, enrollment, privacy, reviews, searching
 from search.services.batches import batch_create
-from search.services.policy import policy_of, policy_update
-from search.services.retention import retention_of, retention_update
+from search.services.policy import policy_update
+from search.services.retention import retention_update
 from search.uploads import read_upload
-
-INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Case]):
@@ -266,13 +264,13 @@ class AgencySettingView(TenantViewSet[Any]):
 
 class RetentionView(AgencySettingView):
     serializer_class = RetentionSerializer
-    read = staticmethod(retention_of)
+    read = staticmethod(selectors.retention_of)
     write = staticmethod(retention_update)
 
 
 class PolicyView(AgencySettingView):
     serializer_class = PolicySerializer
-    read = staticmethod(policy_of)
+    read = staticmethod(selectors.policy_of)
     write = staticmethod(policy_update)
 
 

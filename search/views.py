@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import IsAgencyMember
 from agencies.tenancy.decorators import member_required
-from agencies.tenancy.models import Role
+from agencies.tenancy.models import INVESTIGATORS, Role
 from agencies.tenancy.permissions import is_platform_operator
 from agencies.tenancy.selectors import acting_agency
 from portal.csv_export import csv_writer
@@ -36,12 +36,10 @@ from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, reviews, searching
-from search.services.policy import policy_of, policy_update
-from search.services.retention import retention_of, retention_update
+from search.services.policy import policy_update
+from search.services.retention import retention_update
 from search.throttles import SearchRateThrottle
 from search.uploads import read_upload
-
-INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
 def _agency(request: HttpRequest) -> Any:
@@ -252,7 +250,7 @@ def _setting_page(request: HttpRequest, form: Any, save: Callable[..., Any], tem
 
 @member_required()
 def policy(request: HttpRequest) -> HttpResponse:
-    current = policy_of(_agency(request))
+    current = selectors.policy_of(_agency(request))
     return _setting_page(request, PolicyForm(request.POST or None, instance=current), policy_update,
                          "search/policy.html", {"policy": current})
 
@@ -363,7 +361,7 @@ def subject_erasure(request: HttpRequest, pk: int) -> HttpResponse:
 
 @member_required()
 def retention(request: HttpRequest) -> HttpResponse:
-    current = retention_of(_agency(request))
+    current = selectors.retention_of(_agency(request))
     return _setting_page(request, RetentionForm(request.POST or None, instance=current),
                          retention_update, "search/retention.html", {"retention": current})
 
@@ -386,7 +384,7 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _show_batch(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
-    counts = batches.batch_counts(batch)
+    counts = selectors.batch_counts(batch)
     finished = counts["done"] + counts["duplicate"] + counts["failed"]
     return render(request, template, {"batch": batch, "counts": counts, "finished": finished})
 

@@ -17,13 +17,12 @@ from agencies.accounts.approvals import (
     role_request_approve,
     role_request_refuse,
 )
-from agencies.accounts.selectors import agency_members_with_roles
+from agencies.accounts.selectors import agency_members_with_roles, locked_usernames
 from agencies.accounts.services import (
     account_unlock,
     invitation_accept,
     invitation_create,
     invitation_open,
-    locked_usernames,
     masked_email,
     member_update,
     mfa_reset,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from agencies.tenancy.models import Agency
 from agencies.tenancy.selectors import membership_of
@@ -34,3 +36,14 @@ def agency_members_with_roles(*, agency: Agency | None) -> QuerySet[Any]:
     """Every account of the agency, active or not, with its membership."""
     return (get_user_model().objects.filter(membership__agency=agency)
             .select_related("membership").order_by("username"))
+
+
+def locked_usernames(usernames: list[str] | None = None) -> set[str]:
+    """Which of these usernames (all, when None) axes has locked out."""
+    # axes keeps one row per username and client; the lockout counts them all together.
+    attempts = AccessAttempt.objects.all()
+    if usernames is not None:
+        attempts = attempts.filter(username__in=usernames)
+    totals = (attempts.values("username")
+              .annotate(failures=Sum("failures_since_start")))
+    return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}

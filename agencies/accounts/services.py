@@ -7,7 +7,6 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
-from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -114,17 +113,6 @@ def accounts_disable_inactive() -> int:
                                             "reason": f"unused for {settings.ACCOUNT_INACTIVE_DAYS} days"})
             disabled += 1
     return disabled
-
-
-def locked_usernames(usernames: list[str] | None = None) -> set[str]:
-    """Which of these usernames (all, when None) axes has locked out."""
-    # axes keeps one row per username and client; the lockout counts them all together.
-    attempts = AccessAttempt.objects.all()
-    if usernames is not None:
-        attempts = attempts.filter(username__in=usernames)
-    totals = (attempts.values("username")
-              .annotate(failures=Sum("failures_since_start")))
-    return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}
 
 
 INVITATION_DAYS = 7

@@ -13,13 +13,9 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import OffenceCategory, SearchPolicy
+from search.selectors import policy_of
 
 EDITABLE = ("allowed_offences", "max_candidates", "similarity_threshold", "authorization_days")
-
-
-def policy_of(agency: Agency) -> SearchPolicy:
-    """The agency's policy; the defaults (unsaved) until its admin first changes them."""
-    return SearchPolicy.objects.filter(agency=agency).first() or SearchPolicy(agency=agency)
 
 
 @transaction.atomic

@@ -27,16 +27,12 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, RetentionPolicy, Search
+from search.selectors import retention_of
 from search.services.erasure import faces_remove
 
 logger = logging.getLogger(__name__)
 UNCONFIRMED = (CandidateStatus.UNREVIEWED, CandidateStatus.AWAITING_SECOND,
                CandidateStatus.NOT_A_MATCH, CandidateStatus.DISPUTED)
-
-
-def retention_of(agency: Agency) -> RetentionPolicy:
-    """The agency's retention schedule; the defaults (unsaved) until its admin changes them."""
-    return RetentionPolicy.objects.filter(agency=agency).first() or RetentionPolicy(agency=agency)
 
 
 @transaction.atomic

@@ -20,9 +20,9 @@ from agencies.billing.models import License, OveragePolicy, Plan
 from agencies.tenancy.models import Agency, Role
 from search.lfw import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
+from search.selectors import policy_of
 from search.services.bulk import folder_enroll, image_files
 from search.services.cases import SEARCH_PERMISSION
-from search.services.policy import policy_of
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "lfw"
 AGENCIES = {
