@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +15,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.models import INVESTIGATORS, Role
@@ -107,20 +107,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         case = self.get_object()
         params = CaseAssignSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        user = _agency_user(self.agency, params.validated_data["user"])
+        user = agency_member_get(agency=self.agency, key=params.validated_data["user"])
         case = cases.case_assign(case=case, actor=request.user, user=user)
         return Response(CaseSerializer(case).data)
-
-
-def _agency_user(agency: Any, key: str) -> Any:
-    users = get_user_model().objects.filter(membership__agency=agency, is_active=True)
-    # isdigit() alone also accepts "²", which int() refuses; Django answers an id out of range
-    # with no row.
-    by_id = key.isascii() and key.isdigit()
-    user = (users.filter(pk=int(key)) if by_id else users.filter(username=key)).first()
-    if user is None:
-        raise ServiceError("not_found", "No such user in your agency.", status=404)
-    return user
 
 
 class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

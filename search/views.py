@@ -21,6 +21,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
+from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import IsAgencyMember
 from agencies.tenancy.decorators import member_required
@@ -28,7 +29,7 @@ from agencies.tenancy.models import INVESTIGATORS, Role
 from agencies.tenancy.permissions import is_platform_operator
 from agencies.tenancy.selectors import acting_agency
 from portal.csv_export import csv_writer
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError
 from portal.http import private_download
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
@@ -217,12 +218,12 @@ def search_disclosure(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required(Role.SUPERVISOR)
 def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
-    user_id = request.POST.get("user", "")
-    user = selectors.agency_members(agency=_agency(request)).filter(
-        pk=int(user_id) if user_id.isascii() and user_id.isdigit() else 0).first()
     try:
-        if user is None:
-            raise ServiceError("not_found", "Choose an officer of your agency.")
+        user = agency_member_get(agency=_agency(request), key=request.POST.get("user", ""))
+    except NotFound:  # the form offers the agency's officers: a tampered or stale choice
+        messages.error(request, "Choose an officer of your agency.")
+        return redirect("case-detail", pk=case.pk)
+    try:
         cases.case_assign(case=case, actor=request.user, user=user)
     except ServiceError as exc:
         messages.error(request, exc.message)

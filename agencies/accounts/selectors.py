@@ -12,6 +12,7 @@ from django.db.models import QuerySet, Sum
 
 from agencies.tenancy.models import Agency
 from agencies.tenancy.selectors import membership_of
+from portal.errors import NotFound
 
 
 def account_refusal(user: Any) -> str:
@@ -30,6 +31,22 @@ def account_refusal(user: Any) -> str:
         return ("Your face-search training is not on record or has lapsed. Ask your agency admin "
                 "to record your training.")
     return ""
+
+
+def agency_member_get(*, agency: Agency | None, key: Any, active_only: bool = True) -> Any:
+    """One account of the agency by id or username, or NotFound (404): another agency's account
+    answers exactly like a missing one."""
+    users = get_user_model().objects.none() if agency is None else \
+        agency_members_with_roles(agency=agency)
+    if active_only:
+        users = users.filter(is_active=True)
+    text = str(key)
+    # isdigit() alone also accepts "²", which int() refuses; an id out of range finds no row.
+    by_id = text.isascii() and text.isdigit()
+    user = (users.filter(pk=int(text)) if by_id else users.filter(username=text)).first()
+    if user is None:
+        raise NotFound("not_found", "No such user in your agency.")
+    return user
 
 
 def agency_members_with_roles(*, agency: Agency | None) -> QuerySet[Any]:

@@ -63,7 +63,10 @@ def _require_admin_of(admin: Any, user: Any) -> None:
     if is_platform_operator(admin):
         return  # the platform operator may act for any agency
     agency = acting_agency(admin)
-    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or acting_agency(user) != agency:
+    # The membership itself, not acting_agency(user): a disabled account acts for no agency, but
+    # its admin must still reach it to re-activate it.
+    member_of = Membership.objects.filter(user_id=user.pk).values_list("agency_id", flat=True)
+    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or agency.pk not in member_of:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
 
 
