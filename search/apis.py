@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -120,8 +120,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                     "batches": (Role.AGENCY_ADMIN,)}
 
     def get_queryset(self) -> QuerySet[Gallery]:
-        return selectors.gallery_list(agency=self.agency).annotate(
-            face_count=Count("faces", filter=selectors.LIVE_FACES))
+        return selectors.gallery_list_with_counts(agency=self.agency)  # as the galleries page
 
     def perform_create(self, serializer: Any) -> None:
         gallery = enrollment.gallery_create(agency=self.agency, actor=self.request.user,

@@ -161,9 +161,6 @@ def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,
             .filter(distance__lte=1.0 - min_similarity))
 
 
-LIVE_FACES = Q(faces__removed_at__isnull=True)  # for counts made by a join, past the manager
-
-
 def batch_get(*, agency: Agency | None, pk: Any) -> EnrollmentBatch:
     """One enrollment batch of the agency, or 404."""
     return _get_or_404(EnrollmentBatch.objects.for_agency(agency).select_related("gallery"), pk)
