@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from agencies.accounts.approvals import needs_second_approval, role_request_create
 from agencies.accounts.models import Invitation, RoleRequest
@@ -116,6 +117,15 @@ def accounts_disable_inactive() -> int:
                                             "reason": f"unused for {settings.ACCOUNT_INACTIVE_DAYS} days"})
             disabled += 1
     return disabled
+
+
+@transaction.atomic
+def token_issue(*, user: Any) -> Token:
+    """A new API token for a user who proved both factors; it replaces any earlier one. Audited."""
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    audit_record(action=AuditAction.TOKEN_ISSUED, agency=acting_agency(user), actor=user)
+    return token
 
 
 INVITATION_DAYS = 7
