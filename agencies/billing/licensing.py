@@ -22,6 +22,7 @@ from agencies.billing.models import (
 from agencies.billing.selectors import usage_in_month
 from agencies.tenancy.models import Agency, AgencyKind, Membership, Role
 from agencies.tenancy.permissions import ensure_operator
+from portal.changes import fields_apply
 from portal.errors import ServiceError
 
 QUOTA_WARNINGS = (0.8, 1.0)
@@ -80,10 +81,7 @@ def license_change(*, actor: Any, license: License, **changes: Any) -> License:
     """Change plan, dates or status (suspend / resume); audited with before and after."""
     _require_operator(actor)
     fields = ("plan", "starts_on", "ends_on", "status", "suspension_reason")
-    before = {f: str(getattr(license, f)) for f in fields}
-    for name, value in changes.items():
-        if name in fields:
-            setattr(license, name, value)
+    before = {f: str(value) for f, value in fields_apply(license, fields, changes).items()}
     if license.ends_on < license.starts_on:
         raise ServiceError("invalid_dates", "A license cannot end before it starts.")
     license.save()
@@ -117,9 +115,7 @@ def plan_change(*, actor: Any, plan: Plan, **changes: Any) -> Plan:
     _require_operator(actor)
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
     before = _plan_state(plan)
-    for name, value in changes.items():
-        if name in PLAN_FIELDS:
-            setattr(plan, name, value)
+    fields_apply(plan, PLAN_FIELDS, changes)
     plan.save()
     audit_record(action=AuditAction.PLAN_CHANGED, agency=None, actor=actor, obj=plan,
                  details={"change": "changed", "before": before, "after": _plan_state(plan)})
