@@ -28,8 +28,8 @@ def _without_secrets(names: Sequence[Any]) -> list[Any]:
     return [name for name in names if name not in SECRET_FIELDS]
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Mixed in front of every registered ModelAdmin: view only, secrets left out."""
+class _NoWrites:
+    """No add, change or delete: the permissions a ModelAdmin and an inline both ask."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -39,6 +39,10 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyModelAdmin(_NoWrites, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Mixed in front of every registered ModelAdmin: view only, secrets left out."""
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}  # bulk actions (axes' clean-up, delete_selected) write without an audit event
@@ -64,15 +68,8 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [read_only(inline) for inline in super().get_inlines(request, obj)]
 
 
-class _ReadOnlyInline:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class _ReadOnlyInline(_NoWrites):
+    """Mixed in front of every inline of a registered ModelAdmin."""
 
 
 def read_only(admin_class: type[Any]) -> type[Any]:

@@ -1,5 +1,7 @@
 """The one error type services raise for refusals a person must read and act on."""
 
+from django.http import Http404
+
 
 class ServiceError(Exception):
     """A refusal with a stable machine code, a readable message and the HTTP status it maps to."""
@@ -12,3 +14,10 @@ class ServiceError(Exception):
         self.message = message
         if status is not None:
             self.status = status
+
+
+class NotFound(ServiceError, Http404):
+    """A missing or another agency's object: the API answers its code and message with 404, and
+    a page that does not catch it answers Django's 404, like any missing object."""
+
+    status = 404

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -16,9 +15,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import TenantViewSet
-from agencies.tenancy.models import Role
+from agencies.tenancy.models import INVESTIGATORS, Role
 from agencies.tenancy.selectors import has_role
 from portal.errors import ServiceError
 from portal.throttling import ScopedRateThrottle
@@ -55,11 +55,9 @@ from search.serializers import (
 )
 from search.services import access, cases, enrollment, privacy, reviews, searching
 from search.services.batches import batch_create
-from search.services.policy import policy_of, policy_update
-from search.services.retention import retention_of, retention_update
+from search.services.policy import policy_update
+from search.services.retention import retention_update
 from search.uploads import read_upload
-
-INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Case]):
@@ -109,20 +107,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         case = self.get_object()
         params = CaseAssignSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        user = _agency_user(self.agency, params.validated_data["user"])
+        user = agency_member_get(agency=self.agency, key=params.validated_data["user"])
         case = cases.case_assign(case=case, actor=request.user, user=user)
         return Response(CaseSerializer(case).data)
-
-
-def _agency_user(agency: Any, key: str) -> Any:
-    users = get_user_model().objects.filter(membership__agency=agency, is_active=True)
-    # isdigit() alone also accepts "²", which int() refuses; Django answers an id out of range
-    # with no row.
-    by_id = key.isascii() and key.isdigit()
-    user = (users.filter(pk=int(key)) if by_id else users.filter(username=key)).first()
-    if user is None:
-        raise ServiceError("not_found", "No such user in your agency.", status=404)
-    return user
 
 
 class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -133,8 +120,7 @@ class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                     "batches": (Role.AGENCY_ADMIN,)}
 
     def tenant_queryset(self) -> QuerySet[Gallery]:
-        return selectors.gallery_list(agency=self.agency).annotate(
-            face_count=Count("faces", filter=selectors.LIVE_FACES))
+        return selectors.gallery_list_with_counts(agency=self.agency)  # as the galleries page
 
     def perform_create(self, serializer: Any) -> None:
         gallery = enrollment.gallery_create(agency=self.agency, actor=self.request.user,
@@ -264,13 +250,13 @@ class AgencySettingView(TenantViewSet[Any]):
 
 class RetentionView(AgencySettingView):
     serializer_class = RetentionSerializer
-    read = staticmethod(retention_of)
+    read = staticmethod(selectors.retention_of)
     write = staticmethod(retention_update)
 
 
 class PolicyView(AgencySettingView):
     serializer_class = PolicySerializer
-    read = staticmethod(policy_of)
+    read = staticmethod(selectors.policy_of)
     write = staticmethod(policy_update)
 
 

@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from agencies.audit.apis import AUDIT_READERS
 from agencies.tenancy.decorators import member_required
+from agencies.tenancy.models import AUDIT_READERS
 from agencies.tenancy.requests import MemberRequest
 
 

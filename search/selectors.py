@@ -24,9 +24,12 @@ from search.models import (
     EnrollmentBatch,
     Face,
     Gallery,
+    ItemStatus,
     OffenceCategory,
     OptOutConsultation,
+    RetentionPolicy,
     Search,
+    SearchPolicy,
     SearchStatus,
     Subject,
 )
@@ -38,6 +41,16 @@ def _get_or_404(queryset: QuerySet[Any], pk: Any) -> Any:
         return queryset.get(pk=int(pk))
     except (ValueError, TypeError, queryset.model.DoesNotExist):
         raise Http404("Not found") from None
+
+
+def policy_of(agency: Agency) -> SearchPolicy:
+    """The agency's search policy; the defaults (unsaved) until its admin first changes them."""
+    return SearchPolicy.objects.filter(agency=agency).first() or SearchPolicy(agency=agency)
+
+
+def retention_of(agency: Agency) -> RetentionPolicy:
+    """The agency's retention schedule; the defaults (unsaved) until its admin changes them."""
+    return RetentionPolicy.objects.filter(agency=agency).first() or RetentionPolicy(agency=agency)
 
 
 def case_list(*, agency: Agency | None) -> QuerySet[Case]:
@@ -140,12 +153,23 @@ def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
     return _with_live_faces(Subject.objects.for_agency(agency))
 
 
-LIVE_FACES = Q(faces__removed_at__isnull=True)  # for counts made by a join, past the manager
+def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,
+               min_similarity: float) -> QuerySet[Face]:
+    """The faces of `queryset` at least `min_similarity` like an embedding (same recipe only)."""
+    return (queryset.filter(model_name=model_name)
+            .annotate(distance=CosineDistance("embedding", embedding))
+            .filter(distance__lte=1.0 - min_similarity))
 
 
 def batch_get(*, agency: Agency | None, pk: Any) -> EnrollmentBatch:
     """One enrollment batch of the agency, or 404."""
     return _get_or_404(EnrollmentBatch.objects.for_agency(agency).select_related("gallery"), pk)
+
+
+def batch_counts(batch: EnrollmentBatch) -> dict[str, int]:
+    """How many items of a batch are in each state, for the progress bar."""
+    counts = dict(batch.items.values_list("status").annotate(n=Count("pk")))
+    return {status: counts.get(status, 0) for status in ItemStatus.values}
 
 
 def face_get(*, agency: Agency | None, pk: Any) -> Face:
@@ -255,8 +279,6 @@ def transparency_figures(*, years: list[int]) -> list[dict[str, Any]]:
 
 
 def _transparency_figures(years: list[int]) -> list[dict[str, Any]]:
-    from search.services.retention import retention_of
-
     rows = []
     for agency in Agency.objects.order_by("name"):
         per_year = []

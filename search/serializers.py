@@ -230,6 +230,6 @@ class BatchSerializer(serializers.ModelSerializer[EnrollmentBatch]):
         fields = ["id", "status", "total", "counts", "created_at", "finished_at"]
 
     def get_counts(self, batch: EnrollmentBatch) -> dict[str, int]:
-        from search.services.batches import batch_counts
+        from search.selectors import batch_counts
 
         return batch_counts(batch)

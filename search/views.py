@@ -21,14 +21,15 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
+from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import IsAgencyMember, agency_of
 from agencies.tenancy.decorators import member_required
-from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.models import INVESTIGATORS, Agency, Role
 from agencies.tenancy.permissions import is_platform_operator
 from agencies.tenancy.requests import MemberRequest
 from portal.csv_export import csv_writer
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError
 from portal.http import private_download
 from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
@@ -36,12 +37,10 @@ from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, reviews, searching
-from search.services.policy import policy_of, policy_update
-from search.services.retention import retention_of, retention_update
+from search.services.policy import policy_update
+from search.services.retention import retention_update
 from search.throttles import SearchRateThrottle
 from search.uploads import read_upload
-
-INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
 
 
 def _agency(request: MemberRequest) -> Agency:
@@ -219,12 +218,12 @@ def search_disclosure(request: MemberRequest, pk: int) -> HttpResponse:
 @member_required(Role.SUPERVISOR)
 def case_assign(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
-    user_id = request.POST.get("user", "")
-    user = selectors.agency_members(agency=_agency(request)).filter(
-        pk=int(user_id) if user_id.isascii() and user_id.isdigit() else 0).first()
     try:
-        if user is None:
-            raise ServiceError("not_found", "Choose an officer of your agency.")
+        user = agency_member_get(agency=_agency(request), key=request.POST.get("user", ""))
+    except NotFound:  # the form offers the agency's officers: a tampered or stale choice
+        messages.error(request, "Choose an officer of your agency.")
+        return redirect("case-detail", pk=case.pk)
+    try:
         cases.case_assign(case=case, actor=request.user, user=user)
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -252,7 +251,7 @@ def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], t
 
 @member_required()
 def policy(request: MemberRequest) -> HttpResponse:
-    current = policy_of(_agency(request))
+    current = selectors.policy_of(_agency(request))
     return _setting_page(request, PolicyForm(request.POST or None, instance=current), policy_update,
                          "search/policy.html", {"policy": current})
 
@@ -363,7 +362,7 @@ def subject_erasure(request: MemberRequest, pk: int) -> HttpResponse:
 
 @member_required()
 def retention(request: MemberRequest) -> HttpResponse:
-    current = retention_of(_agency(request))
+    current = selectors.retention_of(_agency(request))
     return _setting_page(request, RetentionForm(request.POST or None, instance=current),
                          retention_update, "search/retention.html", {"retention": current})
 
@@ -386,7 +385,7 @@ def batch_new(request: MemberRequest, pk: int) -> HttpResponse:
 
 def _show_batch(request: MemberRequest, pk: int, template: str) -> HttpResponse:
     batch = selectors.batch_get(agency=_agency(request), pk=pk)
-    counts = batches.batch_counts(batch)
+    counts = selectors.batch_counts(batch)
     finished = counts["done"] + counts["duplicate"] + counts["failed"]
     return render(request, template, {"batch": batch, "counts": counts, "finished": finished})
 

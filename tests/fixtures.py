@@ -23,10 +23,18 @@ from agencies.accounts.mfa import confirmed_device, current_code
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import SYSTEM
 from portal.db import scope
-from search.models import Gallery
+from search.models import Gallery, Search
+from search.services import searching
 from search.services.enrollment import face_enroll
 from tests import photos
-from tests.factories import TOTP_SECRET, AgencyFactory, GalleryFactory, member, platform_operator
+from tests.factories import (
+    TOTP_SECRET,
+    AgencyFactory,
+    GalleryFactory,
+    assigned_case,
+    member,
+    platform_operator,
+)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
 # are still synchronous and safe.
@@ -106,6 +114,19 @@ def galleries(cast: Cast) -> tuple[Gallery, Gallery]:
     enroll_people(mine)
     enroll_people(theirs)
     return mine, theirs
+
+
+@pytest.fixture
+def search(cast: Cast) -> Search:
+    """A finished search of alice's case 2026-0101 (approved by bob) in a gallery of two people."""
+    gallery = GalleryFactory(agency=cast.agency, name="North bookings")
+    enroll_people(gallery, count=2)
+    case = assigned_case(cast.agency, cast.officer, case_number="2026-0101",
+                         decided_by=cast.supervisor)
+    search = searching.search_create(case=case, user=cast.officer,
+                                     probe=photos.photo("Ariel_Sharon", 2))
+    searching.search_run(search_id=search.pk)
+    return search
 
 
 def api_client(user: Any) -> APIClient:

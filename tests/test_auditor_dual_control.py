@@ -3,26 +3,9 @@ a puppet officer, not to themselves."""
 
 from __future__ import annotations
 
-import pytest
-
 from agencies.tenancy.models import Membership, Role
-from search.models import Gallery, Search
-from search.services import searching
-from tests import photos
-from tests.factories import GalleryFactory, assigned_case, member
-from tests.fixtures import api_client, enroll_people, web_client
-
-
-@pytest.fixture
-def search(cast) -> Search:
-    gallery: Gallery = GalleryFactory(agency=cast.agency, name="North bookings")
-    enroll_people(gallery, count=2)
-    case = assigned_case(cast.agency, cast.officer, case_number="2026-0101",
-                         decided_by=cast.supervisor)
-    search = searching.search_create(case=case, user=cast.officer,
-                                     probe=photos.photo("Ariel_Sharon", 2))
-    searching.search_run(search_id=search.pk)
-    return search
+from tests.factories import member
+from tests.fixtures import api_client, web_client
 
 
 def test_one_admin_cannot_turn_an_officer_into_an_auditor_who_reads_every_case(cast, search) -> None:

@@ -24,6 +24,15 @@ def test_a_new_forwarded_address_does_not_reset_the_token_limit(cast) -> None:
     assert codes[:10] == [401] * 10 and codes[10] == 429
 
 
+def test_a_new_forwarded_address_does_not_reset_the_invitation_accept_limit(cast) -> None:
+    # The invitee's API shares the token scope; DRF's own throttle would key on the whole header.
+    client = APIClient(REMOTE_ADDR="10.20.0.5")
+    codes = [client.post("/api/v1/invitations/accept/", {"token": f"t{n}", "username": "x",
+                                                         "password": "x"},
+                         HTTP_X_FORWARDED_FOR=f"198.18.0.{n}").status_code for n in range(11)]
+    assert codes[:10] == [codes[0]] * 10 and codes[0] != 429 and codes[10] == 429
+
+
 def test_a_new_forwarded_address_does_not_reset_the_public_opt_out_limit(cast) -> None:
     client = APIClient(REMOTE_ADDR="10.20.0.2")
     codes = [client.post(OPT_OUT_API, {}, format="multipart",

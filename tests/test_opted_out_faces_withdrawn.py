@@ -3,26 +3,10 @@ result, the disclosure PDF and the reviews, not only searches, lists and the ima
 
 from __future__ import annotations
 
-import pytest
 from django.utils import timezone
 
-from search.models import Face, Gallery, Search
-from search.services import searching
-from tests import photos
-from tests.factories import GalleryFactory, assigned_case
-from tests.fixtures import api_client, enroll_people
-
-
-@pytest.fixture
-def search(cast) -> Search:
-    gallery: Gallery = GalleryFactory(agency=cast.agency, name="North bookings")
-    enroll_people(gallery, count=2)
-    case = assigned_case(cast.agency, cast.officer, case_number="2026-0101",
-                         decided_by=cast.supervisor)
-    search = searching.search_create(case=case, user=cast.officer,
-                                     probe=photos.photo("Ariel_Sharon", 2))
-    searching.search_run(search_id=search.pk)
-    return search
+from search.models import Face, Search
+from tests.fixtures import api_client
 
 
 def _pdf(user, search: Search) -> bytes:

@@ -91,8 +91,7 @@ def test_the_platform_operator_lands_on_the_platform_pages(cast) -> None:
 
 
 def test_the_admin_saves_the_policy_and_retention_pages(cast) -> None:
-    from search.services.policy import policy_of
-    from search.services.retention import retention_of
+    from search.selectors import policy_of, retention_of
 
     admin = _browser(cast.admin)
     response = admin.post("/policy/", {"allowed_offences": ["homicide", "robbery"],

@@ -60,7 +60,10 @@ def test_a_new_account_enrols_its_authenticator_at_first_sign_in(cast) -> None:
     TOTPDevice.objects.filter(user=newcomer).delete()
     client = _password_only("nina")
     assert client.get("/").headers["Location"] == "/accounts/mfa/setup/"
-    page = client.get("/accounts/mfa/setup/")
+    start = client.get("/accounts/mfa/setup/")  # a GET creates nothing: the set-up starts on POST
+    assert b"Set up my authenticator" in start.content and b"data:image/svg" not in start.content
+    assert not TOTPDevice.objects.filter(user=newcomer).exists()
+    page = client.post("/accounts/mfa/setup/", {"start": "1"}, follow=True)
     assert b"data:image/svg+xml;base64," in page.content
     device = TOTPDevice.objects.get(user=newcomer, confirmed=False)
     client.post("/accounts/mfa/setup/", {"token": current_code(base32_secret(device))})
@@ -78,6 +81,32 @@ def test_a_token_needs_the_second_factor(cast) -> None:
     time.sleep(1.1)  # django-otp makes a device wait 1 s after a wrong code (then 2 s, 4 s, ...)
     right = client.post("/api/v1/auth/token/", {**base, "otp": current_code(TOTP_SECRET)})
     assert right.status_code == 200 and right.json()["expires_in"] == 12 * 3600
+
+
+def test_starting_the_set_up_twice_keeps_the_secret_already_shown(cast) -> None:
+    newcomer = member(cast.agency, Role.OFFICER, "nina")
+    TOTPDevice.objects.filter(user=newcomer).delete()
+    client = _password_only("nina")
+    first = client.post("/accounts/mfa/setup/", {"start": "1"}, follow=True).content
+    again = client.post("/accounts/mfa/setup/", {"start": "1"}, follow=True).content
+    device = TOTPDevice.objects.get(user=newcomer, confirmed=False)
+    assert base32_secret(device).encode() in first and base32_secret(device).encode() in again
+    refused = client.post("/accounts/mfa/setup/", {"token": "000000"})
+    assert b"That code is not right" in refused.content
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+
+def test_each_token_replaces_the_last_and_is_audited(cast) -> None:
+    client = APIClient()
+    credentials = {"username": "alice", "password": PASSWORD, "otp": current_code(TOTP_SECRET)}
+    first = client.post("/api/v1/auth/token/", credentials).json()["token"]
+    TOTPDevice.objects.filter(user=cast.officer).update(last_t=-1)  # the same code a second time
+    second = client.post("/api/v1/auth/token/", credentials).json()["token"]
+    assert first != second and list(Token.objects.filter(user=cast.officer)
+                                     .values_list("key", flat=True)) == [second]
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {first}").get("/api/v1/cases/").status_code == 401
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {second}").get("/api/v1/cases/").status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED, actor=cast.officer).count() == 2
 
 
 def test_a_token_is_refused_before_the_authenticator_is_enrolled(cast) -> None:

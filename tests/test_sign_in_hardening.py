@@ -55,7 +55,7 @@ def test_sign_in_never_sends_anyone_off_the_site(cast, target: str) -> None:
 def test_a_new_account_is_not_sent_off_the_site_after_enrolling(cast) -> None:
     TOTPDevice.objects.filter(user=cast.officer).delete()
     client, _ = _sign_in("/")
-    client.get("/accounts/mfa/setup/")
+    client.post("/accounts/mfa/setup/", {"start": "1"})
     device = TOTPDevice.objects.get(user=cast.officer, confirmed=False)
     at = "/accounts/mfa/setup/?next=" + quote("//evil.example/", safe="")
     assert _second_factor(client, at, current_code(base32_secret(device))) == "/"

@@ -3,26 +3,9 @@ assigning themselves."""
 
 from __future__ import annotations
 
-import pytest
-
 from agencies.tenancy.models import Role
-from search.models import Gallery, Search
-from search.services import searching
-from tests import photos
-from tests.factories import GalleryFactory, assigned_case, member
-from tests.fixtures import api_client, enroll_people
-
-
-@pytest.fixture
-def search(cast) -> Search:
-    gallery: Gallery = GalleryFactory(agency=cast.agency, name="North bookings")
-    enroll_people(gallery, count=2)
-    case = assigned_case(cast.agency, cast.officer, case_number="2026-0101",
-                         decided_by=cast.supervisor)
-    search = searching.search_create(case=case, user=cast.officer,
-                                     probe=photos.photo("Ariel_Sharon", 2))
-    searching.search_run(search_id=search.pk)
-    return search
+from tests.factories import member
+from tests.fixtures import api_client
 
 
 def test_a_supervisor_who_never_saw_the_case_cannot_open_it_by_assigning_themselves(

@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from agencies.accounts.approvals import (
@@ -26,6 +25,7 @@ from agencies.accounts.services import invitation_accept, invitation_create, inv
 from agencies.accounts.usernames import USERNAME_HELP, validate_username
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.models import Role
+from portal.throttling import ScopedRateThrottle
 
 
 class InvitationRequestSerializer(serializers.Serializer[Any]):

@@ -6,6 +6,7 @@ import base64
 import io
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -21,10 +22,18 @@ def confirmed_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def pending_device(user: Any) -> TOTPDevice:
-    """The unconfirmed authenticator being enrolled (created on first call)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+def pending_device(user: Any) -> TOTPDevice | None:
+    """The unconfirmed authenticator being enrolled, once the user has started the set-up."""
+    return TOTPDevice.objects.filter(user=user, confirmed=False).first()
+
+
+@transaction.atomic
+def mfa_enrolment_start(*, user: Any) -> TOTPDevice:
+    """Start enrolling an authenticator (the set-up page's POST): an unconfirmed device with a new
+    secret, or the one already started, so a repeated post never changes a scanned secret."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()  # one at a time
+    return pending_device(user) or TOTPDevice.objects.create(user=user, name="Authenticator app",
+                                                             confirmed=False)
 
 
 def qr_svg(device: TOTPDevice) -> str:
@@ -51,7 +60,7 @@ def _refused(user: Any, request: Any) -> None:
 def mfa_confirm(*, user: Any, token: str, request: Any) -> TOTPDevice | None:
     """Confirm the pending authenticator with a code from it; None if the code is wrong."""
     device = pending_device(user)
-    if not device.verify_token(token.strip()):
+    if device is None or not device.verify_token(token.strip()):
         _refused(user, request)
         return None
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()

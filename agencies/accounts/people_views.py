@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from agencies.accounts.approvals import (
@@ -17,13 +17,16 @@ from agencies.accounts.approvals import (
     role_request_approve,
     role_request_refuse,
 )
-from agencies.accounts.selectors import agency_members_with_roles
+from agencies.accounts.selectors import (
+    agency_member_get,
+    agency_members_with_roles,
+    locked_usernames,
+)
 from agencies.accounts.services import (
     account_unlock,
     invitation_accept,
     invitation_create,
     invitation_open,
-    locked_usernames,
     masked_email,
     member_update,
     mfa_reset,
@@ -85,7 +88,8 @@ def person_training(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _member(request: MemberRequest, pk: int) -> User:
-    return get_object_or_404(agency_members_with_roles(agency=request.agency), pk=pk)
+    # Disabled accounts too: the admin re-activates them here.
+    return agency_member_get(agency=request.agency, key=pk, active_only=False)
 
 
 class InviteForm(forms.Form):

@@ -7,7 +7,6 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
-from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,10 +14,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from agencies.accounts.approvals import needs_second_approval, role_request_create
 from agencies.accounts.models import Invitation, RoleRequest
@@ -64,7 +64,10 @@ def _require_admin_of(admin: Any, user: Any) -> None:
     if is_platform_operator(admin):
         return  # the platform operator may act for any agency
     agency = acting_agency(admin)
-    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or acting_agency(user) != agency:
+    # The membership itself, not acting_agency(user): a disabled account acts for no agency, but
+    # its admin must still reach it to re-activate it.
+    member_of = Membership.objects.filter(user_id=user.pk).values_list("agency_id", flat=True)
+    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or agency.pk not in member_of:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
 
 
@@ -116,15 +119,13 @@ def accounts_disable_inactive() -> int:
     return disabled
 
 
-def locked_usernames(usernames: list[str] | None = None) -> set[str]:
-    """Which of these usernames (all, when None) axes has locked out."""
-    # axes keeps one row per username and client; the lockout counts them all together.
-    attempts = AccessAttempt.objects.all()
-    if usernames is not None:
-        attempts = attempts.filter(username__in=usernames)
-    totals = (attempts.values("username")
-              .annotate(failures=Sum("failures_since_start")))
-    return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}
+@transaction.atomic
+def token_issue(*, user: Any) -> Token:
+    """A new API token for a user who proved both factors; it replaces any earlier one. Audited."""
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    audit_record(action=AuditAction.TOKEN_ISSUED, agency=acting_agency(user), actor=user)
+    return token
 
 
 INVITATION_DAYS = 7

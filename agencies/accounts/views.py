@@ -18,7 +18,6 @@ from django.utils.decorators import method_decorator
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,13 +28,12 @@ from agencies.accounts.mfa import (
     confirmed_device,
     mfa_check,
     mfa_confirm,
+    mfa_enrolment_start,
     pending_device,
     qr_svg,
 )
 from agencies.accounts.selectors import account_refusal
-from agencies.audit.models import AuditAction
-from agencies.audit.trail import audit_record
-from agencies.tenancy.selectors import acting_agency
+from agencies.accounts.services import token_issue
 from portal.errors import ServiceError
 from portal.http import safe_next
 from portal.throttling import ScopedRateThrottle
@@ -80,19 +78,25 @@ def _finish(request: HttpRequest, device: Any) -> HttpResponse:
 @login_required
 @ratelimit(key="user", rate=login_rate, method="POST", block=True)
 def mfa_setup(request: HttpRequest) -> HttpResponse:
-    """First sign-in: scan the QR code, type a code to prove it works."""
+    """First sign-in: start the set-up (a POST: a GET creates nothing), scan the QR code, type a
+    code to prove it works."""
     if confirmed_device(request.user):
         return redirect("mfa-verify")
+    if request.method == "POST" and "start" in request.POST:
+        mfa_enrolment_start(user=request.user)
+        return redirect(request.get_full_path())  # this page again, its `next` kept
     device = pending_device(request.user)
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if device is not None and request.method == "POST" and form.is_valid():
         confirmed = mfa_confirm(user=request.user, token=form.cleaned_data["token"], request=request)
         if confirmed:
             return _finish(request, confirmed)
         form.add_error("token", "That code is not right. Codes change every 30 seconds; try the "
                                 "current one.")
+    if device is None:
+        return render(request, "registration/mfa_setup.html", {"started": False})
     return render(request, "registration/mfa_setup.html",
-                  {"form": form, "qr": qr_svg(device), "secret": base32_secret(device)})
+                  {"started": True, "form": form, "qr": qr_svg(device), "secret": base32_secret(device)})
 
 
 @login_required
@@ -145,9 +149,7 @@ class TokenView(APIView):
         refusal = account_refusal(user)  # told only to whoever has proved both factors
         if refusal:
             raise ServiceError("account_unusable", refusal, status=403)
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user)
-        audit_record(action=AuditAction.TOKEN_ISSUED, agency=acting_agency(user), actor=user)
+        token = token_issue(user=user)
         return Response({"token": token.key, "expires_in": settings.API_TOKEN_TTL_SECONDS},
                         status=status.HTTP_200_OK)
 

@@ -11,9 +11,7 @@ from agencies.audit.models import AuditEvent
 from agencies.audit.selectors import audit_events
 from agencies.audit.serializers import AuditEventSerializer
 from agencies.tenancy.apis import TenantViewSet, role_required
-from agencies.tenancy.models import Role
-
-AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
+from agencies.tenancy.models import AUDIT_READERS
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -6,13 +6,13 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from agencies.audit.apis import AUDIT_READERS
 from agencies.audit.filters import AuditEventFilter
 from agencies.audit.models import AuditAction
 from agencies.audit.selectors import audit_events
 from agencies.audit.serializers import CSV_HEADER, csv_row
 from agencies.audit.trail import audit_record
 from agencies.tenancy.decorators import member_required
+from agencies.tenancy.models import AUDIT_READERS
 from agencies.tenancy.requests import MemberRequest
 from portal.csv_export import csv_writer
 from portal.http import private_download

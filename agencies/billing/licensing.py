@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditOutcome
@@ -17,11 +17,12 @@ from agencies.billing.models import (
     LicenseStatus,
     OveragePolicy,
     Plan,
-    UsageEvent,
     UsageKind,
 )
+from agencies.billing.selectors import usage_in_month
 from agencies.tenancy.models import Agency, AgencyKind, Membership, Role
 from agencies.tenancy.permissions import ensure_operator
+from portal.changes import fields_apply
 from portal.errors import ServiceError
 
 QUOTA_WARNINGS = (0.8, 1.0)
@@ -80,10 +81,7 @@ def license_change(*, actor: Any, license: License, **changes: Any) -> License:
     """Change plan, dates or status (suspend / resume); audited with before and after."""
     _require_operator(actor)
     fields = ("plan", "starts_on", "ends_on", "status", "suspension_reason")
-    before = {f: str(getattr(license, f)) for f in fields}
-    for name, value in changes.items():
-        if name in fields:
-            setattr(license, name, value)
+    before = {f: str(value) for f, value in fields_apply(license, fields, changes).items()}
     if license.ends_on < license.starts_on:
         raise ServiceError("invalid_dates", "A license cannot end before it starts.")
     license.save()
@@ -117,9 +115,7 @@ def plan_change(*, actor: Any, plan: Plan, **changes: Any) -> Plan:
     _require_operator(actor)
     plan = Plan.objects.select_for_update().get(pk=plan.pk)
     before = _plan_state(plan)
-    for name, value in changes.items():
-        if name in PLAN_FIELDS:
-            setattr(plan, name, value)
+    fields_apply(plan, PLAN_FIELDS, changes)
     plan.save()
     audit_record(action=AuditAction.PLAN_CHANGED, agency=None, actor=actor, obj=plan,
                  details={"change": "changed", "before": before, "after": _plan_state(plan)})
@@ -145,16 +141,8 @@ def current_license(agency: Agency, today: date | None = None) -> License | None
             .select_related("plan").order_by("-starts_on").first())
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def searches_this_month(agency: Agency, today: date | None = None) -> int:
-    """Searches metered for the agency in the current month."""
-    period = month_start(today or timezone.localdate())
-    total = UsageEvent.objects.for_agency(agency).filter(
-        kind=UsageKind.SEARCH, period=period).aggregate(n=Sum("quantity"))["n"]
-    return int(total or 0)
+def _searches_this_month(agency: Agency) -> int:
+    return usage_in_month(agency=agency, kind=UsageKind.SEARCH)
 
 
 def search_quota_lock(agency: Agency) -> None:
@@ -185,7 +173,7 @@ def ensure_license_allows_search(agency: Agency, *, in_flight: int = 0) -> None:
                            + ". Contact the Casebound operator.", status=402)
     plan = granted.plan
     refusing = plan.overage_policy == OveragePolicy.REFUSE
-    if refusing and in_flight + searches_this_month(agency) >= plan.monthly_search_quota:
+    if refusing and in_flight + _searches_this_month(agency) >= plan.monthly_search_quota:
         raise ServiceError("quota_exceeded", f"Your agency has used its {plan.monthly_search_quota} "
                            "searches for this month. Searches resume on the 1st, or ask your agency "
                            "admin to change plan.", status=402)
@@ -210,7 +198,7 @@ def license_warnings(agency: Agency) -> list[str]:
     if granted is None:
         return ["Your agency has no active license: searches are refused."]
     warnings = []
-    used, quota = searches_this_month(agency), granted.plan.monthly_search_quota
+    used, quota = _searches_this_month(agency), granted.plan.monthly_search_quota
     share = used / quota if quota else 1.0
     warn_at, full_at = QUOTA_WARNINGS
     if share >= full_at:

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
-from agencies.billing.licensing import current_license, month_start
+from agencies.billing.licensing import current_license
 from agencies.billing.models import Invoice, InvoiceLine, OveragePolicy, Plan, UsageEvent, UsageKind
+from agencies.billing.selectors import month_start, usage_in_month
 from agencies.tenancy.models import Agency
 
 CENT = Decimal("0.01")
@@ -39,11 +40,6 @@ def meter_search(search: Any) -> bool:
     """A search that ran (to a result or to 'no face') is billable, once."""
     return meter(agency=search.agency, kind=UsageKind.SEARCH, key=f"search:{search.pk}",
                  day=timezone.localdate(search.created_at), actor=search.requested_by)
-
-
-def _usage(agency: Agency, kind: str, period: date) -> int:
-    return sum(UsageEvent.objects.for_agency(agency).filter(kind=kind, period=period)
-               .values_list("quantity", flat=True))
 
 
 def _line(description: str, quantity: Decimal, unit_price: Decimal) -> InvoiceLine:
@@ -77,8 +73,8 @@ def invoice_issue(*, agency: Agency, period: date) -> Invoice | None:
     granted = current_license(agency, today=last_day)
     if granted is None:
         return None
-    lines = invoice_lines(granted.plan, _usage(agency, UsageKind.SEARCH, period),
-                          _usage(agency, UsageKind.STORAGE, period))
+    lines = invoice_lines(granted.plan, usage_in_month(agency=agency, kind=UsageKind.SEARCH, day=period),
+                          usage_in_month(agency=agency, kind=UsageKind.STORAGE, day=period))
     invoice = Invoice.objects.create(
         agency=agency, number=f"CB-{period:%Y%m}-{agency.pk:05d}", period=period,
         currency=granted.plan.currency, total=sum((line.amount for line in lines), Decimal("0")),

@@ -38,6 +38,12 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+# Who works cases: opens them, is assigned to them, searches in them and reviews candidates.
+INVESTIGATORS = (Role.OFFICER, Role.SUPERVISOR)
+# Who reads the agency's audit trail and its oversight figures.
+AUDIT_READERS = (Role.AUDITOR, Role.AGENCY_ADMIN)
+
+
 class Membership(models.Model):
     """Binds a user to exactly one agency with one role. Platform staff have no membership."""
 

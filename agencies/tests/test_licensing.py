@@ -229,3 +229,18 @@ def test_the_agency_admin_reads_usage_and_invoices_of_their_agency_only(cast) ->
     csv_text = client.get(f"/api/v1/invoices/{mine.pk}/csv/").content.decode()
     assert csv_text.splitlines()[-1].endswith(f"TOTAL,,,{mine.total},USD")
     assert timezone.now()
+
+
+def test_the_quota_the_usage_figures_and_the_invoice_count_metered_units_alike(cast) -> None:
+    # One event may meter several units; each reader of the month's searches counts units.
+    Plan.objects.filter(licenses__agency=cast.agency).update(monthly_search_quota=3,
+                                                            overage_policy=OveragePolicy.BILL)
+    meter(agency=cast.agency, kind=UsageKind.SEARCH, key="test:bulk", day=date.today(), quantity=4)
+    assert api_client(cast.admin).get("/api/v1/usage/").json()["searches"] == 4
+    assert any("used up (4 of 3)" in w for w in license_warnings(cast.agency))
+    Plan.objects.filter(licenses__agency=cast.agency).update(overage_policy=OveragePolicy.REFUSE)
+    assert _search_api(cast).json()["code"] == "quota_exceeded"
+    Plan.objects.filter(licenses__agency=cast.agency).update(overage_policy=OveragePolicy.BILL)
+    period_close(today=(date.today().replace(day=1) + timedelta(days=32)).replace(day=1))
+    lines = Invoice.objects.get(agency=cast.agency).lines.values_list("description", flat=True)
+    assert any(line.startswith("1 searches over the quota of 3") for line in lines)

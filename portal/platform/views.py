@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from agencies.accounts.approvals import operator_role_requests
 from agencies.accounts.people_views import role_request_decision
-from agencies.accounts.services import account_unlock, locked_usernames
+from agencies.accounts.selectors import locked_usernames
+from agencies.accounts.services import account_unlock
 from agencies.billing.licensing import agency_register, license_change, license_grant
 from agencies.billing.models import License, LicenseStatus, Plan
 from agencies.billing.selectors import platform_overview, revenue_by_month

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction
@@ -44,9 +43,9 @@ FIELDS = ("file", "subject_reference", "display_name", "source", "date")
 # Manifest column -> item field; the field's max_length bounds the column.
 COLUMNS = {"file": "file_name", "subject_reference": "subject_reference",
            "display_name": "display_name", "source": "source", "date": "taken_on"}
+PROVENANCE_LENGTH = 300  # Face.provenance
 # What a damaged member raises while it is read: bad CRC, broken deflate stream, truncation,
 # encryption (RuntimeError), an unsupported compression method.
-PROVENANCE_LENGTH = 300  # Face.provenance
 MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
 
 
@@ -215,9 +214,3 @@ def _finish_if_complete(batch: EnrollmentBatch) -> None:
         if finished:  # the source photos are not kept: only the enrolled face crops are
             archive = batch.archive
             transaction.on_commit(lambda: archive.storage.delete(archive.name))
-
-
-def batch_counts(batch: EnrollmentBatch) -> dict[str, int]:
-    """How many items are in each state, for the progress bar."""
-    counts = dict(batch.items.values_list("status").annotate(n=Count("pk")))
-    return {status: counts.get(status, 0) for status in ItemStatus.values}

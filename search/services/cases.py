@@ -13,12 +13,12 @@ from guardian.shortcuts import assign_perm
 from agencies.accounts.selectors import account_refusal
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
-from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.models import INVESTIGATORS, Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
 from agencies.tenancy.selectors import acting_agency, has_role
 from portal.errors import ServiceError
 from search.models import Case, CaseStatus, OffenceCategory
-from search.services.policy import policy_of
+from search.selectors import policy_of
 
 SEARCH_PERMISSION = "search.search_in_case"
 
@@ -121,7 +121,7 @@ def case_assign(*, case: Case, actor: Any, user: Any) -> Case:
                            status=403)
     if acting_agency(user) != case.agency:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
-    if not has_role(user, Role.OFFICER, Role.SUPERVISOR):
+    if not has_role(user, *INVESTIGATORS):
         raise ServiceError("not_an_investigator", "Only officers and supervisors can be assigned "
                            "to a case.")
     assign_perm(SEARCH_PERMISSION, user, case)
@@ -169,7 +169,7 @@ def _ensure_may_search(user: Any, agency: Agency) -> None:
     refusal = account_refusal(user)  # disabled, training lapsed, role awaiting approval
     if refusal:
         raise ServiceError("account_unusable", refusal, status=403)
-    ensure_acts_for(user, agency, Role.OFFICER, Role.SUPERVISOR, code="investigator_role_required",
+    ensure_acts_for(user, agency, *INVESTIGATORS, code="investigator_role_required",
                     message="Only officers and supervisors of this agency search in its cases.")
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from pgvector.django import CosineDistance
 
 from search.models import Candidate, Face, Subject
 
@@ -37,11 +36,3 @@ def _delete_files(files: list[Any]) -> None:
     for file in files:
         if file:
             file.storage.delete(file.name)
-
-
-def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,
-               min_similarity: float) -> QuerySet[Face]:
-    """The faces of `queryset` at least `min_similarity` like an embedding (same recipe only)."""
-    return (queryset.filter(model_name=model_name)
-            .annotate(distance=CosineDistance("embedding", embedding))
-            .filter(distance__lte=1.0 - min_similarity))

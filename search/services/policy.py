@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
+from portal.changes import clean_or_refuse, fields_apply
 from portal.errors import ServiceError
 from search.models import OffenceCategory, SearchPolicy
+from search.selectors import policy_of
 
 EDITABLE = ("allowed_offences", "max_candidates", "similarity_threshold", "authorization_days")
-
-
-def policy_of(agency: Agency) -> SearchPolicy:
-    """The agency's policy; the defaults (unsaved) until its admin first changes them."""
-    return SearchPolicy.objects.filter(agency=agency).first() or SearchPolicy(agency=agency)
 
 
 @transaction.atomic
@@ -32,13 +28,8 @@ def policy_update(*, agency: Agency, actor: Any, **changes: Any) -> SearchPolicy
         raise ServiceError("invalid_offence_category", f"Unknown offence categories: {sorted(unknown)}")
     policy = policy_of(agency)
     before = policy.snapshot()
-    for name in EDITABLE:
-        if name in changes:
-            setattr(policy, name, changes[name])
-    try:
-        policy.full_clean()
-    except ValidationError as exc:
-        raise ServiceError("invalid_policy", " ".join(exc.messages)) from None
+    fields_apply(policy, EDITABLE, changes)
+    clean_or_refuse(policy, code="invalid_policy")
     policy.save()
     audit_record(action=AuditAction.SETTINGS_CHANGED, agency=agency, actor=actor, obj=policy,
                  details={"before": before, "after": policy.snapshot()})

@@ -34,7 +34,8 @@ from search.models import (
     Subject,
     Suppression,
 )
-from search.services.erasure import faces_like, faces_remove
+from search.selectors import faces_like
+from search.services.erasure import faces_remove
 from search.services.files import jpeg_file
 
 

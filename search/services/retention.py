@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
     DateTimeField,
@@ -25,18 +24,15 @@ from agencies.audit.models import AuditAction, AuditOutcome
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
+from portal.changes import clean_or_refuse, fields_apply
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Face, RetentionPolicy, Search
+from search.selectors import retention_of
 from search.services.erasure import faces_remove
 
 logger = logging.getLogger(__name__)
 UNCONFIRMED = (CandidateStatus.UNREVIEWED, CandidateStatus.AWAITING_SECOND,
                CandidateStatus.NOT_A_MATCH, CandidateStatus.DISPUTED)
-
-
-def retention_of(agency: Agency) -> RetentionPolicy:
-    """The agency's retention schedule; the defaults (unsaved) until its admin changes them."""
-    return RetentionPolicy.objects.filter(agency=agency).first() or RetentionPolicy(agency=agency)
 
 
 @transaction.atomic
@@ -45,14 +41,8 @@ def retention_update(*, agency: Agency, actor: Any, **changes: Any) -> Retention
     ensure_acts_for(actor, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
                     message="Only the agency admin changes retention.")
     policy = retention_of(agency)
-    before = {name: getattr(policy, name) for name in RETENTION_FIELDS}
-    for name in RETENTION_FIELDS:
-        if name in changes:
-            setattr(policy, name, changes[name])
-    try:
-        policy.full_clean(exclude=["agency"])
-    except ValidationError as exc:
-        raise ServiceError("invalid_retention", " ".join(exc.messages)) from None
+    before = fields_apply(policy, RETENTION_FIELDS, changes)
+    clean_or_refuse(policy, code="invalid_retention", exclude=["agency"])
     if policy.probe_days_after_close > policy.probe_max_days:
         raise ServiceError("invalid_retention", "Probes cannot be kept longer after a case closes "
                            "than their maximum retention.")

@@ -9,21 +9,19 @@ from django.db import transaction
 
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
-from agencies.tenancy.models import Membership, Role
+from agencies.tenancy.models import INVESTIGATORS, Membership, Role
 from agencies.tenancy.selectors import membership_of
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
 from search.selectors import may_see_results
 from search.services.cases import case_audit_details
 
-REVIEWER_ROLES = (Role.OFFICER, Role.SUPERVISOR)
-
 
 def _ensure_may_review(candidate: Candidate, reviewer: Any) -> None:
     membership = membership_of(reviewer)
     if membership is None or membership.agency_id != candidate.agency_id:
         raise ServiceError("not_found", "Not found.", status=404)
-    if membership.role not in REVIEWER_ROLES:
+    if membership.role not in INVESTIGATORS:
         raise ServiceError("reviewer_role_required", "Only officers and supervisors review "
                            "candidates.", status=403)
     case = candidate.search.case

@@ -26,9 +26,9 @@ from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import Pick
 from search.models import Candidate, Case, Search, SearchStatus
+from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
-from search.services.policy import policy_of
 
 logger = logging.getLogger(__name__)
 # Database errors that pass: the search goes back to the queue and the task retries it.

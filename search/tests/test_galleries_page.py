@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from search.models import Face, Gallery, Subject
 from tests.factories import GalleryFactory
-from tests.fixtures import enroll_people, web_client
+from tests.fixtures import api_client, enroll_people, web_client
 
 
 def _rows(page: str) -> dict[str, tuple[str, str]]:
@@ -80,3 +80,14 @@ def test_only_the_admin_creates_a_gallery_from_the_page(cast) -> None:
     gallery = Gallery.objects.get(name="Warrants")
     assert gallery.agency == cast.agency
     assert "Warrants" in web_client(cast.officer).get("/galleries/").content.decode()
+
+
+def test_the_api_counts_a_gallerys_faces_as_the_page_does(cast, counted) -> None:
+    """One selector counts for both: live faces only, each once."""
+    Face.all_objects.filter(pk=Face.objects.filter(gallery=counted)[0].pk).update(
+        removed_at=timezone.now())
+    page = web_client(cast.admin).get("/galleries/").content.decode()
+    client = api_client(cast.admin)
+    listed = {g["name"]: g["face_count"] for g in client.get("/api/v1/galleries/").json()["results"]}
+    one = client.get(f"/api/v1/galleries/{counted.pk}/").json()["face_count"]
+    assert _rows(page)["Counted"][1] == str(listed["Counted"]) == str(one) == "5"

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditEvent
 from search.models import Case, CaseStatus, Search
+from search.selectors import policy_of
 from search.services.cases import cases_expire
-from search.services.policy import policy_of
 from tests import photos
 from tests.factories import CaseFactory, assigned_case
 from tests.fixtures import api_client

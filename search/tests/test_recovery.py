@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from search.models import Search, SearchStatus
+from search.selectors import policy_of
 from search.services import searching
 from search.services.files import jpeg_file
-from search.services.policy import policy_of
 from search.tasks import sweep_stale_searches
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case

@@ -14,8 +14,8 @@ from django.db import connection, transaction
 
 from agencies.billing.models import UsageEvent
 from search.models import Face, Search, SearchStatus
+from search.selectors import policy_of
 from search.services.files import jpeg_file
-from search.services.policy import policy_of
 from search.tasks import run_search
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case

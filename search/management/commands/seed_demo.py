@@ -21,9 +21,9 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import SYSTEM
 from search.lfw import SHARED_LFW
 from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory
+from search.selectors import policy_of
 from search.services.bulk import folder_enroll, image_files
 from search.services.cases import SEARCH_PERMISSION
-from search.services.policy import policy_of
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "lfw"
 AGENCIES = {
