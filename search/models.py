@@ -292,6 +292,8 @@ class CandidateStatus(models.TextChoices):
     UNREVIEWED = "unreviewed", "Not reviewed"
     AWAITING_SECOND = ("awaiting_second",
                        "Possible lead for one reviewer; needs a second, one of the two a supervisor")
+    AWAITING_SUPERVISOR = ("awaiting_supervisor",
+                           "Possible lead for two officers; a supervisor must confirm")
     POSSIBLE_LEAD = "possible_lead", "Possible lead (two reviewers, one a supervisor)"
     NOT_A_MATCH = "not_a_match", "Not a match"
     DISPUTED = "disputed", "Reviewers disagree"

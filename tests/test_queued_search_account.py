@@ -33,3 +33,23 @@ def test_a_search_queued_by_an_account_that_may_no_longer_search_does_not_run(ca
     searching.search_run(search_id=search.pk)  # what the worker does when it claims the search
     search.refresh_from_db()
     assert search.status == SearchStatus.FAILED, (change, search.status)
+
+
+def test_results_are_not_stored_when_the_case_closes_while_the_model_runs(cast) -> None:
+    from search.engine import pipeline
+    from search.engine.pipeline import Pick
+    from search.models import Candidate, Case, CaseStatus
+
+    enroll_people(GalleryFactory(agency=cast.agency, name="North bookings"), count=2)
+    case = assigned_case(cast.agency, cast.officer, case_number="2026-0102",
+                         decided_by=cast.supervisor)
+    search = searching.search_create(case=case, user=cast.officer,
+                                     probe=photos.photo("Ariel_Sharon", 2))
+    claimed = searching._claim(search.pk)  # the worker has claimed it and runs the model ...
+    assert claimed is not None
+    face = pipeline.analyze(pipeline.decode(photos.photo("Ariel_Sharon", 2)), pick=Pick.LARGEST)
+    Case.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED)  # ... when the case closes
+    searching._store_candidates(claimed, face, 0.0)
+    search.refresh_from_db()
+    assert (search.status, search.error_code) == (SearchStatus.FAILED, "case_not_approved")
+    assert not Candidate.objects.filter(search=search).exists()

@@ -131,6 +131,18 @@ def token_issue(*, user: Any) -> Token:
 INVITATION_DAYS = 7
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, as far as can be told: case and a `+tag` ignored, so
+    `Dana+sup@agency.gov` is Dana's own (the link would reach whoever invites at it)."""
+    local, _, domain = address.strip().lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def _member_addresses(agency: Agency) -> list[str]:
+    return list(Membership.objects.for_agency(agency).exclude(user__email="")
+                .values_list("user__email", flat=True))
+
+
 def masked_email(email: str) -> str:
     """j***@agency.gov: enough for the admin to recognise the address, never the mailbox itself."""
     local, _, domain = email.partition("@")
@@ -148,8 +160,11 @@ def invitation_create(*, admin: Any, email: str, role: str) -> Invitation:
     assert agency is not None  # ensure_acts_for refuses users without an agency  # noqa: S101
     if role not in Role.values:
         raise ServiceError("invalid_role", f"Unknown role {role!r}.")
-    if admin.email and email.strip().lower() == admin.email.strip().lower():
+    if admin.email and mailbox(email) == mailbox(admin.email):
         raise ServiceError("own_address", "Invite the new person at their own address, not yours.")
+    if mailbox(email) in {mailbox(e) for e in _member_addresses(agency)}:
+        raise ServiceError("address_in_use", "An account of your agency already uses this mailbox; "
+                           "invite each person at their own address.")
     invitation = Invitation.objects.create(
         agency=agency, token=secrets.token_urlsafe(32), email=email, role=role, created_by=admin,
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins
@@ -11,7 +13,8 @@ from agencies.audit.models import AuditEvent
 from agencies.audit.selectors import audit_events
 from agencies.audit.serializers import AuditEventSerializer
 from agencies.tenancy.apis import TenantViewSet, role_required
-from agencies.tenancy.models import AUDIT_READERS
+from agencies.tenancy.models import AUDIT_READERS, Role
+from agencies.tenancy.selectors import has_role
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -23,4 +26,8 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def tenant_queryset(self) -> QuerySet[AuditEvent]:
         return audit_events(agency=self.agency)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(),
+                "full_details": has_role(self.request.user, Role.AUDITOR)}
 

@@ -119,7 +119,7 @@ class AuditCheckpoint(models.Model):
     """A chain's head as signed by the checkpoint job, published on /transparency/.
 
     The signed copy that counts is the line in the checkpoint file outside the database
-    (agencies/checkpoints.py); this row only lets the public page show the latest heads.
+    (agencies/audit/checkpoints.py); this row only lets the public page show the latest heads.
     """
 
     chain = models.BigIntegerField()

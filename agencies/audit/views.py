@@ -8,12 +8,13 @@ from django.shortcuts import render
 
 from agencies.audit.filters import AuditEventFilter
 from agencies.audit.models import AuditAction
-from agencies.audit.selectors import audit_events
+from agencies.audit.selectors import audit_details, audit_events
 from agencies.audit.serializers import CSV_HEADER, csv_row
 from agencies.audit.trail import audit_record
 from agencies.tenancy.decorators import member_required
-from agencies.tenancy.models import AUDIT_READERS
+from agencies.tenancy.models import AUDIT_READERS, Role
 from agencies.tenancy.requests import MemberRequest
+from agencies.tenancy.selectors import has_role
 from portal.csv_export import csv_writer
 from portal.http import private_download
 
@@ -27,6 +28,9 @@ def _filtered(request: MemberRequest) -> AuditEventFilter:
 def audit_list(request: MemberRequest) -> HttpResponse:
     events = _filtered(request)
     page = Paginator(events.qs.select_related("actor"), 50).get_page(request.GET.get("page"))
+    full = has_role(request.user, Role.AUDITOR)
+    for event in page.object_list:
+        event.shown_details = audit_details(event, full=full)  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "agencies/audit_list.html",
@@ -43,8 +47,8 @@ def audit_export(request: MemberRequest) -> StreamingHttpResponse:
     events = _filtered(request)
     audit_record(action=AuditAction.EXPORT, agency=request.agency,
                  actor=request.user, details={"export": "audit_csv", "filters": request.GET.dict()})
-    writer = csv_writer(_Echo())
+    writer, full = csv_writer(_Echo()), has_role(request.user, Role.AUDITOR)
     rows = (writer.writerow(row) for row in
-            [CSV_HEADER, *(csv_row(e) for e in events.qs.order_by("seq").iterator())])
+            [CSV_HEADER, *(csv_row(e, full=full) for e in events.qs.order_by("seq").iterator())])
     return private_download(StreamingHttpResponse(rows, content_type="text/csv"),
                             "casebound-audit.csv")

@@ -160,6 +160,17 @@ def ensure_license_allows_search(agency: Agency, *, in_flight: int = 0) -> None:
     `in_flight` is how many of the agency's searches are queued or running and not yet metered;
     count them before calling, so that one finishing meanwhile is counted twice, never not at all.
     """
+    granted = ensure_license_in_force(agency)
+    plan = granted.plan
+    refusing = plan.overage_policy == OveragePolicy.REFUSE
+    if refusing and in_flight + _searches_this_month(agency) >= plan.monthly_search_quota:
+        raise ServiceError("quota_exceeded", f"Your agency has used its {plan.monthly_search_quota} "
+                           "searches for this month. Searches resume on the 1st, or ask your agency "
+                           "admin to change plan.", status=402)
+
+
+def ensure_license_in_force(agency: Agency) -> License:
+    """The agency's license today; refused when it is missing, expired or suspended."""
     granted = current_license(agency)
     if granted is None:
         expired = License.objects.filter(agency=agency, ends_on__lt=timezone.localdate()).exists()
@@ -171,12 +182,7 @@ def ensure_license_allows_search(agency: Agency, *, in_flight: int = 0) -> None:
         raise ServiceError("license_suspended", "Your agency's license is suspended"
                            + (f": {granted.suspension_reason}" if granted.suspension_reason else "")
                            + ". Contact the Casebound operator.", status=402)
-    plan = granted.plan
-    refusing = plan.overage_policy == OveragePolicy.REFUSE
-    if refusing and in_flight + _searches_this_month(agency) >= plan.monthly_search_quota:
-        raise ServiceError("quota_exceeded", f"Your agency has used its {plan.monthly_search_quota} "
-                           "searches for this month. Searches resume on the 1st, or ask your agency "
-                           "admin to change plan.", status=402)
+    return granted
 
 
 def active_officers(agency: Agency) -> int:

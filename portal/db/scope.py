@@ -1,6 +1,6 @@
 """Which rows the database lets this request or task see: the second wall behind `for_agency`.
 
-Postgres row-level security policies (installed by `agencies.row_security`) compare each tenant
+Postgres row-level security policies (installed by `agencies.tenancy.row_security`) compare each tenant
 row with three settings of the session: `casebound.agency`, `casebound.user` and
 `casebound.bypass`. The scope wanted by the running code lives in a context variable; the database
 backend (`portal.db.base`) copies it into the session before the next query whenever it changed,

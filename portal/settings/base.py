@@ -78,7 +78,7 @@ TEMPLATES = [
 ]
 
 # The application connects as a role that owns no table, so Postgres row-level security binds it
-# (agencies/row_security.py). Migrations and index builds use the owner's URL; without one, they
+# (agencies/tenancy/row_security.py). Migrations and index builds use the owner's URL; without one, they
 # use DATABASE_URL, and `check --deploy` warns that the application could then bypass the policies.
 DATABASES = {
     "default": dj_database_url.parse(
@@ -123,8 +123,11 @@ EMAIL_HOST_PASSWORD = os.environ.get("CASEBOUND_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("CASEBOUND_EMAIL_TLS", "") == "1"
 DEFAULT_FROM_EMAIL = os.environ.get("CASEBOUND_EMAIL_FROM", "casebound@localhost")
 OTP_TOTP_ISSUER = "Casebound"
+# Wrong codes are counted by the lockout (5 in 15 minutes, AXES_*) and the rate limits; django-otp's
+# own per-device back-off would, on top, refuse the next *right* code as if it were wrong.
+OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no TOTP seed or QR code in the admin, whoever asks
-AXES_FAILURE_LIMIT = 5  # within 15 minutes (agencies/lockout.py)
+AXES_FAILURE_LIMIT = 5  # within 15 minutes (agencies/accounts/lockout.py)
 AXES_HANDLER = "agencies.accounts.lockout.WindowedLockoutHandler"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # the per-failure times the 15-minute window is read from
 AXES_LOCKOUT_PARAMETERS = ["username"]

@@ -1,7 +1,7 @@
 """The search benchmark: synthetic agencies of very different sizes in the one shared face table,
 queried through the production path, against exact NumPy search and FAISS in the same run.
 
-The faces are drawn from a model of real LFW embeddings (search/embedding_space.py): each
+The faces are drawn from a model of real LFW embeddings (search/bench/embedding_space.py): each
 synthetic person has about three photos, and each query is a new photo of an enrolled person."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def bulk_insert(agency: Agency, gallery: Gallery, vectors: NDArray[np.float32],
     """COPY subjects and faces in binary; a million rows take seconds, not hours.
 
     Postgres refuses COPY FROM into a table under row-level security, so this synthetic load
-    runs as the owner, which is not subject to the policies (see agencies/row_security.py).
+    runs as the owner, which is not subject to the policies (see agencies/tenancy/row_security.py).
     """
     now = timezone.now()
     with owner_connection() as owner:

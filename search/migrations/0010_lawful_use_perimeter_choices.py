@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='candidate',
             name='status',
-            field=models.CharField(choices=[('unreviewed', 'Not reviewed'), ('awaiting_second', 'Possible lead for one reviewer; needs a second, one of the two a supervisor'), ('possible_lead', 'Possible lead (two reviewers, one a supervisor)'), ('not_a_match', 'Not a match'), ('disputed', 'Reviewers disagree')], default='unreviewed', max_length=20),
+            field=models.CharField(choices=[('unreviewed', 'Not reviewed'), ('awaiting_second', 'Possible lead for one reviewer; needs a second, one of the two a supervisor'), ('awaiting_supervisor', 'Possible lead for two officers; a supervisor must confirm'), ('possible_lead', 'Possible lead (two reviewers, one a supervisor)'), ('not_a_match', 'Not a match'), ('disputed', 'Reviewers disagree')], default='unreviewed', max_length=20),
         ),
     ]

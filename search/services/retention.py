@@ -32,6 +32,7 @@ from search.services.erasure import faces_remove
 
 logger = logging.getLogger(__name__)
 UNCONFIRMED = (CandidateStatus.UNREVIEWED, CandidateStatus.AWAITING_SECOND,
+               CandidateStatus.AWAITING_SUPERVISOR,
                CandidateStatus.NOT_A_MATCH, CandidateStatus.DISPUTED)
 
 

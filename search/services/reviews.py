@@ -47,8 +47,9 @@ def review_status(decisions: list[tuple[int, str]], supervisors: set[int]) -> st
         return CandidateStatus.DISPUTED
     if rejections:
         return CandidateStatus.NOT_A_MATCH
-    if len(leads) >= 2 and leads & supervisors:
-        return CandidateStatus.POSSIBLE_LEAD
+    if len(leads) >= 2:
+        return (CandidateStatus.POSSIBLE_LEAD if leads & supervisors
+                else CandidateStatus.AWAITING_SUPERVISOR)
     return CandidateStatus.AWAITING_SECOND if leads else CandidateStatus.UNREVIEWED
 
 

@@ -18,7 +18,11 @@ from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditOutcome
 from agencies.audit.trail import audit_record
-from agencies.billing.licensing import ensure_license_allows_search, search_quota_lock
+from agencies.billing.licensing import (
+    ensure_license_allows_search,
+    ensure_license_in_force,
+    search_quota_lock,
+)
 from agencies.billing.metering import meter_search
 from portal.config import setting
 from portal.errors import ServiceError
@@ -177,7 +181,7 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
-        if not _still_ours(search):
+        if not _still_ours(search) or not _still_authorized(search):
             return
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
         Candidate.objects.bulk_create(
@@ -191,6 +195,22 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                 model_name=pipeline.MODEL_NAME, threshold=threshold,
                 timings={k: round(v, 4) for k, v in timings.items()})
         meter_search(search)  # billed once, even if this task runs again
+
+
+def _still_authorized(search: Search) -> bool:
+    """Re-check, with the case row locked until the results commit, what may have ended while the
+    model ran: the license, the case, the account. If it did, fail the search as the API would
+    refuse it now and store nothing (the quota was settled when the search was claimed)."""
+    case = Case.objects.select_for_update().get(pk=search.case_id)
+    try:
+        ensure_license_in_force(search.agency)
+        ensure_case_searchable(case=case, user=search.requested_by)
+    except ServiceError as refusal:
+        _finish(search, SearchStatus.FAILED, error_code=refusal.code, error=refusal.message)
+        _audit_refusal(case=case, user=search.requested_by, obj=search, refusal=refusal,
+                       search_id=search.pk, when="authorization ended while the search ran")
+        return False
+    return True
 
 
 def _still_ours(search: Search) -> bool:

@@ -74,7 +74,7 @@ def test_another_officer_must_be_assigned_to_the_case(cast, candidate) -> None:
     from guardian.shortcuts import assign_perm
 
     assign_perm("search.search_in_case", colleague, candidate.search.case)
-    assert _review(candidate, colleague) == CandidateStatus.AWAITING_SECOND
+    assert _review(candidate, colleague) == CandidateStatus.AWAITING_SUPERVISOR
 
 
 def test_two_officers_need_a_supervisor_to_make_a_lead(cast, candidate) -> None:
@@ -82,7 +82,7 @@ def test_two_officers_need_a_supervisor_to_make_a_lead(cast, candidate) -> None:
     colleague = member(cast.agency, Role.OFFICER, "olga")
     case_assign(case=candidate.search.case, actor=cast.supervisor, user=colleague)
     _review(candidate, cast.officer)
-    assert _review(candidate, colleague) == CandidateStatus.AWAITING_SECOND
+    assert _review(candidate, colleague) == CandidateStatus.AWAITING_SUPERVISOR
     assert _review(candidate, cast.supervisor) == CandidateStatus.POSSIBLE_LEAD
 
 
