@@ -181,6 +181,9 @@ def case_close(*, case: Case, actor: Any) -> Case:
     if not (has_role(actor, Role.SUPERVISOR) or actor.pk == case.opened_by_id):
         raise ServiceError("not_allowed", "Only the officer who opened the case or a supervisor "
                            "can close it.", status=403)
+    # Locked until committed: two closes at once write one event, and a search storing its
+    # results (which locks the case too) finishes before the case closes or not at all.
+    case.status = Case.objects.select_for_update().values_list("status", flat=True).get(pk=case.pk)
     if case.status == CaseStatus.CLOSED:
         raise ServiceError("case_closed", f"Case {case.case_number} is already closed.", status=409)
     case.status, case.closed_at = CaseStatus.CLOSED, timezone.now()
