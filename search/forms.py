@@ -1,5 +1,7 @@
 """HTML forms; each field is labelled and says what it expects."""
 
+from typing import Any
+
 from django import forms
 
 from search.models import (
@@ -17,12 +19,23 @@ IMAGE_ACCEPT = {"accept": "image/jpeg,image/png,image/webp"}
 
 class CaseForm(forms.Form):
     case_number = forms.CharField(max_length=60, help_text="Your agency's case or incident number.")
-    offence_category = forms.ChoiceField(choices=OffenceCategory.choices)
-    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+    offence_category = forms.ChoiceField(
+        choices=OffenceCategory.choices,
+        help_text="Only the offences your agency's policy allows a face search for are listed.")
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
                                     help_text="Why a face search is needed in this case.")
     authorization_reference = forms.CharField(
         max_length=120, required=False,
         help_text="Warrant, court order or supervisor approval number.")
+
+    def __init__(self, *args: Any, allowed_offences: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if allowed_offences is not None:  # the policy's offences only, and no choice made for you
+            field = self.fields["offence_category"]
+            assert isinstance(field, forms.ChoiceField)  # noqa: S101  (declared above)
+            field.choices = [("", "Choose the offence"), *(
+                (value, label) for value, label in OffenceCategory.choices
+                if value in allowed_offences)]
 
 
 class ProbeForm(forms.Form):

@@ -40,7 +40,8 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
 class CaseCreateSerializer(serializers.Serializer[Any]):
     case_number = serializers.CharField(max_length=60)
     offence_category = serializers.ChoiceField(choices=OffenceCategory.choices)
-    justification = serializers.CharField(required=False, allow_blank=True, default="")
+    justification = serializers.CharField(max_length=2000,
+                                          help_text="Why a face search is needed in this case")
     authorization_reference = serializers.CharField(max_length=120, required=False,
                                                     allow_blank=True, default="")
 

@@ -84,7 +84,8 @@ def case_list(request: MemberRequest) -> HttpResponse:
 
 @member_required(*INVESTIGATORS)
 def case_new(request: MemberRequest) -> HttpResponse:
-    form = CaseForm(request.POST or None)
+    allowed = list(selectors.policy_of(_agency(request)).allowed_offences)
+    form = CaseForm(request.POST or None, allowed_offences=allowed)
     if request.method == "POST" and form.is_valid():
         try:
             case = cases.case_open(agency=_agency(request), actor=request.user, **form.cleaned_data)

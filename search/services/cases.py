@@ -47,6 +47,8 @@ def case_open(*, agency: Agency, actor: Any, case_number: str, offence_category:
     if offence_category not in OffenceCategory.values:
         raise ServiceError("invalid_offence_category", f"Unknown offence category {offence_category!r}.")
     _ensure_offence_allowed(agency, offence_category)
+    if not justification.strip():  # the authorization on record says why, or there is none
+        raise ServiceError("justification_required", "Say why a face search is needed in this case.")
     try:
         with transaction.atomic():
             case = Case.objects.create(

@@ -13,7 +13,8 @@ from search.services import cases, enrollment, searching
 from tests import photos
 from tests.factories import CaseFactory, GalleryFactory, assigned_case
 
-NEW_CASE = {"case_number": "2026-0999", "offence_category": "robbery"}
+NEW_CASE = {"case_number": "2026-0999", "offence_category": "robbery",
+            "justification": "Armed robbery, CCTV still of the suspect."}
 
 
 def _refused(error: pytest.ExceptionInfo[ServiceError], code: str) -> None:
