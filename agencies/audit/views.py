@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 
 from agencies.audit.filters import AuditEventFilter
-from agencies.audit.models import AuditAction
+from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.selectors import audit_details, audit_events
 from agencies.audit.serializers import CSV_HEADER, csv_row
 from agencies.audit.trail import audit_record
@@ -24,10 +25,15 @@ def _filtered(request: MemberRequest) -> AuditEventFilter:
     return AuditEventFilter(request.GET or None, queryset=audit_events(agency=agency))
 
 
+def _events(events: AuditEventFilter) -> QuerySet[AuditEvent]:
+    """The filtered events; none when the filter is wrong (its errors are shown instead)."""
+    return events.qs if not events.is_bound or events.is_valid() else events.queryset.none()
+
+
 @member_required(*AUDIT_READERS)
 def audit_list(request: MemberRequest) -> HttpResponse:
     events = _filtered(request)
-    page = Paginator(events.qs.select_related("actor"), 50).get_page(request.GET.get("page"))
+    page = Paginator(_events(events).select_related("actor"), 50).get_page(request.GET.get("page"))
     full = has_role(request.user, Role.AUDITOR)
     for event in page.object_list:
         event.shown_details = audit_details(event, full=full)  # type: ignore[attr-defined]
@@ -43,12 +49,16 @@ class _Echo:
 
 
 @member_required(*AUDIT_READERS)
-def audit_export(request: MemberRequest) -> StreamingHttpResponse:
+def audit_export(request: MemberRequest) -> HttpResponse | StreamingHttpResponse:
     events = _filtered(request)
+    if events.is_bound and not events.is_valid():  # an empty file would read as "no events"
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in events.errors.items())
+        return HttpResponseBadRequest(f"The filter is not right: {problems}",
+                                      content_type="text/plain")
     audit_record(action=AuditAction.EXPORT, agency=request.agency,
                  actor=request.user, details={"export": "audit_csv", "filters": request.GET.dict()})
     writer, full = csv_writer(_Echo()), has_role(request.user, Role.AUDITOR)
     rows = (writer.writerow(row) for row in
-            [CSV_HEADER, *(csv_row(e, full=full) for e in events.qs.order_by("seq").iterator())])
+            [CSV_HEADER, *(csv_row(e, full=full) for e in _events(events).order_by("seq").iterator())])
     return private_download(StreamingHttpResponse(rows, content_type="text/csv"),
                             "casebound-audit.csv")
