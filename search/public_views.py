@@ -82,6 +82,7 @@ def opt_out_confirm(request: HttpRequest, token: str) -> HttpResponse:
 def transparency(request: HttpRequest) -> HttpResponse:
     this_year = timezone.now().year
     checkpoints = published_checkpoints()
+    figures, computed_at = selectors.transparency_figures(years=[this_year, this_year - 1])
     return render(request, "public/transparency.html", {
-        "agencies": selectors.transparency_figures(years=[this_year, this_year - 1]),
+        "agencies": figures, "computed_at": computed_at,
         "checkpoints": checkpoints, "audit_public_key": checkpoints[0].public_key if checkpoints else ""})

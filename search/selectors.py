@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
@@ -10,6 +11,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QueryS
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
@@ -263,19 +265,20 @@ def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
 TRANSPARENCY_CACHE_SECONDS = 600
 
 
-def transparency_figures(*, years: list[int]) -> list[dict[str, Any]]:
-    """Public, aggregate figures per agency: searches per year and offence category, retention.
+def transparency_figures(*, years: list[int]) -> tuple[list[dict[str, Any]], datetime]:
+    """Public, aggregate figures per agency (searches per year and offence category, retention)
+    and when they were computed, which the page says.
 
     They count every agency's rows, so they are computed in the audited platform bypass, at most
     once per TRANSPARENCY_CACHE_SECONDS: anonymous visitors cannot flood the audit trail.
     """
     key = "casebound:transparency:" + ",".join(map(str, years))
-    figures = cache.get(key)
-    if figures is None:
+    cached = cache.get(key)
+    if cached is None:
         with platform_rows("public transparency page"):
-            figures = _transparency_figures(years)
-        cache.set(key, figures, TRANSPARENCY_CACHE_SECONDS)
-    return figures
+            cached = (_transparency_figures(years), timezone.now())
+        cache.set(key, cached, TRANSPARENCY_CACHE_SECONDS)
+    return cached
 
 
 def _transparency_figures(years: list[int]) -> list[dict[str, Any]]:

@@ -370,3 +370,16 @@ def test_the_transparency_page_is_computed_from_the_data(cast, opt_in_gallery) -
     assert cast.agency.name in page
     assert 'class="searches-count">2<' in page
     assert "Robbery" in page and "90 days after the case closes" in page
+
+
+def test_the_transparency_page_says_when_its_cached_figures_were_computed(cast) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    before = timezone.now().replace(second=0, microsecond=0)
+    first = Client().get("/transparency/").content.decode()
+    stamp = re.search(r"as of <time datetime=\"([^\"]+)\">(\d{4}-\d\d-\d\d \d\d:\d\d) UTC</time>", first)
+    assert stamp is not None, "the page says when its figures were computed"
+    assert stamp.group(2) >= before.strftime("%Y-%m-%d %H:%M")
+    again = Client().get("/transparency/").content.decode()
+    assert stamp.group(0) in again  # the same cached figures, the same time: no false "now"
