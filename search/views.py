@@ -335,6 +335,8 @@ def probe_image(request: Request, pk: int, part: str) -> FileResponse:
 @member_required(*INVESTIGATORS)
 def case_close(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
+    if request.POST.get("confirm") != "yes":  # final: ask once more, saying what it does
+        return render(request, "search/case_close_confirm.html", {"case": case})
     try:
         cases.case_close(case=case, actor=request.user)
     except ServiceError as exc:

@@ -154,6 +154,10 @@ def ensure_case_searchable(*, case: Case, user: Any) -> None:
     expired = case.status == CaseStatus.EXPIRED or (
         case.status == CaseStatus.APPROVED and case.expires_at is not None
         and case.expires_at <= timezone.now())
+    if case.status == CaseStatus.CLOSED:
+        raise ServiceError("case_closed", f"Case {case.case_number} is closed: no one can search "
+                           "in it any more. Open a new case if the investigation needs one.",
+                           status=409)
     if expired:
         raise ServiceError("authorization_expired", f"The authorization for case {case.case_number}"
                            " has expired. Ask a supervisor to renew it.", status=409)
@@ -188,8 +192,8 @@ def case_close(*, case: Case, actor: Any) -> Case:
     case.status = Case.objects.select_for_update().values_list("status", flat=True).get(pk=case.pk)
     if case.status == CaseStatus.CLOSED:
         raise ServiceError("case_closed", f"Case {case.case_number} is already closed.", status=409)
-    case.status, case.closed_at = CaseStatus.CLOSED, timezone.now()
-    case.save(update_fields=["status", "closed_at"])
+    case.status, case.closed_at, case.closed_by = CaseStatus.CLOSED, timezone.now(), actor
+    case.save(update_fields=["status", "closed_at", "closed_by"])
     audit_record(action=AuditAction.CASE_CLOSED, agency=case.agency, actor=actor, obj=case,
                  details=case_audit_details(case))
     return case

@@ -92,16 +92,23 @@ def test_the_page_closes_the_case_says_so_and_offers_no_search(cast) -> None:
     page = web_client(cast.officer)
     before = page.get(f"/cases/{case.pk}/").content.decode()
     assert _search_form(case) in before and "Close this case" in before
-    response = page.post(f"/cases/{case.pk}/close/", follow=True)
+    confirm = page.post(f"/cases/{case.pk}/close/").content.decode()  # asks first, changes nothing
+    assert f"Close case {case.case_number}?" in confirm and "Closing is final" in confirm
+    case.refresh_from_db()
+    assert case.status == CaseStatus.APPROVED and not _closed_events(case)
+    response = page.post(f"/cases/{case.pk}/close/", {"confirm": "yes"}, follow=True)
     text = response.content.decode()
     assert response.status_code == 200
     assert f"Case {case.case_number} is closed." in text
     assert '<span class="status status-closed">Closed</span>' in text
     assert _search_form(case) not in text and "Close this case" not in text
-    assert f"Case {case.case_number} is closed; a supervisor must approve it" in text
+    assert f"Case {case.case_number} is closed: no one can search in it any more" in text
+    assert "ended when the case closed" in text and "valid until" not in text
+    assert f"by {cast.officer.username} on" in text.split("<dt>Closed</dt>", 1)[1][:200]
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED and len(_closed_events(case)) == 1
-    again = page.post(f"/cases/{case.pk}/close/", follow=True).content.decode()
+    assert case.closed_by == cast.officer
+    again = page.post(f"/cases/{case.pk}/close/", {"confirm": "yes"}, follow=True).content.decode()
     assert f"Case {case.case_number} is already closed." in again
     assert len(_closed_events(case)) == 1
 
@@ -115,7 +122,7 @@ def test_a_closed_case_takes_no_search_through_the_page_or_the_api(cast) -> None
 
     refused = api_client(cast.officer).post("/api/v1/searches/", {"case": case.pk, "probe": probe()},
                                             format="multipart")
-    assert refused.status_code == 409 and refused.json()["code"] == "case_not_approved"
+    assert refused.status_code == 409 and refused.json()["code"] == "case_closed"
     page = web_client(cast.officer).post(f"/cases/{case.pk}/searches/", {"probe": probe()},
                                          follow=True)
     assert refused.json()["detail"] in page.content.decode()

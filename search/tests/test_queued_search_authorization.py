@@ -70,7 +70,7 @@ def _use_up_quota(cast: Any, case: Case) -> None:
 @pytest.mark.parametrize("change, code, status", [
     (_suspend_license, "license_suspended", 402),
     (_expire_case, "authorization_expired", 409),
-    (_close_case, "case_not_approved", 409),
+    (_close_case, "case_closed", 409),
     (_unassign_officer, "not_assigned", 403),
     (_use_up_quota, "quota_exceeded", 402),
 ])
