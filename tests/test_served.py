@@ -31,7 +31,7 @@ def _free_port() -> int:
 def _answers(url: str) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before workers boot
         return False
 
 
