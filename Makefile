@@ -1,5 +1,6 @@
-# Casebound: `make run` serves the portal with a worker; `make test` runs the whole suite.
-# Both set up everything first: virtualenv, dependencies, embedded Postgres + pgvector and Redis,
+# Casebound: `make run` serves the portal (gunicorn, DEBUG off) with its workers, `make dev` with
+# runserver and DEBUG; `make test` runs the whole suite.
+# Each sets up everything first: virtualenv, dependencies, embedded Postgres + pgvector and Redis,
 # migrations and model weights.
 
 PYTHON ?= python3
@@ -9,10 +10,14 @@ STAMP := $(VENV)/.installed-stamp
 SERVICES := $(BIN)/python -m portal.devservices
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check-python build-deps browser clean-var demo-code
+.PHONY: run dev test lint check-python build-deps browser clean-var demo-code
 
 run: $(STAMP)
 	$(SERVICES) serve
+
+# Django's runserver with DEBUG on (tracebacks in the page): for development on this machine only.
+dev: $(STAMP)
+	$(SERVICES) serve --dev
 
 test: $(STAMP) browser lint
 	$(SERVICES) exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,8 +2,9 @@
 
 `python -m portal.devservices exec -- CMD ...` runs CMD with DATABASE_URL and REDIS_URL pointing at
 services started here (unless those variables are already set), and stops what it started when CMD
-ends. `python -m portal.devservices serve` migrates, seeds the demo and runs the web server with one
-Celery worker per queue until Ctrl-C or SIGTERM, then stops everything it started.
+ends. `python -m portal.devservices serve` migrates, collects the static files, seeds the demo and runs
+gunicorn with one Celery worker per queue until Ctrl-C or SIGTERM, then stops everything it
+started; `serve --dev` (or CASEBOUND_DEBUG=1) runs Django's runserver with DEBUG on instead.
 """
 
 from __future__ import annotations
@@ -214,9 +215,37 @@ def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+def web_workers(cores: int) -> int:
+    """Gunicorn's advice, 2 per core + 1, capped at 9: each sync worker holds a database connection
+    and ~100 MB, and searches run in the Celery workers, not here. CASEBOUND_WEB_WORKERS overrides."""
+    configured = os.environ.get("CASEBOUND_WEB_WORKERS", "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else min(2 * cores + 1, 9)
+
+
+def debug_mode() -> bool:
+    """`make dev` or CASEBOUND_DEBUG=1: Django's runserver with DEBUG on."""
+    return os.environ.get("CASEBOUND_DEBUG") == "1"
+
+
 def web_command(port: str) -> list[str]:
-    """The portal's web server as `make run` serves it (the live API test serves it this way too)."""
-    return [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"]
+    """The portal's web server as `make run` serves it (the live API test serves it this way too):
+    gunicorn, or runserver in debug mode."""
+    if debug_mode():
+        return [sys.executable, str(BASE_DIR / "manage.py"), "runserver", "--noreload",
+                f"127.0.0.1:{port}"]
+    return [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--chdir", str(BASE_DIR),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers(len(os.sched_getaffinity(0)))),
+            # Uploads and PDF reports can take a while on a busy machine; SIGTERM lets requests
+            # in flight finish for up to 20 s, as `_terminate` waits.
+            "--timeout", "120", "--graceful-timeout", "15", "--access-logfile", "-"]
+
+
+def setup_commands(python: str) -> list[list[str]]:
+    """What `serve` runs before serving: the schema, the hashed static files whitenoise serves
+    (the manifest production uses too; debug mode serves the sources), and the demo."""
+    manage = [python, str(BASE_DIR / "manage.py")]
+    collect = [] if debug_mode() else [[*manage, "collectstatic", "--noinput", "--verbosity", "0"]]
+    return [[*manage, "migrate", "--noinput"], *collect, [*manage, "seed_demo"]]
 
 
 # One worker process per queue of CELERY_TASK_ROUTES (and the default queue), so a search never
@@ -242,9 +271,10 @@ def run_serve() -> int:
     port = os.environ.get("PORT", "8000")
     python = sys.executable
     with services() as env:
-        manage = [python, str(BASE_DIR / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True)
-        subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        # wsgi.py defaults to production settings (https only, no demo); `make run` is local.
+        env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+        for command in setup_commands(python):
+            subprocess.run(command, env=env, check=True)
         children = [
             subprocess.Popen(web_command(port), env=env),
             *(subprocess.Popen(command, env=env) for command in worker_commands(python)),
@@ -262,6 +292,8 @@ def run_serve() -> int:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
+        if "--dev" in argv[1:]:
+            os.environ["CASEBOUND_DEBUG"] = "1"
         return run_serve()
     if argv[:1] == ["exec"]:
         command = argv[2:] if argv[1:2] == ["--"] else argv[1:]

@@ -38,7 +38,7 @@ def _free_port() -> int:
 def _answers(url: str) -> bool:
     try:
         return requests.get(f"{url}/api/v1/", timeout=2).status_code < 500
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before workers boot
         return False
 
 

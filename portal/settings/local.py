@@ -1,10 +1,18 @@
-"""Development settings: `make run`. Never use these on a server."""
+"""Settings of `make run` (gunicorn, DEBUG off) and `make dev` (runserver, CASEBOUND_DEBUG=1) on
+127.0.0.1 over plain http, with the demo. Never use these on a server."""
 
 import os
 
 from .base import *  # noqa: F403
 
-DEBUG = True
+# Off unless asked: DEBUG pages show settings and the URL map to whoever mistypes an address.
+DEBUG = os.environ.get("CASEBOUND_DEBUG") == "1"
+if DEBUG:
+    # runserver and whitenoise's finders serve the files as edited; no collectstatic needed.
+    STORAGES = {**STORAGES,  # noqa: F405
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Production's headers that hold over plain http come from base.py (nosniff, referrer policy,
+# frame denial, CSP); its https-only ones (SSL redirect, HSTS, secure cookies) would lock us out.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-casebound")  # noqa: S105
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # The demo seed may create users only where this flag is on.

@@ -20,3 +20,7 @@ CASEBOUND["SEARCH_STALE_SECONDS"] = 5
 CELERY_TASK_DEFAULT_QUEUE = "casebound-test"
 CELERY_TASK_ROUTES = {task: {"queue": f"{route['queue']}-test"}
                       for task, route in CELERY_TASK_ROUTES.items()}
+# The test servers serve static files from the sources (no collectstatic before a test run);
+# tests/test_devservices.py serves `make run`'s collected, hashed files.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
