@@ -273,6 +273,8 @@ def run_serve() -> int:
     with services() as env:
         # wsgi.py defaults to production settings (https only, no demo); `make run` is local.
         env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+        # Mailed links (invitations, opt-out confirmations) point where this server listens.
+        env.setdefault("CASEBOUND_SITE_URL", f"http://127.0.0.1:{port}")
         for command in setup_commands(python):
             subprocess.run(command, env=env, check=True)
         children = [
