@@ -7,19 +7,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# npm ci rewrites node_modules from the lock file; its own marker file tells make when it last ran.
+NODE_STAMP := node_modules/.package-lock.json
 SERVICES := $(BIN)/python -m portal.devservices
 PYTEST_ARGS ?=
 
 .PHONY: run dev test lint check-python build-deps browser clean-var demo-code
 
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(SERVICES) serve
 
 # Django's runserver with DEBUG on (tracebacks in the page): for development on this machine only.
-dev: $(STAMP)
+dev: $(STAMP) $(NODE_STAMP)
 	$(SERVICES) serve --dev
 
-test: $(STAMP) browser lint
+test: $(STAMP) $(NODE_STAMP) browser lint
 	$(SERVICES) exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -34,6 +36,13 @@ $(STAMP): pyproject.toml | check-python build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The U.S. Web Design System's compiled CSS, JS, fonts and images, served by Django's staticfiles
+# from node_modules (portal/settings/base.py): installed here, never committed, no CDN.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Casebound needs npm (Node.js 18+) to install USWDS: apt-get install npm"; exit 1; }
+	npm ci --no-audit --no-fund
 	touch $@
 
 # dlib is built from source (pip does it, ~9 minutes once; pip caches the wheel) against OpenBLAS:

@@ -28,7 +28,8 @@ def test_the_operator_registers_an_agency_and_grants_a_license(cast, browser, li
     page.get_by_label("Country").fill("US")
     page.get_by_label("Region").fill("CA")
     page.get_by_role("button", name="Register agency").click()
-    expect(page.locator(".message.success")).to_contain_text("Fresno Police Department is registered")
+    expect(page.locator(".messages .usa-alert--success")).to_contain_text(
+        "Fresno Police Department is registered")
     page.get_by_label("Agency").select_option(label="Fresno Police Department")
     page.get_by_label("Plan").select_option(label="County")
     page.get_by_label("Starts on").fill(date.today().isoformat())

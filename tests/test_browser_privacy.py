@@ -49,11 +49,11 @@ def test_a_person_opts_out_and_the_operator_approves(cast, browser, live_server,
     admin.get_by_role("link", name="Opt-out requests").click()
     expect(admin.get_by_alt_text(f"Face submitted with request {request.pk}")).to_be_visible()
     admin.get_by_role("button", name=f"Ask the agencies about request {request.pk}").click()
-    expect(admin.locator(".message.success")).to_contain_text("1 agency(ies) asked")
+    expect(admin.locator(".messages .usa-alert--success")).to_contain_text("1 agency(ies) asked")
     OptOutConsultation.objects.update(deadline=timezone.now())  # the agency let it pass
     admin.get_by_label("Reason (sent to the person if rejected)").fill("Identity plausible")
     admin.get_by_role("button", name=f"Approve request {request.pk}").click()
-    expect(admin.locator(".message.success")).to_contain_text("1 face(s) removed")
+    expect(admin.locator(".messages .usa-alert--success")).to_contain_text("1 face(s) removed")
     admin.screenshot(path=str(ARTIFACTS / "opt-out-approved.png"), full_page=True)
     request.refresh_from_db()
     assert request.status == OptOutStatus.APPROVED

@@ -52,4 +52,4 @@ def test_a_non_image_is_refused_on_the_case_page(cast, page) -> None:
     page.get_by_role("link", name="2026-0101").click()
     page.get_by_label("Probe photo").set_input_files(str(fake))
     page.get_by_role("button", name="Search").click()
-    expect(page.locator(".message.error")).to_contain_text("not a photo we can read")
+    expect(page.locator(".messages .usa-alert--error")).to_contain_text("not a photo we can read")

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "agencies.tenancy.context_processors.acting_agency",
             ],
+            "libraries": {"uswds": "portal.uswds"},
         },
     },
 ]
@@ -173,7 +174,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# USWDS's compiled CSS, JS, fonts and images, installed by npm at set-up (Makefile), served as
+# /static/uswds/...: from this server only, never a CDN, and nothing of the package is committed.
+USWDS_DIST = BASE_DIR / "node_modules" / "@uswds" / "uswds" / "dist"
+STATICFILES_DIRS = [BASE_DIR / "static", ("uswds", USWDS_DIST)]
 STATIC_ROOT = VAR_DIR / "static"
 # Biometric files live outside any web root; they are served only by views that check the agency.
 PRIVATE_MEDIA_ROOT = Path(os.environ.get("CASEBOUND_MEDIA_ROOT", VAR_DIR / "media"))
