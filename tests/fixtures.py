@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -245,3 +246,21 @@ def web_client(user: Any) -> Client:
     session[DEVICE_ID_SESSION_KEY] = confirmed_device(user).persistent_id
     session.save()
     return client
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def served_answers(url: str) -> bool:
+    """Whether the served portal answers its liveness probe yet (gunicorn listens before its
+    workers have booted, so a refused or slow connection means not yet)."""
+    import requests
+
+    try:
+        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):
+        return False

@@ -5,7 +5,6 @@ whatever the role, the method (OPTIONS included, with a body) or the generated i
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from rest_framework.authtoken.models import Token
 from portal.devservices import BASE_DIR, web_command
 from search.models import Search, SearchStatus
 from tests.factories import assigned_case
-from tests.fixtures import ARTIFACTS, wait_for
+from tests.fixtures import ARTIFACTS, free_port, served_answers, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -29,25 +28,12 @@ EXAMPLES_PER_OPERATION = 2  # ~20 s on an idle machine, ~80 s on a busy one; bou
 MARKUP = '5 < 7 <a href="https://evil.example/">x</a> <img src="/etc/passwd"/>'
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/v1/", timeout=2).status_code < 500
-    except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before workers boot
-        return False
-
-
 @pytest.fixture
 def served_portal(celery_worker: Any) -> Iterator[str]:
     """The portal's web server on the test database, as `make run` starts it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "live-server.log"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test",
            "CASEBOUND_DB_NAME": settings.DATABASES["default"]["NAME"]}
     with log_path.open("wb") as log:
@@ -55,7 +41,7 @@ def served_portal(celery_worker: Any) -> Iterator[str]:
                                   stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for(lambda: server.poll() is not None or _answers(url), timeout=90)
+            wait_for(lambda: server.poll() is not None or served_answers(url), timeout=90)
             assert server.poll() is None, log_path.read_text()[-3000:]
             yield url
         finally:

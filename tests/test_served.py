@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,22 +16,9 @@ import requests
 from django.conf import settings
 
 from portal.devservices import BASE_DIR, setup_commands, web_command
-from tests.fixtures import ARTIFACTS, wait_for
+from tests.fixtures import ARTIFACTS, free_port, served_answers, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before workers boot
-        return False
 
 
 def _children(pid: int) -> set[int]:
@@ -59,13 +45,13 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Po
     subprocess.run(collect, env=env, check=True, cwd=BASE_DIR)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "served-gunicorn.log"
-    port = _free_port()
+    port = free_port()
     with log_path.open("wb") as log:
         server = subprocess.Popen(web_command(str(port)), env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for(lambda: server.poll() is not None or _answers(url), timeout=90)
+            wait_for(lambda: server.poll() is not None or served_answers(url), timeout=90)
             assert server.poll() is None, log_path.read_text()[-3000:]
             yield url, server
         finally:
