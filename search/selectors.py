@@ -18,11 +18,12 @@ from pgvector.django import CosineDistance
 from agencies.audit.bypass import platform_rows
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.tenancy.models import Agency, Membership, Role
-from agencies.tenancy.selectors import membership_of
+from agencies.tenancy.selectors import has_role, membership_of
 from search.models import (
     Candidate,
     CandidateStatus,
     Case,
+    CaseStatus,
     EnrollmentBatch,
     Face,
     Gallery,
@@ -75,8 +76,8 @@ def cases_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
     """The agency's cases whose searches and results `user` may see: the one rule of who sees what.
 
     An officer sees the cases they are assigned to; a supervisor those they supervise: the ones
-    they approved or are assigned to (a supervisor takes on another case, e.g. as second reviewer,
-    by assigning themselves, which is audited). An auditor sees every case, for oversight: each
+    they approved or are assigned to (another supervisor puts them on a case, e.g. as second
+    reviewer; the assignment is audited). An auditor sees every case, for oversight: each
     opening is audited. An agency admin manages galleries and sees no results.
     """
     membership = membership_of(user)
@@ -97,6 +98,26 @@ def cases_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
 def may_see_results(*, user: Any, case: Case) -> bool:
     """Whether `user` may see the searches, candidates and images of `case` (cases_open_to)."""
     return cases_open_to(user=user, agency=case.agency).filter(pk=case.pk).exists()
+
+
+def review_queue(*, user: Any, agency: Agency | None) -> QuerySet[Candidate]:
+    """What waits for this supervisor's confirmation: candidates someone else marked a possible
+    lead, in cases the supervisor may see, that they have not reviewed, whose face is still shown."""
+    if not has_role(user, Role.SUPERVISOR):
+        return Candidate.objects.none()
+    waiting = (CandidateStatus.AWAITING_SECOND, CandidateStatus.AWAITING_SUPERVISOR)
+    return (Candidate.objects.for_agency(agency)
+            .filter(status__in=waiting, search__case__in=cases_open_to(user=user, agency=agency),
+                    face__removed_at__isnull=True)
+            .exclude(reviews__reviewer=user)
+            .select_related("search__case", "subject").order_by("search__created_at", "rank"))
+
+
+def approvals_waiting(*, user: Any, agency: Agency | None) -> QuerySet[Case]:
+    """Cases a supervisor may approve: pending, and not opened by them (nobody approves their own)."""
+    if not has_role(user, Role.SUPERVISOR):
+        return Case.objects.none()
+    return case_list(agency=agency).filter(status=CaseStatus.PENDING).exclude(opened_by=user)
 
 
 def searches_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Search]:

@@ -7,6 +7,7 @@ from search import opt_out_reviews, oversight_views, public_views, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.case_list, name="case-list"),
+    path("reviews/", views.review_queue, name="review-queue"),
     path("cases/new/", views.case_new, name="case-new"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/decide/", views.case_decide, name="case-decide"),

@@ -70,10 +70,19 @@ def _agency_home(request: MemberRequest) -> HttpResponse:
     agency = _agency(request)
     return render(request, "search/home.html", {
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
-        "pending_cases": selectors.case_list(agency=agency).filter(status="pending")[:20],
+        "pending_cases": selectors.approvals_waiting(user=request.user, agency=agency)[:20],
         "recent_searches": selectors.searches_open_to(user=request.user, agency=agency).filter(
             requested_by=request.user.pk)[:10],
     })
+
+
+@member_required(Role.SUPERVISOR)
+def review_queue(request: MemberRequest) -> HttpResponse:
+    """The supervisor's queue: leads waiting for their confirmation, cases for their approval."""
+    agency = _agency(request)
+    return render(request, "search/review_queue.html", {
+        "candidates": selectors.review_queue(user=request.user, agency=agency)[:100],
+        "approvals": selectors.approvals_waiting(user=request.user, agency=agency)[:100]})
 
 
 @member_required()

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agencies.tenancy.context_processors.acting_agency",
+                "search.context_processors.review_queue_count",
             ],
             "libraries": {"uswds": "portal.uswds"},
         },
