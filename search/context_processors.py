@@ -15,7 +15,8 @@ def review_queue_count(request: HttpRequest) -> dict[str, Any]:
     """The number of leads and cases waiting for a supervisor (two counts, one per page)."""
     user = getattr(request, "user", None)
     agency = getattr(request, "agency", None)
-    if agency is None or not has_role(user, Role.SUPERVISOR):
-        return {}
+    verified = user is not None and getattr(user, "is_verified", lambda: False)()
+    if agency is None or not verified or not has_role(user, Role.SUPERVISOR):
+        return {}  # nothing of the agency before the second factor
     return {"review_queue_count": selectors.review_queue(user=user, agency=agency).count()
             + selectors.approvals_waiting(user=user, agency=agency).count()}

@@ -37,3 +37,18 @@ def test_the_queue_is_the_supervisors_alone_and_stays_in_the_agency(cast, search
     assert "queue-count" not in web_client(cast.officer).get("/").content.decode()
     other = web_client(cast.other_officer).get("/reviews/")
     assert other.status_code == 403 and f"Search {search.pk}" not in other.content.decode()
+
+
+def test_before_the_second_factor_the_navigation_shows_no_link_and_no_count(cast, search) -> None:  # noqa: F811
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    candidate_review(candidate=search.candidates.get(rank=1), reviewer=cast.officer,
+                     decision="possible_lead")
+    client = Client()
+    client.post("/accounts/login/", {"username": cast.supervisor.username, "password": PASSWORD})
+    page = client.get("/accounts/mfa/verify/").content.decode()
+    assert "Enter your code" in page or "code" in page.lower()
+    assert "queue-count" not in page and 'href="/reviews/"' not in page and 'href="/cases/"' not in page
+    assert "Sign out" in page
