@@ -19,8 +19,6 @@ from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.models import INVESTIGATORS, Role
-from agencies.tenancy.selectors import has_role
-from portal.errors import ServiceError
 from portal.throttling import ScopedRateThrottle
 from search import selectors
 from search.models import (
@@ -215,10 +213,7 @@ class SubjectViewSet(mixins.RetrieveModelMixin, TenantViewSet[Subject]):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         subject = self.get_object()  # another agency's subject answers 404 before the role check
-        if not has_role(request.user, Role.AGENCY_ADMIN):
-            raise ServiceError("gallery_admin_only", "Only the agency admin looks up enrolled "
-                               "people; officers see them as candidates of their searches.",
-                               status=403)
+        access.ensure_may_browse_enrolled_faces(request.user)
         return Response(self.get_serializer(subject).data)
 
     @extend_schema(request=ErasureSerializer, responses={201: ErasureOutSerializer})

@@ -18,5 +18,8 @@ def review_queue_count(request: HttpRequest) -> dict[str, Any]:
     verified = user is not None and getattr(user, "is_verified", lambda: False)()
     if agency is None or not verified or not has_role(user, Role.SUPERVISOR):
         return {}  # nothing of the agency before the second factor
-    return {"review_queue_count": selectors.review_queue(user=user, agency=agency).count()
-            + selectors.approvals_waiting(user=user, agency=agency).count()}
+    # A callable: the template calls it only where the navigation is drawn, so partial pages
+    # (the search panel the browser polls) run no count.
+    return {"review_queue_count": lambda: (
+        selectors.review_queue(user=user, agency=agency).count()
+        + selectors.approvals_waiting(user=user, agency=agency).count())}

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -37,7 +38,7 @@ class MatchedFaceSerializer(serializers.Serializer[Any]):
     image_url = serializers.SerializerMethodField()
 
     def get_image_url(self, face: Any) -> str:
-        return f"/images/faces/{face.pk}/"
+        return reverse("face-image", args=[face.pk])
 
 
 class ConsultationSerializer(serializers.ModelSerializer[OptOutConsultation]):

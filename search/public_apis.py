@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from portal.throttling import ScopedRateThrottle
 from search.models import OptOutRequest
-from search.public_views import confirmation_link
 from search.services.privacy import optout_submit
 from search.uploads import read_upload
 
@@ -35,8 +34,7 @@ def opt_out_submit(request: Request) -> Response:
     params.is_valid(raise_exception=True)
     created = optout_submit(photo=read_upload(params.validated_data["photo"]),
                             email=params.validated_data["email"],
-                            residence=params.validated_data["residence"],
-                            link_for=confirmation_link(request._request))
+                            residence=params.validated_data["residence"])
     return Response(OptOutPublicSerializer(created).data, status=status.HTTP_201_CREATED)
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django_ratelimit.decorators import ratelimit
 
@@ -44,8 +41,7 @@ def opt_out(request: HttpRequest) -> HttpResponse:
         try:
             submitted = optout_submit(photo=read_upload(form.cleaned_data["photo"]),
                                       email=form.cleaned_data["email"],
-                                      residence=form.cleaned_data["residence"],
-                                      link_for=confirmation_link(request))
+                                      residence=form.cleaned_data["residence"])
         except ServiceError as exc:
             form.add_error("photo", exc.message)
         else:
@@ -57,13 +53,6 @@ def opt_out(request: HttpRequest) -> HttpResponse:
 def _terms() -> dict[str, int]:
     return {"confirm_hours": setting("OPT_OUT_CONFIRM_HOURS"),
             "objection_days": setting("OPT_OUT_OBJECTION_DAYS")}
-
-
-def confirmation_link(request: HttpRequest) -> Callable[[str], str]:
-    """How the mailed link to confirm an opt-out is built: on CASEBOUND_SITE_URL, never on the Host
-    the request named, which a forged header could point elsewhere."""
-    site = str(setting("SITE_URL")).rstrip("/")
-    return lambda token: site + reverse("opt-out-confirm", args=[token])
 
 
 @ratelimit(key="ip", rate="30/h", block=True)

@@ -30,6 +30,8 @@ from search.models import (
     ItemStatus,
     OffenceCategory,
     OptOutConsultation,
+    OptOutRequest,
+    OptOutStatus,
     RetentionPolicy,
     Search,
     SearchPolicy,
@@ -314,6 +316,13 @@ def _transparency_figures(years: list[int]) -> list[dict[str, Any]]:
             per_year.append({"year": year, "searches": searches.count(), "per_offence": per_offence})
         rows.append({"agency": agency, "retention": retention_of(agency), "years": per_year})
     return rows
+
+
+def operator_opt_outs() -> QuerySet[OptOutRequest]:
+    """Opt-out requests the operator reviews: not tenant data (they come from the public), and only
+    once their e-mail address is confirmed."""
+    return (OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED)
+            .prefetch_related("consultations__agency"))
 
 
 def consultation_list(*, agency: Agency | None) -> QuerySet[OptOutConsultation]:

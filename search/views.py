@@ -28,6 +28,7 @@ from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import INVESTIGATORS, Agency, Role
 from agencies.tenancy.permissions import is_platform_operator
 from agencies.tenancy.requests import MemberRequest
+from agencies.tenancy.selectors import has_role
 from portal.csv_export import csv_writer
 from portal.errors import NotFound, ServiceError
 from portal.http import private_download
@@ -47,13 +48,9 @@ def _agency(request: MemberRequest) -> Agency:
     return request.agency
 
 
-def _role(request: HttpRequest) -> str:
-    return request.user.membership.role  # type: ignore[union-attr]
-
-
 def _admin_posted(request: HttpRequest) -> bool:
     """A form post by the agency admin; other roles only read these pages."""
-    if request.method == "POST" and _role(request) != Role.AGENCY_ADMIN:
+    if request.method == "POST" and not has_role(request.user, Role.AGENCY_ADMIN):
         raise PermissionDenied("Only the agency admin can change galleries.")
     return request.method == "POST"
 
@@ -122,7 +119,7 @@ def case_detail(request: MemberRequest, pk: int) -> HttpResponse:
         "sees_searches": selectors.may_see_results(user=request.user, case=case),
         "searches": selectors.searches_open_to(user=request.user, agency=_agency(request))
         .filter(case=case)[:50],
-        "can_decide": _role(request) == Role.SUPERVISOR,
+        "can_decide": has_role(request.user, Role.SUPERVISOR),
         "assignable": selectors.agency_members(agency=_agency(request)).filter(
             membership__role__in=INVESTIGATORS),
         "assigned": selectors.users_assigned(case=case),
@@ -181,7 +178,7 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
     candidates = selectors.candidates_of(search=search)
     return render(request, template, {
         "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
-        "can_review": _role(request) in INVESTIGATORS, "decisions": ReviewDecision.choices,
+        "can_review": has_role(request.user, *INVESTIGATORS), "decisions": ReviewDecision.choices,
         "reviewed_by_me": {c.pk for c in candidates
                            if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
 
@@ -246,7 +243,7 @@ def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], t
                   context: dict[str, Any]) -> HttpResponse:
     """An agency setting page: members read it, the agency admin saves it (service audits)."""
     if request.method == "POST":
-        if _role(request) != Role.AGENCY_ADMIN:
+        if not has_role(request.user, Role.AGENCY_ADMIN):
             raise PermissionDenied("Only the agency admin can change this setting.")
         if form.is_valid():
             try:
@@ -285,10 +282,10 @@ def gallery_list(request: MemberRequest) -> HttpResponse:
 @member_required()
 def gallery_detail(request: MemberRequest, pk: int) -> HttpResponse:
     gallery = selectors.gallery_get(agency=_agency(request), pk=pk)
-    if _role(request) != Role.AGENCY_ADMIN:  # a line-up of enrolled faces outside any case
-        return _refused(request, ServiceError(
-            "gallery_admin_only", "Only the agency admin browses the faces of a gallery. Officers "
-            "and supervisors see enrolled faces as candidates of searches in their cases.", 403))
+    try:
+        access.ensure_may_browse_enrolled_faces(request.user)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
     form = EnrollForm(request.POST or None, request.FILES or None)
     if _admin_posted(request) and form.is_valid():
         try:

@@ -54,8 +54,7 @@ class InvitationViewSet(mixins.CreateModelMixin, TenantViewSet[Invitation]):
     def create(self, request: Request) -> Response:
         params = InvitationRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        invitation = invitation_create(admin=request.user,
-                                       **params.validated_data)
+        invitation = invitation_create(admin=request.user, **params.validated_data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 

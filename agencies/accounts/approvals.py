@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from agencies.accounts.models import PRIVILEGED_ROLES, RoleRequest, RoleRequestStatus
@@ -37,10 +37,15 @@ def role_request_create(*, requester: Any, user: Any, agency: Agency, role: str,
     return request
 
 
+def _acting_admins() -> QuerySet[Membership]:
+    """Admin memberships that can act now (active and approved)."""
+    return Membership.objects.filter(role=Role.AGENCY_ADMIN, awaiting_approval=False,
+                                     user__is_active=True)
+
+
 def agency_admin_count(agency: Agency) -> int:
-    """Admins of the agency who can act now (active and approved)."""
-    return Membership.objects.filter(agency=agency, role=Role.AGENCY_ADMIN, awaiting_approval=False,
-                                     user__is_active=True).count()
+    """Admins of the agency who can act now."""
+    return _acting_admins().filter(agency=agency).count()
 
 
 def approval_refusal(approver: Any, request: RoleRequest) -> str:
@@ -132,6 +137,8 @@ def pending_role_requests(*, agency: Agency | None) -> QuerySet[RoleRequest]:
 
 def operator_role_requests() -> list[RoleRequest]:
     """Pending requests the operator decides: those of agencies with at most one admin."""
-    pending = (RoleRequest.objects.filter(status=RoleRequestStatus.PENDING)
-               .select_related("agency", "user", "requested_by"))
-    return [r for r in pending if agency_admin_count(r.agency) <= 1]
+    pending = list(RoleRequest.objects.filter(status=RoleRequestStatus.PENDING)
+                   .select_related("agency", "user", "requested_by"))
+    admins = dict(_acting_admins().filter(agency_id__in={r.agency_id for r in pending})
+                  .values("agency_id").annotate(n=Count("pk")).values_list("agency_id", "n"))
+    return [r for r in pending if admins.get(r.agency_id, 0) <= 1]

@@ -23,6 +23,7 @@ from agencies.accounts.selectors import (
     locked_usernames,
 )
 from agencies.accounts.services import (
+    INVITATION_DAYS,
     account_unlock,
     invitation_accept,
     invitation_create,
@@ -105,13 +106,12 @@ def person_invite(request: MemberRequest) -> HttpResponse:
         messages.error(request, "Give an e-mail address and a role.")
         return redirect("people")
     try:
-        invitation = invitation_create(admin=request.user,
-                                       **form.cleaned_data)
+        invitation = invitation_create(admin=request.user, **form.cleaned_data)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:  # the link went to the invitee alone; the admin sees only whom it went to
         messages.success(request, f"Invitation e-mailed to {masked_email(invitation.email)}. "
-                         "The link in it works for 7 days.")
+                         f"The link in it works for {INVITATION_DAYS} days.")
     return redirect("people")
 
 

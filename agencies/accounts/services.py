@@ -60,44 +60,48 @@ def member_ensure(*, agency: Agency | None, username: str, role: str, password: 
     return user
 
 
-def _require_admin_of(admin: Any, user: Any) -> None:
+def _require_admin_of(admin: Any, user: Any) -> Agency | None:
+    """The agency of `user`'s membership, if `admin` may manage the account (its agency's admin,
+    or the platform operator); 404 otherwise. Read from the membership itself, not from
+    acting_agency(user): a disabled account acts for no agency, but its admin must still reach it
+    (to re-activate it) and the audit event still belongs to its agency."""
+    member = Membership.objects.filter(user_id=user.pk).select_related("agency").first()
+    member_agency = member.agency if member else None
     if is_platform_operator(admin):
-        return  # the platform operator may act for any agency
+        return member_agency
     agency = acting_agency(admin)
-    # The membership itself, not acting_agency(user): a disabled account acts for no agency, but
-    # its admin must still reach it to re-activate it.
-    member_of = Membership.objects.filter(user_id=user.pk).values_list("agency_id", flat=True)
-    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or agency.pk not in member_of:
+    if agency is None or not has_role(admin, Role.AGENCY_ADMIN) or member_agency != agency:
         raise ServiceError("not_found", "No such user in your agency.", status=404)
+    return member_agency
 
 
 @transaction.atomic
 def account_unlock(*, admin: Any, user: Any) -> None:
     """Lift a sign-in lockout; only the user's agency admin (or the platform operator) may."""
-    _require_admin_of(admin, user)
+    agency = _require_admin_of(admin, user)
     axes_reset(username=user.get_username())
-    audit_record(action=AuditAction.ACCOUNT_UNLOCKED, agency=acting_agency(user), actor=admin,
+    audit_record(action=AuditAction.ACCOUNT_UNLOCKED, agency=agency, actor=admin,
                  obj=user, details={"username": user.get_username()})
 
 
 @transaction.atomic
 def mfa_reset(*, admin: Any, user: Any) -> None:
     """Remove a user's authenticator (a lost phone): they enrol a new one at their next sign-in."""
-    _require_admin_of(admin, user)
+    agency = _require_admin_of(admin, user)
     removed, _ = TOTPDevice.objects.filter(user=user).delete()
-    audit_record(action=AuditAction.MFA_RESET, agency=acting_agency(user), actor=admin, obj=user,
+    audit_record(action=AuditAction.MFA_RESET, agency=agency, actor=admin, obj=user,
                  details={"username": user.get_username(), "devices_removed": removed})
 
 
 @transaction.atomic
 def training_record(*, admin: Any, user: Any, valid_until: date) -> None:
     """Record that a user completed face-search training, valid until a date."""
-    _require_admin_of(admin, user)
+    agency = _require_admin_of(admin, user)
     if admin.pk == user.pk:  # else an admin alone could vouch for the account they act with
         raise ServiceError("own_training", "Nobody records their own training: ask another admin "
                            "of your agency, or the platform operator.", status=403)
     Membership.objects.filter(user=user).update(training_valid_until=valid_until)
-    audit_record(action=AuditAction.TRAINING_RECORDED, agency=acting_agency(user), actor=admin,
+    audit_record(action=AuditAction.TRAINING_RECORDED, agency=agency, actor=admin,
                  obj=user, details={"username": user.get_username(),
                                     "training_valid_until": str(valid_until)})
 

@@ -19,15 +19,13 @@ from agencies.billing.models import (
     Plan,
     UsageKind,
 )
-from agencies.billing.selectors import usage_in_month
+from agencies.billing.selectors import current_license, usage_in_month
 from agencies.tenancy.models import Agency, AgencyKind, Membership, Role
 from agencies.tenancy.permissions import ensure_operator
 from portal.changes import fields_apply
 from portal.errors import ServiceError
 
-QUOTA_WARNINGS = (0.8, 1.0)
 QUOTA_LOCK_SPACE = 1414  # pg_advisory_xact_lock(space, agency id): one agency's quota decisions
-EXPIRY_WARNING_DAYS = 30
 
 
 def _require_operator(actor: Any) -> None:
@@ -134,13 +132,6 @@ def plan_delete(*, actor: Any, plan: Plan) -> None:
     plan.delete()
 
 
-def current_license(agency: Agency, today: date | None = None) -> License | None:
-    """The license covering today (suspended or not), the latest-starting one if several."""
-    today = today or timezone.localdate()
-    return (License.objects.filter(agency=agency, starts_on__lte=today, ends_on__gte=today)
-            .select_related("plan").order_by("-starts_on").first())
-
-
 def _searches_this_month(agency: Agency) -> int:
     return usage_in_month(agency=agency, kind=UsageKind.SEARCH)
 
@@ -196,26 +187,3 @@ def ensure_seat_available(agency: Agency) -> None:
     if active_officers(agency) >= seats:
         raise ServiceError("no_seat_left", f"All {seats} officer seats of your license are in use. "
                            "Deactivate an officer or ask the operator for more seats.", status=403)
-
-
-def license_warnings(agency: Agency) -> list[str]:
-    """What the agency admin should know now: quota at 80% / 100%, expiry within 30 days."""
-    granted = current_license(agency)
-    if granted is None:
-        return ["Your agency has no active license: searches are refused."]
-    warnings = []
-    used, quota = _searches_this_month(agency), granted.plan.monthly_search_quota
-    share = used / quota if quota else 1.0
-    warn_at, full_at = QUOTA_WARNINGS
-    if share >= full_at:
-        warnings.append(f"The monthly search quota is used up ({used} of {quota})"
-                        + (": further searches are billed." if granted.plan.overage_policy ==
-                           OveragePolicy.BILL else ": further searches are refused."))
-    elif share >= warn_at:
-        warnings.append(f"{used} of {quota} monthly searches used ({share:.0%}).")
-    days_left = (granted.ends_on - timezone.localdate()).days
-    if days_left <= EXPIRY_WARNING_DAYS:
-        warnings.append(f"The license ends on {granted.ends_on} ({days_left} days left).")
-    if granted.status == LicenseStatus.SUSPENDED:
-        warnings.append("The license is suspended: searches are refused.")
-    return warnings

@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
-from agencies.billing.licensing import current_license
 from agencies.billing.models import Invoice, InvoiceLine, OveragePolicy, Plan, UsageEvent, UsageKind
-from agencies.billing.selectors import month_start, usage_in_month
+from agencies.billing.selectors import current_license, month_start, usage_in_month
 from agencies.tenancy.models import Agency
 
 CENT = Decimal("0.01")

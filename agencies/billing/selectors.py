@@ -9,8 +9,18 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from agencies.billing.models import Invoice, UsageEvent, UsageKind
+from agencies.billing.models import (
+    Invoice,
+    License,
+    LicenseStatus,
+    OveragePolicy,
+    UsageEvent,
+    UsageKind,
+)
 from agencies.tenancy.models import Agency
+
+QUOTA_WARNINGS = (0.8, 1.0)
+EXPIRY_WARNING_DAYS = 30
 
 
 def month_start(day: date) -> date:
@@ -27,6 +37,37 @@ def usage_in_month(*, agency: Agency, kind: str, day: date | None = None) -> int
     return int(total or 0)
 
 
+def current_license(agency: Agency, today: date | None = None) -> License | None:
+    """The license covering today (suspended or not), the latest-starting one if several."""
+    today = today or timezone.localdate()
+    return (License.objects.filter(agency=agency, starts_on__lte=today, ends_on__gte=today)
+            .select_related("plan").order_by("-starts_on").first())
+
+
+def license_warnings(agency: Agency) -> list[str]:
+    """What the agency admin should know now: quota at 80% / 100%, expiry within 30 days."""
+    granted = current_license(agency)
+    if granted is None:
+        return ["Your agency has no active license: searches are refused."]
+    warnings = []
+    used = usage_in_month(agency=agency, kind=UsageKind.SEARCH)
+    quota = granted.plan.monthly_search_quota
+    share = used / quota if quota else 1.0
+    warn_at, full_at = QUOTA_WARNINGS
+    if share >= full_at:
+        warnings.append(f"The monthly search quota is used up ({used} of {quota})"
+                        + (": further searches are billed." if granted.plan.overage_policy ==
+                           OveragePolicy.BILL else ": further searches are refused."))
+    elif share >= warn_at:
+        warnings.append(f"{used} of {quota} monthly searches used ({share:.0%}).")
+    days_left = (granted.ends_on - timezone.localdate()).days
+    if days_left <= EXPIRY_WARNING_DAYS:
+        warnings.append(f"The license ends on {granted.ends_on} ({days_left} days left).")
+    if granted.status == LicenseStatus.SUSPENDED:
+        warnings.append("The license is suspended: searches are refused.")
+    return warnings
+
+
 def invoices_of(*, agency: Agency | None) -> QuerySet[Invoice]:
     """The agency's invoices, newest first, with their lines."""
     return Invoice.objects.for_agency(agency).prefetch_related("lines")
@@ -34,8 +75,6 @@ def invoices_of(*, agency: Agency | None) -> QuerySet[Invoice]:
 
 def agency_usage(*, agency: Agency, today: date | None = None) -> dict[str, Any]:
     """Usage of the month so far: searches per day and per officer against the quota."""
-    from agencies.billing.licensing import current_license, license_warnings
-
     today = today or timezone.localdate()
     period = month_start(today)
     searches = UsageEvent.objects.for_agency(agency).filter(kind=UsageKind.SEARCH, period=period)
@@ -58,8 +97,6 @@ def agency_usage(*, agency: Agency, today: date | None = None) -> dict[str, Any]
 
 def platform_overview(*, today: date | None = None) -> list[dict[str, Any]]:
     """Every agency with its license and this month's usage against the quota (operator only)."""
-    from agencies.billing.licensing import current_license
-
     today = today or timezone.localdate()
     rows = []
     for agency in Agency.objects.order_by("name"):

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from agencies.accounts.services import invitation_accept, invitation_create, member_update
 from agencies.audit.models import AuditAction, AuditEvent
-from agencies.billing.licensing import agency_register, license_warnings
+from agencies.billing.licensing import agency_register
 from agencies.billing.metering import invoice_lines, meter, meter_search, period_close
 from agencies.billing.models import (
     Invoice,
@@ -25,6 +25,7 @@ from agencies.billing.models import (
     UsageEvent,
     UsageKind,
 )
+from agencies.billing.selectors import license_warnings
 from agencies.tenancy.models import AgencyKind, Role
 from portal.errors import ServiceError
 from search.models import Search

@@ -21,7 +21,8 @@ from agencies.billing.licensing import (
 from agencies.billing.models import License, Plan
 from agencies.tenancy.apis import IsPlatformAdmin
 from agencies.tenancy.models import Agency
-from search.models import OptOutConsultation, OptOutRequest, OptOutStatus
+from search import selectors
+from search.models import OptOutConsultation, OptOutRequest
 from search.public_apis import OptOutCreateSerializer, OptOutPublicSerializer, opt_out_submit
 from search.serializers import CaseDecisionSerializer
 from search.services.privacy import (
@@ -65,9 +66,7 @@ class PlatformOptOutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[OptOutRequest]:
-        # Not tenant data: requests come from the public; unconfirmed ones are not for review.
-        return (OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED)
-                .prefetch_related("consultations__agency"))
+        return selectors.operator_opt_outs()
 
     @extend_schema(request=OptOutCreateSerializer, responses={201: OptOutPublicSerializer})
     def create(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from agencies.tenancy.models import Agency, AgencyKind
 from portal.charts import bars
 from portal.config import setting
 from portal.errors import ServiceError
+from search import selectors
 from search.models import OptOutRequest, OptOutStatus
 from search.services.privacy import (
     optout_approve,
@@ -106,6 +107,8 @@ def account_unlock_view(request: HttpRequest) -> HttpResponse:
         account_unlock(admin=request.user, user=user)
         messages.success(request, f"{username} is unlocked.")
     return redirect("platform-dashboard")
+
+
 @platform_admin_required
 def role_requests(request: HttpRequest) -> HttpResponse:
     """Supervisor and admin roles asked by the only admin of an agency: the operator is the second
@@ -121,11 +124,11 @@ def role_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @platform_admin_required
 def opt_out_queue(request: HttpRequest) -> HttpResponse:
-    requests = OptOutRequest.objects.prefetch_related("consultations__agency")
+    requests = selectors.operator_opt_outs()
     return render(request, "platform/opt_outs.html", {
         "pending": requests.filter(status=OptOutStatus.PENDING),
         "consulting": requests.filter(status=OptOutStatus.CONSULTING),
-        "unconfirmed": requests.filter(status=OptOutStatus.UNCONFIRMED).count(),
+        "unconfirmed": OptOutRequest.objects.filter(status=OptOutStatus.UNCONFIRMED).count(),
         "decided": requests.filter(status__in=DECIDED)[:50],
         "strict": setting("OPT_OUT_SIMILARITY"), "grace_days": setting("OPT_OUT_GRACE_DAYS"),
         "objection_days": setting("OPT_OUT_OBJECTION_DAYS")})
@@ -153,8 +156,7 @@ def _decide(decision: str, opt_out: OptOutRequest, actor: Any, reason: str) -> s
 @require_POST
 @platform_admin_required
 def opt_out_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    opt_out = get_object_or_404(OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED),
-                                pk=pk)
+    opt_out = get_object_or_404(selectors.operator_opt_outs(), pk=pk)
     try:
         messages.success(request, _decide(request.POST.get("decision", ""), opt_out, request.user,
                                           request.POST.get("reason", "")))

@@ -24,6 +24,15 @@ from search.services.searching import search_results_viewed
 PROBE_PARTS = {"probe": "probe", "face": "probe_face"}
 
 
+def ensure_may_browse_enrolled_faces(user: Any) -> None:
+    """Enrolled faces outside a case (gallery pages, subject look-ups, face crops) are the agency
+    admin's alone: for anyone else it would be a line-up without a case."""
+    if not has_role(user, Role.AGENCY_ADMIN):
+        raise ServiceError("gallery_admin_only", "Only the agency admin browses the faces of a "
+                           "gallery. Officers and supervisors see enrolled faces as candidates "
+                           "of searches in their cases.", status=403)
+
+
 def _refuse(*, action: str, agency: Agency, user: Any, obj: Any, details: dict[str, Any],
             message: str, code: str = "not_assigned") -> ServiceError:
     """Record a refused look on its own (the request writes nothing else) and return the 403."""
@@ -91,11 +100,11 @@ def gallery_face_image(*, agency: Agency | None, user: Any, pk: Any) -> FieldFil
     face: Face = selectors.face_get(agency=agency, pk=pk)
     details = {"image": "gallery", "face_id": face.pk, "gallery_id": face.gallery_id,
                "subject_id": face.subject_id}
-    if not has_role(user, Role.AGENCY_ADMIN):
+    try:
+        ensure_may_browse_enrolled_faces(user)
+    except ServiceError as refusal:
         raise _refuse(action=AuditAction.IMAGE_VIEWED, agency=face.agency, user=user, obj=face,
-                      details=details, code="gallery_admin_only",
-                      message="Enrolled faces are shown only to the agency admin. Officers and "
-                              "supervisors see a face as a candidate of a search in their case.")
+                      details=details, code=refusal.code, message=refusal.message) from None
     audit_record(action=AuditAction.IMAGE_VIEWED, agency=face.agency, actor=user, obj=face,
                  details=details)
     return face.image

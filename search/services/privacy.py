@@ -12,6 +12,7 @@ from typing import Any
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditOutcome
@@ -20,6 +21,7 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for, ensure_operator
 from portal.config import setting
 from portal.errors import ServiceError
+from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
 from search.models import (
@@ -47,8 +49,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def confirmation_link(token: str) -> str:
+    """The mailed link that confirms an opt-out: on CASEBOUND_SITE_URL, never on the Host a request
+    named, which a forged header could point elsewhere."""
+    return str(setting("SITE_URL")).rstrip("/") + reverse("opt-out-confirm", args=[token])
+
+
 def optout_submit(*, photo: bytes, email: str, residence: str,
-                  link_for: Callable[[str], str]) -> OptOutRequest:
+                  link_for: Callable[[str], str] = confirmation_link) -> OptOutRequest:
     """Record a public request and mail a confirmation link; only the face crop is kept.
 
     The request reaches the operator only once the link is followed: whoever files must control
@@ -346,8 +354,7 @@ def optout_photo_open(*, actor: Any, pk: Any) -> Any:
     """The photo a person sent with a confirmed opt-out, for the operator, audited like any face
     image. An unconfirmed request is not the operator's to see (404, like a missing one)."""
     ensure_operator(actor, message="Only the platform operator sees opt-out photos.")
-    opt_out = (OptOutRequest.objects.exclude(status=OptOutStatus.UNCONFIRMED)
-               .filter(pk=pk).first())
+    opt_out = selectors.operator_opt_outs().filter(pk=pk).first()
     if opt_out is None or not opt_out.photo:
         raise ServiceError("not_found", "No such request, or its photo was deleted when it was "
                            "decided.", status=404)

@@ -15,8 +15,8 @@ from guardian.shortcuts import assign_perm
 from agencies.accounts.mfa import totp_device_ensure
 from agencies.accounts.services import agency_ensure, member_ensure
 from agencies.audit.bypass import PlatformCommand
-from agencies.billing.licensing import current_license
 from agencies.billing.models import License, OveragePolicy, Plan
+from agencies.billing.selectors import current_license
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import SYSTEM
 from search.lfw import SHARED_LFW
