@@ -113,6 +113,8 @@ def case_detail(request: MemberRequest, pk: int) -> HttpResponse:
         cases.ensure_case_searchable(case=case, user=request.user)
     except ServiceError as exc:
         refusal = exc.message
+        if exc.code == "not_assigned" and request.user.pk in (case.decided_by_id, case.opened_by_id):
+            refusal = "You are not assigned to this case yet: assign yourself below to search in it."
     return render(request, "search/case_detail.html", {
         "case": case, "form": form, "refusal": refusal,
         # Only to those who may open them: who searched whom, and when, is part of the results.

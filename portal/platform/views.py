@@ -140,8 +140,13 @@ DECIDED = (OptOutStatus.APPROVED, OptOutStatus.REJECTED, OptOutStatus.RESTORED)
 def _decide(decision: str, opt_out: OptOutRequest, actor: Any, reason: str) -> str:
     if decision == "consult":
         consulted = optout_consult(request=opt_out, actor=actor)
-        return (f"Request {opt_out.pk}: {consulted.consultations.count()} agency(ies) asked; they "
-                f"may object until {consulted.objection_deadline:%Y-%m-%d %H:%M} UTC.")
+        asked = consulted.consultations.count()
+        if not asked:
+            return (f"Request {opt_out.pk}: no agency holds a matching face in a gallery that "
+                    "honours opt-outs. Approve it (nothing is removed; the face is suppressed from "
+                    "future enrollment there) or reject it.")
+        return (f"Request {opt_out.pk}: {asked} agency(ies) asked; they may object until "
+                f"{consulted.objection_deadline:%Y-%m-%d %H:%M} UTC.")
     if decision == "approve":
         decided = optout_approve(request=opt_out, actor=actor, reason=reason)
         return (f"Request {opt_out.pk} approved: {decided.faces_removed} face(s) removed, "

@@ -51,4 +51,4 @@ def test_before_the_second_factor_the_navigation_shows_no_link_and_no_count(cast
     page = client.get("/accounts/mfa/verify/").content.decode()
     assert "Enter your code" in page or "code" in page.lower()
     assert "queue-count" not in page and 'href="/reviews/"' not in page and 'href="/cases/"' not in page
-    assert "Sign out" in page
+    assert "Sign out" in page and cast.agency.name not in page  # not even the agency's name
