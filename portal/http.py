@@ -1,9 +1,13 @@
 """Small HTTP helpers: downloads, and the one check every user-supplied redirect passes."""
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from portal.api import MACHINE_PREFIXES
 
 R = TypeVar("R", bound=HttpResponseBase)
 
@@ -34,3 +38,20 @@ def safe_next(request: HttpRequest, default: str = "") -> str:
         target, allowed_hosts={request.get_host()},
         require_https=request.is_secure())
     return target if target and safe else default
+
+
+class MethodNotAllowedPage:
+    """Django answers a wrong method (GET on a form's POST address) with an empty 405; people get a
+    page in the site's layout that says what to do, programs keep the bare answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (response.status_code != 405 or request.path.startswith(MACHINE_PREFIXES)
+                or getattr(response, "content", b"x")):
+            return response
+        page = HttpResponse(render_to_string("405.html", request=request), status=405)
+        page["Allow"] = response.get("Allow", "")
+        return page

@@ -14,7 +14,7 @@ from portal.config import setting
 from portal.errors import ServiceError
 from search import selectors
 from search.forms import IMAGE_ACCEPT
-from search.services.privacy import optout_confirm, optout_submit
+from search.services.privacy import optout_confirm, optout_link_check, optout_submit
 from search.uploads import read_upload
 
 
@@ -58,9 +58,10 @@ def _terms() -> dict[str, int]:
 @ratelimit(key="ip", rate="30/h", block=True)
 def opt_out_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button; only the POST confirms, so a mail scanner opening links proves nothing."""
-    if request.method != "POST":
-        return render(request, "public/opt_out_confirm.html", {})
     try:
+        if request.method != "POST":
+            optout_link_check(token=token)
+            return render(request, "public/opt_out_confirm.html", {})
         confirmed = optout_confirm(token=token)
     except ServiceError as exc:
         return render(request, "public/opt_out_confirm.html", {"error": exc.message},

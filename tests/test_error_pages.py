@@ -7,6 +7,7 @@ import re
 
 from django.template.loader import render_to_string
 
+from tests.factories import assigned_case
 from tests.fixtures import web_client
 
 
@@ -37,3 +38,18 @@ def test_every_help_text_a_field_points_to_exists(cast) -> None:
     for ids in described:
         for element_id in ids.split():
             assert f'id="{element_id}"' in page, element_id
+
+
+def test_a_wrong_method_on_a_page_answers_in_the_sites_layout(cast) -> None:
+    case = assigned_case(cast.agency, cast.officer)
+    response = web_client(cast.officer).get(f"/cases/{case.pk}/close/")  # POST-only address
+    page = response.content.decode()
+    assert response.status_code == 405 and "POST" in response["Allow"]
+    assert "does not take that request" in page and 'aria-label="Main"' in page
+
+
+def test_a_wrong_method_on_the_api_stays_a_machine_answer(cast) -> None:
+    case = assigned_case(cast.agency, cast.officer)
+    response = web_client(cast.officer).get(f"/api/v1/cases/{case.pk}/close/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "axes.middleware.AxesMiddleware",
+    "portal.http.MethodNotAllowedPage",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -84,16 +84,29 @@ def optout_submit(*, photo: bytes, email: str, residence: str,
     return request
 
 
+def _awaiting_confirmation(token: str) -> Any:
+    window = timezone.now() - timedelta(hours=int(setting("OPT_OUT_CONFIRM_HOURS")))
+    return OptOutRequest.objects.filter(confirmation_digest=_digest(token),
+                                        status=OptOutStatus.UNCONFIRMED, created_at__gte=window)
+
+
+def _invalid_link() -> ServiceError:
+    return ServiceError("invalid_link", "This confirmation link is unknown, already used or "
+                        "expired. Send your request again.", status=404)
+
+
+def optout_link_check(*, token: str) -> None:
+    """Refuse, before the button is shown, a link that could no longer confirm anything."""
+    if not _awaiting_confirmation(token).exists():
+        raise _invalid_link()
+
+
 def optout_confirm(*, token: str) -> OptOutRequest:
     """Prove control of the address: the request enters the operator's queue."""
-    window = timezone.now() - timedelta(hours=int(setting("OPT_OUT_CONFIRM_HOURS")))
     with transaction.atomic():
-        request = (OptOutRequest.objects.select_for_update()
-                   .filter(confirmation_digest=_digest(token), status=OptOutStatus.UNCONFIRMED,
-                           created_at__gte=window).first())
+        request = _awaiting_confirmation(token).select_for_update().first()
         if request is None:
-            raise ServiceError("invalid_link", "This confirmation link is unknown, already used or "
-                               "expired. Send your request again.", status=404)
+            raise _invalid_link()
         request.status, request.confirmed_at = OptOutStatus.PENDING, timezone.now()
         request.confirmation_digest = ""
         request.save()
