@@ -49,8 +49,8 @@ class MethodNotAllowedPage:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if (response.status_code != 405 or request.path.startswith(MACHINE_PREFIXES)
-                or getattr(response, "content", b"x")):
+        blank = isinstance(response, HttpResponse) and not response.content
+        if response.status_code != 405 or not blank or request.path.startswith(MACHINE_PREFIXES):
             return response
         page = HttpResponse(render_to_string("405.html", request=request), status=405)
         page["Allow"] = response.get("Allow", "")
