@@ -279,6 +279,8 @@ class Search(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, default="",
+                                  help_text="The worker process running it (host:pid:instance)")
 
     class Meta:
         ordering = ["-created_at"]
