@@ -529,6 +529,8 @@ class EnrollmentItem(TenantModel):
     error_code = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
     face = models.ForeignKey(Face, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    claimed_by = models.CharField(max_length=200, blank=True, default="",
+                                  help_text="The worker process enrolling it (host:pid:instance)")
 
     class Meta:
         ordering = ["pk"]

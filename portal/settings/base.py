@@ -273,9 +273,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-searches": {"task": "search.tasks.sweep_stale_searches", "schedule": 60.0},
-    # Searches of workers that are gone (no heartbeat) go back to the queue within seconds.
-    "recover-orphaned-searches": {"task": "search.tasks.recover_orphaned_searches",
-                                  "schedule": 10.0},
+    # Searches and enrollment items of workers that are gone (no heartbeat) go back within seconds.
+    "recover-orphaned-work": {"task": "search.tasks.recover_orphaned_work", "schedule": 10.0},
     "expire-case-authorizations": {"task": "search.tasks.expire_cases", "schedule": 3600.0},
     "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
                                   "schedule": 24 * 3600.0},

@@ -1,5 +1,6 @@
 """Recovery in seconds: a worker killed with SIGKILL mid-search, and a new one started, get the
-search done within 30 s of the new worker being ready, once (one result set, billed once)."""
+search done within 30 s of the new worker being ready, once (one result set, billed once);
+enrollment items of a dead worker are given back the same way."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import verify_all
 from agencies.billing.models import UsageEvent
 from portal.workers import live_workers, worker_identity
-from search.models import Case, Search, SearchStatus
+from search.models import BatchStatus, Case, Face, ItemStatus, Search, SearchStatus
 from search.selectors import policy_of
 from search.services import searching
+from search.services.batches import batches_recover_orphans
 from search.services.files import jpeg_file
-from search.tasks import run_search
+from search.tasks import recover_orphaned_work, run_search
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case
 from tests.fixtures import ARTIFACTS, _start_worker, _wait_until_ready, enroll_people, wait_for
 
 RECOVERY_BOUND_SECONDS = 30  # issue #18, item 5
 OWN_QUEUE = "recovery-test"  # only the worker about to be killed consumes it
+GONE = "gone-host:1:000000000000"  # a worker that never beats
 
 
 def _worker(name: str, queues: list[str]) -> tuple[Any, Any, float]:
@@ -53,7 +56,7 @@ def test_a_claim_names_its_worker_and_that_worker_is_alive(cast) -> None:
     searching.search_run(search_id=search.pk)
     search.refresh_from_db()
     assert search.claimed_by == worker_identity()
-    assert live_workers([search.claimed_by, "gone-host:1:000000000000"]) == {search.claimed_by}
+    assert live_workers([search.claimed_by, GONE]) == {search.claimed_by}
 
 
 def test_only_the_searches_of_workers_that_are_gone_are_given_back(cast) -> None:
@@ -65,9 +68,9 @@ def test_only_the_searches_of_workers_that_are_gone_are_given_back(cast) -> None
     Search.objects.filter(pk=alive.pk).update(status=SearchStatus.RUNNING, attempts=1,
                                               claimed_by=worker_identity())
     Search.objects.filter(pk=dead.pk).update(status=SearchStatus.RUNNING, attempts=1,
-                                             claimed_by="gone-host:1:000000000000")
+                                             claimed_by=GONE)
     Search.objects.filter(pk=hopeless.pk).update(status=SearchStatus.RUNNING, attempts=3,
-                                                 claimed_by="gone-host:1:000000000000")
+                                                 claimed_by=GONE)
 
     assert searching.searches_recover_orphans() == [(dead.pk, cast.agency.pk)]
     statuses = dict(Search.objects.values_list("pk", "status"))
@@ -128,3 +131,50 @@ def test_a_search_whose_worker_was_killed_finishes_once_soon_after_a_new_worker_
     assert UsageEvent.objects.filter(key=f"search:{search.pk}").count() == 1  # billed once
     assert not AuditEvent.objects.filter(action=AuditAction.SEARCH_REFUSED).exists()
     assert verify_all() == []
+
+
+def _orphaned_batch(cast) -> Any:
+    """A batch as a crash leaves it: items running under a worker that is gone, and pending
+    items whose chunk message died with it (no message is sent for any of them)."""
+    from search.services.batches import batch_create
+    from search.tests.test_bulk_enrollment import _archive
+
+    gallery = GalleryFactory(agency=cast.agency)
+    with transaction.atomic():
+        batch = batch_create(gallery=gallery, actor=cast.admin, data=_archive())
+        batch.items.filter(status=ItemStatus.PENDING).update(status=ItemStatus.RUNNING,
+                                                             claimed_by=GONE)
+    held = list(batch.items.filter(claimed_by=GONE).values_list("pk", flat=True))[:3]
+    batch.items.filter(pk__in=held).update(status=ItemStatus.PENDING, claimed_by="")
+    return batch
+
+
+def test_enrollment_items_of_a_gone_worker_are_given_back_with_their_batchs_pending_items(
+        cast) -> None:
+    batch = _orphaned_batch(cast)
+    live = batch.items.filter(claimed_by=GONE).first()
+    batch.items.filter(pk=live.pk).update(claimed_by=worker_identity())
+
+    chunks = batches_recover_orphans()
+    given_back = sorted(pk for _batch, ids, _agency in chunks for pk in ids)
+    assert given_back == sorted(batch.items.exclude(pk=live.pk).filter(
+        status=ItemStatus.PENDING).values_list("pk", flat=True))
+    assert len(given_back) == 8  # 9 rows to enroll (a missing file failed at upload), 1 still live
+    assert {(b, a) for b, _ids, a in chunks} == {(batch.pk, cast.agency.pk)}
+    assert batch.items.get(pk=live.pk).status == ItemStatus.RUNNING
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_left_by_a_dead_worker_is_finished_once_by_a_live_one(cast, celery_worker) -> None:
+    batch = _orphaned_batch(cast)
+    recover_orphaned_work.delay()
+
+    def done() -> bool:
+        batch.refresh_from_db()
+        return batch.status == BatchStatus.DONE
+
+    wait_for(done, timeout=120)
+    statuses = sorted(batch.items.values_list("status", flat=True))
+    assert statuses == sorted([ItemStatus.DONE] * 8 + [ItemStatus.FAILED] * 2)
+    assert Face.objects.filter(gallery=batch.gallery).count() == 8
