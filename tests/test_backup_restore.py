@@ -131,6 +131,10 @@ def test_a_backup_restored_into_an_empty_installation_verifies_and_finds_the_sam
 
         again = _manage(env, "restore", str(backup), ok=False)  # the database is not empty now
         assert "already holds" in again.stderr and "--replace" in again.stderr
+        # Told to, it overwrites: back to the backup's trail, without what happened since.
+        replaced = _manage(env, "restore", "--replace", str(backup))
+        assert "heads as in the manifest" in replaced.stdout
+        _manage(env, "verify_audit")
 
 
 @pytest.mark.django_db(transaction=True)
