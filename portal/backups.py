@@ -149,6 +149,7 @@ def backup_create(folder: Path) -> dict[str, Any]:
         raise BackupError(f"{folder} is not an empty folder. Give a new or empty folder, so that "
                           "no earlier backup is mixed into this one.")
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # biometric data: the operator's account only
     with _exported_snapshot() as (snapshot, facts):
         _run([pg_program("pg_dump"), "--format=custom", f"--snapshot={snapshot}",
               f"--file={folder / DATABASE_FILE}"])
@@ -161,6 +162,8 @@ def backup_create(folder: Path) -> dict[str, Any]:
                 "files": {name: {"bytes": (folder / name).stat().st_size,
                                  "sha256": sha256_of(folder / name)} for name in names}}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    for path in folder.iterdir():
+        path.chmod(0o600)
     return manifest
 
 
@@ -170,6 +173,7 @@ def backup_create(folder: Path) -> dict[str, Any]:
 @dataclass
 class Restored:
     manifest: dict[str, Any]
+    manifest_sha256: str
     media_files: int
     checkpoints: str  # what became of the checkpoint file
 
@@ -234,7 +238,8 @@ def backup_restore(folder: Path, *, replace: bool = False) -> Restored:
     with tarfile.open(folder / MEDIA_FILE) as archive:
         members = archive.getmembers()
         archive.extractall(media, filter="data")  # no absolute paths, links or ".." escape it
-    return Restored(manifest, len(members), _restore_checkpoints(folder))
+    return Restored(manifest, sha256_of(folder / MANIFEST), len(members),
+                    _restore_checkpoints(folder))
 
 
 def _restore_checkpoints(folder: Path) -> str:

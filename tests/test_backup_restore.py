@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,16 +36,18 @@ PROBE = ("Ariel_Sharon", 2)
 SEARCH_THERE = """
 import json, sys, django
 django.setup()
+from agencies.audit.models import AuditAction, AuditEvent
 from portal.db import scope
 from search.models import Case
 from search.services import searching
 with scope.rows(scope.EVERYTHING):
+    restores = AuditEvent.objects.filter(action=AuditAction.BACKUP_RESTORED, chain=0).count()
     case = Case.objects.get(case_number=sys.argv[1])
     with open(sys.argv[2], "rb") as handle:
         found = searching.search_create(case=case, user=case.opened_by, probe=handle.read())
     searching.search_run(search_id=found.pk)
-    print(json.dumps([[c.rank, c.subject.reference, c.similarity]
-                      for c in found.candidates.order_by("rank")]))
+    print(json.dumps({"restores": restores, "candidates": [
+        [c.rank, c.subject.reference, c.similarity] for c in found.candidates.order_by("rank")]}))
 """
 
 
@@ -102,6 +105,8 @@ def test_a_backup_restored_into_an_empty_installation_verifies_and_finds_the_sam
     backup = tmp_path / "backup"
     _manage(installation["env"], "backup", str(backup))
     manifest = json.loads((backup / "manifest.json").read_text())
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in backup.iterdir()} == {0o600}
     assert set(manifest["files"]) == {"database.dump", "media.tar", "checkpoints.jsonl"}
     assert "search.0001_initial" in manifest["migrations"]
     heads = {h["chain"]: h["seq"] for h in manifest["audit"]["chain_heads"]}
@@ -126,7 +131,9 @@ def test_a_backup_restored_into_an_empty_installation_verifies_and_finds_the_sam
         found = subprocess.run([sys.executable, "-c", SEARCH_THERE, CASE_NUMBER, str(probe)],
                                env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
                                check=True)
-        assert json.loads(found.stdout.strip().splitlines()[-1]) == installation["candidates"]
+        there = json.loads(found.stdout.strip().splitlines()[-1])
+        assert there["candidates"] == installation["candidates"]
+        assert there["restores"] == 1  # the restored trail records the restore itself
         assert installation["candidates"][0][1] == PROBE[0]
 
         again = _manage(env, "restore", str(backup), ok=False)  # the database is not empty now

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
 from portal.backups import BackupError, backup_restore, backup_verify
 
 
@@ -29,6 +31,12 @@ class Command(BaseCommand):
             restored = backup_restore(options["folder"], replace=options["replace"])
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
+        # The restored trail says so itself: an auditor who finds events signed in a checkpoint
+        # but missing here (a restore of an older backup) finds why, and when.
+        audit_record(action=AuditAction.BACKUP_RESTORED, agency=None, actor_name="manage.py restore",
+                     details={"backup_created_at": restored.manifest["created_at"],
+                              "manifest_sha256": restored.manifest_sha256,
+                              "replace": options["replace"]})
         heads = restored.manifest["audit"]["chain_heads"]
         self.stdout.write(
             f"Restored the backup of {restored.manifest['created_at']}: the database "
