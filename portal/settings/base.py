@@ -274,6 +274,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-searches": {"task": "search.tasks.sweep_stale_searches", "schedule": 60.0},
+    # Searches and enrollment items of workers that are gone (no heartbeat) go back within seconds.
+    "recover-orphaned-work": {"task": "search.tasks.recover_orphaned_work", "schedule": 10.0},
     "expire-case-authorizations": {"task": "search.tasks.expire_cases", "schedule": 3600.0},
     "disable-inactive-accounts": {"task": "agencies.tasks.disable_inactive_accounts",
                                   "schedule": 24 * 3600.0},
@@ -291,6 +293,8 @@ CASEBOUND: dict[str, Any] = {
     "MAX_IMAGE_PIXELS": int(os.environ.get("CASEBOUND_MAX_IMAGE_PIXELS", 40_000_000)),
     "SEARCH_MAX_ATTEMPTS": 3,
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
+    # A worker process whose heartbeat is older than this is gone; its searches are given back.
+    "WORKER_HEARTBEAT_TTL": int(os.environ.get("CASEBOUND_WORKER_HEARTBEAT_TTL", 10)),
     # Opt-outs and court orders remove faces at least this similar (stricter than search: 0.90).
     "OPT_OUT_SIMILARITY": float(os.environ.get("CASEBOUND_OPT_OUT_SIMILARITY", 0.93)),
     # An opt-out reaches review only once its e-mail link is followed within this many hours;

@@ -1,12 +1,16 @@
 """Test settings: the real Postgres, Redis and model, with fast password hashing."""
 
+import os
+from pathlib import Path
+
 from .local import *  # noqa: F403
 from .local import CASEBOUND, CELERY_TASK_ROUTES, VAR_DIR
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-PRIVATE_MEDIA_ROOT = VAR_DIR / "test-media"
+# CASEBOUND_MEDIA_ROOT: a second installation in the backup round trip (tests/test_backup_restore.py).
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("CASEBOUND_MEDIA_ROOT", VAR_DIR / "test-media"))
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

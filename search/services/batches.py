@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction
@@ -25,6 +26,7 @@ from agencies.tenancy.models import Role
 from agencies.tenancy.permissions import ensure_acts_for
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.workers import live_workers, worker_identity
 from search.models import (
     BatchStatus,
     EnrollmentBatch,
@@ -171,18 +173,46 @@ def _enqueue(batch: EnrollmentBatch) -> None:
 
 
 def batch_items_enroll(*, batch_id: int, item_ids: list[int]) -> None:
-    """Enroll one chunk. A redelivered chunk (its worker died) picks up its unfinished items."""
+    """Enroll one chunk. An item is claimed by one worker process at a time: a pending one, or
+    one this process claimed before a transient error; a dead worker's items are given back by
+    `batches_recover_orphans`."""
     batch = EnrollmentBatch.objects.select_related("gallery").get(pk=batch_id)
     EnrollmentBatch.objects.filter(pk=batch_id, status=BatchStatus.QUEUED).update(
         status=BatchStatus.RUNNING)
+    worker = worker_identity()
+    mine = Q(status=ItemStatus.PENDING) | Q(status=ItemStatus.RUNNING, claimed_by=worker)
     with batch.archive.open("rb") as handle, zipfile.ZipFile(handle) as archive:
         for item_id in item_ids:
-            claimed = EnrollmentItem.objects.filter(
-                pk=item_id, batch_id=batch_id,
-                status__in=(ItemStatus.PENDING, ItemStatus.RUNNING)).update(status=ItemStatus.RUNNING)
+            claimed = EnrollmentItem.objects.filter(mine, pk=item_id, batch_id=batch_id).update(
+                status=ItemStatus.RUNNING, claimed_by=worker)
             if claimed:
                 _enroll_item(batch, EnrollmentItem.objects.get(pk=item_id), archive)
     _finish_if_complete(batch)
+
+
+def batches_recover_orphans() -> list[tuple[int, list[int], int]]:
+    """Give back the items claimed by worker processes whose heartbeat has expired.
+
+    Returns (batch id, item ids, agency id) chunks to enqueue again: the orphans and the other
+    pending items of their batches, which the dead worker's chunk may have held. A chunk that is
+    also still queued finds those items claimed already, so each is enrolled once.
+    """
+    running = EnrollmentItem.objects.filter(status=ItemStatus.RUNNING).exclude(claimed_by="")
+    claimers = set(running.values_list("claimed_by", flat=True))
+    gone = claimers - live_workers(claimers)
+    if not gone:
+        return []
+    orphans = running.filter(claimed_by__in=gone)
+    batch_ids = set(orphans.values_list("batch_id", flat=True))
+    orphans.update(status=ItemStatus.PENDING, claimed_by="")
+    pending = EnrollmentItem.objects.filter(batch_id__in=batch_ids, status=ItemStatus.PENDING)
+    chunks: list[tuple[int, list[int], int]] = []
+    for (batch_id, agency_id), rows in itertools.groupby(
+            pending.order_by("batch_id", "pk").values_list("batch_id", "agency_id", "pk"),
+            key=lambda row: (row[0], row[1])):
+        ids = [pk for _batch, _agency, pk in rows]
+        chunks += [(batch_id, ids[i:i + CHUNK], agency_id) for i in range(0, len(ids), CHUNK)]
+    return chunks
 
 
 def _enroll_item(batch: EnrollmentBatch, item: EnrollmentItem, archive: zipfile.ZipFile) -> None:

@@ -26,6 +26,7 @@ from agencies.billing.licensing import (
 from agencies.billing.metering import meter_search
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.workers import live_workers, worker_identity
 from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import Pick
@@ -98,6 +99,7 @@ def _claim(search_id: int) -> Search | None:
     """
     limit = setting("SEARCH_MAX_ATTEMPTS")
     queued = Search.objects.filter(pk=search_id, status=SearchStatus.QUEUED, attempts__lt=limit)
+    worker = worker_identity()  # its heartbeat tells the recovery whether this run still lives
     with transaction.atomic():
         search = queued.select_related("agency", "case", "requested_by").first()
         if search is None:
@@ -105,9 +107,9 @@ def _claim(search_id: int) -> Search | None:
         search_quota_lock(search.agency)  # one claim at a time counts the running searches
         running = _in_flight(search.agency).filter(status=SearchStatus.RUNNING).count()
         if not queued.update(status=SearchStatus.RUNNING, started_at=timezone.now(),
-                             attempts=F("attempts") + 1):
+                             attempts=F("attempts") + 1, claimed_by=worker):
             return None
-        search.refresh_from_db(fields=["status", "started_at", "attempts"])
+        search.refresh_from_db(fields=["status", "started_at", "attempts", "claimed_by"])
         try:
             ensure_license_allows_search(search.agency, in_flight=running)
             ensure_case_searchable(case=search.case, user=search.requested_by)
@@ -246,11 +248,40 @@ def searches_requeue_stale() -> list[tuple[int, int]]:
     Returns (search id, agency id) of those to enqueue again. Called by the periodic sweeper.
     """
     cutoff = timezone.now() - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
-    stale_running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
-    stale_running.filter(attempts__gte=setting("SEARCH_MAX_ATTEMPTS")).update(
-        status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
-        error="The search was interrupted several times and has stopped. Run it again; if it "
-              "keeps failing, tell your administrator.")
-    stale_running.update(status=SearchStatus.QUEUED)
+    _give_back(Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff))
     queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
     return list(queued.values_list("pk", "agency_id"))
+
+
+def searches_recover_orphans() -> list[tuple[int, int]]:
+    """Give back the running searches of worker processes whose heartbeat has expired.
+
+    Returns (search id, agency id) of those to enqueue again. Run when a worker becomes ready
+    and every few seconds by beat, so a crash costs seconds, not the stale limit. A run that was
+    only slow to beat still works on; `_still_ours` then drops its results, so a search is
+    stored and billed once whoever finishes it.
+    """
+    running = Search.objects.filter(status=SearchStatus.RUNNING).exclude(claimed_by="")
+    claimers = set(running.values_list("claimed_by", flat=True))
+    gone = claimers - live_workers(claimers)
+    if not gone:
+        return []
+    return _give_back(running.filter(claimed_by__in=gone))
+
+
+def _give_back(running: Any) -> list[tuple[int, int]]:
+    """Queue these running searches again, or fail those interrupted too often; return the
+    (id, agency id) of those queued."""
+    with transaction.atomic():
+        rows = list(running.select_for_update(skip_locked=True).values_list(
+            "pk", "agency_id", "attempts"))
+        hopeless = [pk for pk, _agency, attempts in rows
+                    if attempts >= setting("SEARCH_MAX_ATTEMPTS")]
+        Search.objects.filter(pk__in=hopeless).update(
+            status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
+            error="The search was interrupted several times and has stopped. Run it again; if "
+                  "it keeps failing, tell your administrator.")
+        again = [(pk, agency) for pk, agency, _attempts in rows if pk not in hopeless]
+        Search.objects.filter(pk__in=[pk for pk, _agency in again]).update(
+            status=SearchStatus.QUEUED, claimed_by="")
+    return again
