@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
 from agencies.tenancy.models import Role
@@ -179,3 +180,20 @@ def test_the_search_page_links_to_the_compare_page_instead_of_decision_buttons(c
     page = web_client(cast.officer).get(f"/searches/{searched.pk}/").content.decode()
     assert f'href="/searches/{searched.pk}/candidates/1/"' in page and "Compare and review" in page
     assert 'name="decision"' not in page
+
+
+def test_a_withdrawn_candidate_shows_no_face_no_other_faces_and_no_decision(cast, searched) -> None:
+    """An opt-out soft-removes candidate 1's face: the page keeps the record and shows nothing of
+    the subject's faces, and nobody can review it."""
+    other = _other_face(searched)
+    Face.all_objects.filter(pk=searched.candidates.get(rank=1).face_id).update(
+        removed_at=timezone.now())
+    page = web_client(cast.officer).get(_page(searched)).content.decode()
+    assert "Removed" in page and "This face is no longer shown" in page
+    assert f"/images/searches/{searched.pk}/candidates/1/" not in page
+    assert "/faces/" not in page and "Ariel_Sharon" not in page and 'name="decision"' not in page
+    assert api_client(cast.officer).get(_face_url(searched, other)).status_code == 404
+    refused = web_client(cast.officer).post(f"/searches/{searched.pk}/candidates/1/review/",
+                                            {"decision": "possible_lead"}, follow=True)
+    assert "This candidate can no longer be reviewed." in refused.content.decode()
+    assert not Review.objects.exists()

@@ -1,10 +1,12 @@
 // The compare page's zoom: a face (a link to the image itself, which is the no-script way to see
-// it large) becomes a toggle button that enlarges it in place; Escape shrinks it again.
+// it large) becomes a toggle button that enlarges it to the page's width; Escape shrinks it again.
 (function () {
   "use strict";
   var links = document.querySelectorAll("a.zoomable");
   function setZoom(link, on) {
     link.classList.toggle("is-zoomed", on);
+    var figure = link.closest("figure");  // an enlarged face takes the whole row of the pair
+    if (figure) figure.classList.toggle("is-zoomed", on);
     link.setAttribute("aria-pressed", on ? "true" : "false");
   }
   Array.prototype.forEach.call(links, function (link) {
