@@ -10,6 +10,7 @@ from search.models import (
     LegalBasis,
     OffenceCategory,
     RetentionPolicy,
+    ReviewDecision,
     SearchPolicy,
 )
 from search.validators import MAX_RETENTION_DAYS
@@ -91,3 +92,17 @@ class RetentionForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = RetentionPolicy
         fields = ["probe_days_after_close", "probe_max_days", "unconfirmed_candidate_days"]
+
+
+class ReviewForm(forms.Form):
+    """One reviewer's decision on a candidate: chosen explicitly, then confirmed on its own page."""
+
+    decision = forms.ChoiceField(
+        choices=ReviewDecision.choices, widget=forms.RadioSelect, label="Your decision",
+        error_messages={"required": "Choose Possible lead or Not a match."},
+        help_text="Compare the faces yourself; the similarity alone is not a decision.")
+    note = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note for the record",
+        help_text="What you compared (ears, scars, age), so that the second reviewer and the "
+                  "court can follow. Up to 500 characters.")

@@ -227,6 +227,16 @@ def candidate_get(*, search: Search, rank: Any) -> Candidate:
         raise Http404("Not found") from None
 
 
+def candidate_subject_faces(*, candidate: Candidate) -> QuerySet[Face]:
+    """The candidate's subject's other live enrolled faces, for its compare page; none once the
+    candidate is withdrawn (erased, or removed by an opt-out)."""
+    face = candidate.shown_face
+    if face is None:
+        return Face.objects.none()
+    return (Face.objects.for_agency(candidate.agency).filter(subject_id=face.subject_id)
+            .exclude(pk=face.pk).select_related("enrolled_by").order_by("created_at", "pk"))
+
+
 def nearest_faces_ranking(*, agency: Agency, embedding: Any, model_name: str,
                           limit: int) -> QuerySet[Any]:
     """(pk, distance) of the agency's `limit` enrolled faces closest to an embedding, nearest first.

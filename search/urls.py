@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from search import opt_out_reviews, oversight_views, public_views, views
+from search import compare_views, opt_out_reviews, oversight_views, public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +14,9 @@ urlpatterns = [
     path("cases/<int:pk>/searches/", views.search_new, name="search-new"),
     path("searches/<int:pk>/", views.search_detail, name="search-detail"),
     path("searches/<int:pk>/panel/", views.search_panel, name="search-panel"),
-    path("searches/<int:pk>/candidates/<int:rank>/review/", views.candidate_review,
+    path("searches/<int:pk>/candidates/<int:rank>/", compare_views.candidate_compare,
+         name="candidate-compare"),
+    path("searches/<int:pk>/candidates/<int:rank>/review/", compare_views.candidate_review,
          name="candidate-review"),
     path("searches/<int:pk>/disclosure.pdf", views.search_disclosure, name="search-disclosure-pdf"),
     path("cases/<int:pk>/assign/", views.case_assign, name="case-assign"),
@@ -37,5 +39,7 @@ urlpatterns = [
     path("images/faces/<int:pk>/", views.face_image, name="face-image"),
     path("images/searches/<int:pk>/candidates/<int:rank>/", views.candidate_image,
          name="candidate-image"),
+    path("images/searches/<int:pk>/candidates/<int:rank>/faces/<int:face>/",
+         compare_views.subject_face_image, name="candidate-subject-face-image"),
     path("images/searches/<int:pk>/<str:part>/", views.probe_image, name="probe-image"),
 ]

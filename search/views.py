@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
@@ -37,7 +36,7 @@ from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeFor
 from search.models import ReviewDecision
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
-from search.services import access, batches, cases, enrollment, privacy, reviews, searching
+from search.services import access, batches, cases, enrollment, privacy, searching
 from search.services.policy import policy_update
 from search.services.retention import retention_update
 from search.throttles import SearchRateThrottle
@@ -133,13 +132,18 @@ def case_detail(request: MemberRequest, pk: int) -> HttpResponse:
 def case_decide(request: MemberRequest, pk: int) -> HttpResponse:
     case = selectors.case_get(agency=_agency(request), pk=pk)
     reason = request.POST.get("reason", "")
+    approve = request.POST.get("decision") == "approve"
     try:
-        if request.POST.get("decision") == "approve":
+        if approve:
             cases.case_approve(case=case, actor=request.user, reason=reason)
         else:
             cases.case_reject(case=case, actor=request.user, reason=reason)
     except ServiceError as exc:
         messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Case {case.case_number} approved: its assigned officers may "
+                         "search in it." if approve else f"Case {case.case_number} rejected: no "
+                         "one can search in it.")
     return redirect("case-detail", pk=case.pk)
 
 
@@ -164,6 +168,7 @@ def search_new(request: MemberRequest, pk: int) -> HttpResponseBase:
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("case-detail", pk=case.pk)
+    messages.success(request, f"Search started in case {case.case_number}.")
     return redirect("search-detail", pk=search.pk)
 
 
@@ -197,22 +202,6 @@ def search_panel(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_search(request, pk, "search/_search_panel.html")
 
 
-@require_POST
-@member_required(*INVESTIGATORS)
-def candidate_review(request: MemberRequest, pk: int, rank: int) -> HttpResponse:
-    search = selectors.search_get(agency=_agency(request), pk=pk)
-    candidate = selectors.candidate_get(search=search, rank=rank)
-    try:
-        reviewed = reviews.candidate_review(candidate=candidate, reviewer=request.user,
-                                            decision=request.POST.get("decision", ""),
-                                            note=request.POST.get("note", ""))
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Candidate #{rank}: {reviewed.get_status_display()}.")
-    return redirect(f"{reverse('search-detail', args=[search.pk])}#candidate-{rank}")
-
-
 @member_required()
 def search_disclosure(request: MemberRequest, pk: int) -> HttpResponse:
     try:
@@ -242,7 +231,7 @@ def case_assign(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], template: str,
-                  context: dict[str, Any]) -> HttpResponse:
+                  context: dict[str, Any], saved: str) -> HttpResponse:
     """An agency setting page: members read it, the agency admin saves it (service audits)."""
     if request.method == "POST":
         if not has_role(request.user, Role.AGENCY_ADMIN):
@@ -253,7 +242,7 @@ def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], t
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, "Saved.")
+                messages.success(request, saved)
                 return redirect(request.path)
     return render(request, template, {"form": form, **context})
 
@@ -262,7 +251,8 @@ def _setting_page(request: MemberRequest, form: Any, save: Callable[..., Any], t
 def policy(request: MemberRequest) -> HttpResponse:
     current = selectors.policy_of(_agency(request))
     return _setting_page(request, PolicyForm(request.POST or None, instance=current), policy_update,
-                         "search/policy.html", {"policy": current})
+                         "search/policy.html", {"policy": current},
+                         saved="Search policy saved; it applies to searches started from now on.")
 
 
 @member_required()
@@ -375,7 +365,8 @@ def subject_erasure(request: MemberRequest, pk: int) -> HttpResponse:
 def retention(request: MemberRequest) -> HttpResponse:
     current = selectors.retention_of(_agency(request))
     return _setting_page(request, RetentionForm(request.POST or None, instance=current),
-                         retention_update, "search/retention.html", {"retention": current})
+                         retention_update, "search/retention.html", {"retention": current},
+                         saved="Retention schedule saved; the nightly purge follows it.")
 
 
 @require_POST
@@ -391,6 +382,8 @@ def batch_new(request: MemberRequest, pk: int) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("gallery-detail", pk=gallery.pk)
+    messages.success(request, f"Archive received for {gallery.name}: its photos are enrolled in "
+                     "the background, and this page shows the progress.")
     return redirect("batch-detail", pk=batch.pk)
 
 

@@ -25,6 +25,14 @@ def _as(browser: Any, live_server: Any, username: str) -> Any:
     return page
 
 
+def _decide(page: Any, decision: str) -> None:
+    """On the compare page: choose, go on, confirm on the page that says what will happen."""
+    page.locator("label.usa-radio__label", has_text=decision).click()  # USWDS draws the radio
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name=f"Record: {decision}").click()
+    expect(page.get_by_role("status").first).to_contain_text("is recorded")
+
+
 def test_approve_search_confirm_and_audit(cast, browser, live_server, celery_worker) -> None:
     enroll_people(GalleryFactory(agency=cast.agency, name="North bookings"))
     officer = _as(browser, live_server, "alice")
@@ -49,12 +57,13 @@ def test_approve_search_confirm_and_audit(cast, browser, live_server, celery_wor
     expect(officer).to_have_url(re.compile(r"/searches/\d+/$"))
     first = officer.locator("#candidate-1")
     expect(first).to_contain_text("Colin_Powell", timeout=90_000)
-    first.get_by_role("button", name="Possible lead: candidate 1").click()
-    expect(officer.locator("#candidate-1 .review-status")).to_contain_text("one of the two a supervisor")
+    first.get_by_role("link", name="Compare and review candidate 1").click()
+    _decide(officer, "Possible lead")
+    expect(officer.locator(".review-status")).to_contain_text("one of the two a supervisor")
 
     supervisor.goto(officer.url)
-    supervisor.get_by_role("button", name="Possible lead: candidate 1").click()
-    expect(supervisor.locator("#candidate-1 .review-status")).to_have_text(
+    _decide(supervisor, "Possible lead")
+    expect(supervisor.locator(".review-status")).to_have_text(
         "Possible lead (two reviewers, one a supervisor)")
     assert Candidate.objects.get(rank=1).status == CandidateStatus.POSSIBLE_LEAD
     supervisor.screenshot(path=str(ARTIFACTS / "two-person-review.png"), full_page=True)

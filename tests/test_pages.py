@@ -97,7 +97,7 @@ def test_the_admin_saves_the_policy_and_retention_pages(cast) -> None:
     response = admin.post("/policy/", {"allowed_offences": ["homicide", "robbery"],
                                        "max_candidates": 5, "similarity_threshold": 0.92,
                                        "authorization_days": 14}, follow=True)
-    assert b"Saved." in response.content
+    assert b"Search policy saved" in response.content
     assert policy_of(cast.agency).max_candidates == 5
     admin.post("/retention/", {"probe_days_after_close": 30, "probe_max_days": 400,
                                "unconfirmed_candidate_days": 60})

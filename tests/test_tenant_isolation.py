@@ -123,6 +123,7 @@ def _concrete(route: str, ids: dict[str, int]) -> str | None:
                              "teach the walk its object, and scope the view")
     path = re.sub(r"\(\?P<pk>[^)]*\)|<int:pk>", str(ids[kind]), path)
     path = re.sub(r"\(\?P<rank>[^)]*\)|<int:rank>", "1", path)
+    path = path.replace("<int:face>", str(ids["images/faces"]))  # a face of A's subject
     return "/" + path.replace("<str:part>", "probe")
 
 

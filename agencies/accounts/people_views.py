@@ -120,6 +120,8 @@ def person_invite(request: MemberRequest) -> HttpResponse:
 def person_update(request: MemberRequest, pk: int) -> HttpResponse:
     user = _member(request, pk)
     action = request.POST.get("action")
+    if action == "deactivate" and request.POST.get("confirm") != "yes":  # ask, saying what it does
+        return render(request, "agencies/person_deactivate_confirm.html", {"person": user})
     try:
         if action == "role":
             asked = member_update(admin=request.user, user=user, role=request.POST.get("role"))
@@ -128,10 +130,19 @@ def person_update(request: MemberRequest, pk: int) -> HttpResponse:
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{user.get_username()} updated." if asked is None else
+        messages.success(request, _updated(user, action) if asked is None else
                          f"{user.get_username()} as {asked.get_role_display().lower()} now waits "
                          "for another admin's approval.")
     return redirect("people")
+
+
+def _updated(user: User, action: str | None) -> str:
+    name = user.get_username()
+    if action == "deactivate":
+        return f"{name} is deactivated: they can no longer sign in or use the API."
+    if action == "activate":
+        return f"{name} is active again."
+    return f"{name} is now {user.membership.get_role_display().lower()}."
 
 
 @require_POST

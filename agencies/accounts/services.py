@@ -261,6 +261,9 @@ def member_update(*, admin: Any, user: Any, role: str | None = None,
     """Change a member's role or (de)activate the account; seats are checked for officers.
     A supervisor or admin role is only requested here: it takes effect on a second approval."""
     _require_admin_of(admin, user)
+    if active is False and user.pk == admin.pk:  # the agency would be left without its admin
+        raise ServiceError("own_account", "You cannot deactivate your own account. Another agency "
+                           "admin, or the platform operator, can.", status=403)
     membership = user.membership
     if membership.awaiting_approval and (role is not None or active):
         raise ServiceError("role_request_pending", f"{user.get_username()}'s account waits for "

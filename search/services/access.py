@@ -17,7 +17,7 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.selectors import has_role
 from portal.errors import ServiceError
 from search import selectors
-from search.models import Face, Search
+from search.models import Candidate, Face, Search
 from search.services.cases import case_audit_details
 from search.services.searching import search_results_viewed
 
@@ -77,6 +77,26 @@ def candidate_image(*, agency: Agency | None, user: Any, pk: Any, rank: Any) -> 
         raise Http404("The face was removed")  # erased, or soft-removed by an opt-out
     _image_viewed(search, user, image="candidate", rank=candidate.rank, face_id=candidate.face_id,
                   gallery_id=candidate.gallery_id)
+    return face.image
+
+
+def candidate_open(*, agency: Agency | None, user: Any, pk: Any, rank: Any) -> Candidate:
+    """One candidate opened on its compare page: the search's rule, audited as opening results."""
+    search = search_results_open(agency=agency, user=user, pk=pk)
+    return selectors.candidate_get(search=search, rank=rank)
+
+
+def candidate_subject_face_image(*, agency: Agency | None, user: Any, pk: Any, rank: Any,
+                                 face_pk: int) -> FieldFile:
+    """Another enrolled face of candidate `rank`'s subject, seen from that search only: the
+    search's rule and an `image_viewed` event with the case, never a way to browse a subject."""
+    search = search_for_results(agency=agency, user=user, pk=pk, action=AuditAction.IMAGE_VIEWED)
+    candidate = selectors.candidate_get(search=search, rank=rank)
+    face = selectors.candidate_subject_faces(candidate=candidate).filter(pk=face_pk).first()
+    if face is None:
+        raise Http404("Not found")  # not this subject's, removed, or the candidate withdrawn
+    _image_viewed(search, user, image="subject_face", rank=candidate.rank, face_id=face.pk,
+                  gallery_id=face.gallery_id, subject_id=face.subject_id)
     return face.image
 
 

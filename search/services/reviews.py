@@ -10,7 +10,7 @@ from django.db import transaction
 from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import INVESTIGATORS, Membership, Role
-from agencies.tenancy.selectors import membership_of
+from agencies.tenancy.selectors import has_role, membership_of
 from portal.errors import ServiceError
 from search.models import Candidate, CandidateStatus, Review, ReviewDecision, SearchStatus
 from search.selectors import may_see_results
@@ -59,6 +59,26 @@ def _supervisors_among(candidate: Candidate) -> set[int]:
                                          role=Role.SUPERVISOR).values_list("user_id", flat=True))
 
 
+def _ensure_first_review(candidate: Candidate, reviewer: Any) -> None:
+    if Review.objects.filter(candidate=candidate, reviewer=reviewer).exists():
+        raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
+                           "second review must come from another person.", status=409)
+
+
+def review_preview(*, candidate: Candidate, reviewer: Any, decision: str) -> str:
+    """The status `candidate` would take if `reviewer` recorded `decision` now, for the
+    confirmation step to say what will happen; refuses exactly as `candidate_review` would."""
+    if decision not in ReviewDecision.values:
+        raise ServiceError("invalid_decision", "The decision must be possible_lead or not_a_match.")
+    _ensure_may_review(candidate, reviewer)
+    _ensure_first_review(candidate, reviewer)
+    decisions = [*candidate.reviews.values_list("reviewer_id", "decision"), (reviewer.pk, decision)]
+    supervisors = _supervisors_among(candidate)
+    if has_role(reviewer, Role.SUPERVISOR):
+        supervisors.add(reviewer.pk)
+    return review_status(decisions, supervisors)
+
+
 def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note: str = "") -> Candidate:
     """Record one reviewer's decision (once per person) and recompute the candidate's status."""
     if decision not in ReviewDecision.values:
@@ -68,9 +88,7 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
         locked = (Candidate.objects.select_for_update(of=("self",))
                   .select_related("search__case").get(pk=candidate.pk))
         _ensure_may_review(locked, reviewer)
-        if Review.objects.filter(candidate=locked, reviewer=reviewer).exists():
-            raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
-                               "second review must come from another person.", status=409)
+        _ensure_first_review(locked, reviewer)
         Review.objects.create(agency=locked.agency, candidate=locked, reviewer=reviewer,
                               decision=decision, note=note)
         locked.status = review_status(list(locked.reviews.values_list("reviewer_id", "decision")),

@@ -13,7 +13,7 @@ def test_a_lead_marked_by_the_officer_waits_in_the_supervisors_queue(cast, searc
     first = search.candidates.get(rank=1)
     candidate_review(candidate=first, reviewer=cast.officer, decision="possible_lead")
     page = web_client(cast.supervisor).get("/reviews/").content.decode()
-    assert f"Search {search.pk}, candidate 1" in page and "#candidate-1" in page
+    assert f"Search {search.pk}, candidate 1" in page and f"/searches/{search.pk}/candidates/1/" in page
     assert 'class="usa-tag queue-count">1<' in web_client(cast.supervisor).get("/").content.decode()
     candidate_review(candidate=first, reviewer=cast.supervisor, decision="possible_lead")
     after = web_client(cast.supervisor).get("/reviews/").content.decode()
