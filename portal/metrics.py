@@ -27,8 +27,13 @@ STAGE_SECONDS = Histogram(
     ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
+# The client writes the method: any other word would be a new series each, without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def request_observe(*, view: str, method: str, seconds: float) -> None:
-    REQUEST_SECONDS.labels(view=view, method=method).observe(seconds)
+    label = method if method in METHODS else "other"
+    REQUEST_SECONDS.labels(view=view, method=label).observe(seconds)
 
 
 def search_finished(*, status: str, code: str = "", timings: Mapping[str, float] | None = None) -> None:

@@ -136,3 +136,20 @@ def test_a_proxy_on_this_machine_does_not_make_every_client_local(client: Client
 def test_metrics_answer_only_reads(client: Client) -> None:
     assert client.post("/metrics").status_code in (403, 404)  # the site's answer, not ours
     assert b"casebound_" not in client.post("/metrics").content
+
+
+@pytest.mark.django_db
+def test_made_up_methods_and_addresses_add_no_new_series(client: Client) -> None:
+    # Labels come from the URL's name and a fixed list of methods: a client cannot grow the
+    # series (and the processes' files) without bound by inventing methods or paths.
+    for index in range(3):
+        client.generic(f"BREW{index}", "/healthz")
+        client.get(f"/invented-{uuid.uuid4().hex}/")
+    samples = _scrape(client)
+    labels = {dict(key[1]).get("method") for key in samples
+              if key[0] == "casebound_http_request_duration_seconds_count"}
+    assert not any(label and label.startswith("BREW") for label in labels)
+    assert "other" in labels
+    views = {dict(key[1]).get("view") for key in samples
+             if key[0] == "casebound_http_request_duration_seconds_count"}
+    assert not any(view and "invented" in view for view in views) and "unresolved" in views
