@@ -53,6 +53,8 @@ def test_a_search_carries_the_clients_request_id_into_the_worker_log_and_the_aud
     event = AuditEvent.objects.get(action=AuditAction.SEARCH_RUN, object_id=str(search_id))
     assert event.request_id == request_id
     assert verify_chain(cast.agency.pk) is None  # older events without an id verify as before
+    trail = api_client(cast.auditor).get("/api/v1/audit/", {"page_size": 200}).json()["results"]
+    assert [row["request_id"] for row in trail if row["id"] == event.pk] == [request_id]
 
 
 @pytest.mark.django_db
