@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,7 +248,7 @@ def web_command(port: str) -> list[str]:
             "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers(len(os.sched_getaffinity(0)))),
             # Uploads and PDF reports can take a while on a busy machine; SIGTERM lets requests
             # in flight finish for up to 20 s, as `_terminate` waits.
-            "--timeout", "120", "--graceful-timeout", "15", "--access-logfile", "-"]
+            "--timeout", "120", "--graceful-timeout", "15", "--config", "python:portal.gunicorn_conf"]
 
 
 def setup_commands(python: str) -> list[list[str]]:
@@ -275,12 +276,21 @@ def worker_commands(python: str) -> list[list[str]]:
             for queue, extra in WORKER_QUEUES.items()]
 
 
+def metrics_dir_reset(env: dict[str, str]) -> None:
+    """An empty folder for the processes' metric files: prometheus-client's multiprocess mode
+    sums every file in it, so a previous run's would be counted again (portal/metrics.py)."""
+    folder = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
 def run_serve() -> int:
     """Migrate, seed the demo, then serve the portal and its Celery workers until stopped."""
     signal.signal(signal.SIGTERM, _raise_stop)
     port = os.environ.get("PORT", "8000")
     python = sys.executable
     with services() as env:
+        metrics_dir_reset(env)
         # wsgi.py defaults to production settings (https only, no demo); `make run` is local.
         env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
         # Mailed links (invitations, opt-out confirmations) point where this server listens.

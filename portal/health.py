@@ -56,11 +56,20 @@ def broker_and_workers_checks() -> dict[str, Check]:
             logger.exception("readyz: the broker does not answer")
             return {"broker": {"ok": False}, "workers": {"ok": False, "queues_without_worker":
                                                          sorted(expected_queues())}}
-        replies = app.control.inspect(timeout=WORKER_REPLY_SECONDS,
-                                      connection=broker).active_queues() or {}
-    served = {queue["name"] for queues in replies.values() for queue in queues}
-    missing = sorted(expected_queues() - served)
+        served = workers_by_queue(broker)
+    missing = sorted(expected_queues() - set(served))
     return {"broker": {"ok": True}, "workers": {"ok": not missing, "queues_without_worker": missing}}
+
+
+def workers_by_queue(broker: Any) -> dict[str, set[str]]:
+    """The live workers (host names) consuming each queue, from an `active_queues` broadcast."""
+    replies = app.control.inspect(timeout=WORKER_REPLY_SECONDS,
+                                  connection=broker).active_queues() or {}
+    served: dict[str, set[str]] = {}
+    for worker, queues in replies.items():
+        for queue in queues:
+            served.setdefault(queue["name"], set()).add(worker)
+    return served
 
 
 def weights_check() -> Check:

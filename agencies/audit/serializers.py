@@ -20,7 +20,7 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = ["id", "seq", "at", "actor", "action", "outcome", "object_type", "object_id",
-                  "ip", "details", "prev_hash", "hash"]
+                  "ip", "details", "request_id", "prev_hash", "hash"]
 
 
     @extend_schema_field(OpenApiTypes.OBJECT)

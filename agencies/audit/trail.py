@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from agencies.audit.models import AuditChainHead, AuditEvent, AuditOutcome
 from agencies.tenancy.models import Agency
+from portal import logs
 from portal.db import scope
 from portal.db.scope import Scope
 
@@ -28,13 +29,17 @@ request_ip: ContextVar[str | None] = ContextVar("request_ip", default=None)
 
 
 def _payload(event: AuditEvent) -> dict[str, Any]:
-    return {
+    payload = {
         "chain": event.chain, "seq": event.seq, "at": event.at.isoformat(),
         "agency": event.agency_id, "actor": event.actor_id, "actor_name": event.actor_name,
         "action": event.action, "outcome": event.outcome, "object_type": event.object_type,
         "object_id": event.object_id, "ip": event.ip, "details": event.details,
         "prev_hash": event.prev_hash,
     }
+    # Hashed only when present, so that events written before the field existed still verify.
+    if event.request_id:
+        payload["request_id"] = event.request_id
+    return payload
 
 
 def event_digest(event: AuditEvent) -> str:
@@ -73,7 +78,7 @@ def _append(chain: int, *, action: str, agency: Agency | None, actor: Any,
         chain=chain, seq=head.seq + 1, at=timezone.now(), agency=agency, actor=user,
         actor_name=actor_name or (user.get_username() if user else ""), action=action,
         outcome=outcome, object_type=object_type, object_id=object_id, ip=request_ip.get(),
-        details=details or {}, prev_hash=head.hash)
+        details=details or {}, request_id=logs.request_id.get() or "", prev_hash=head.hash)
     event.hash = event_digest(event)
     event.save(force_insert=True)
     head.seq, head.hash = event.seq, event.hash

@@ -7,11 +7,18 @@ from typing import Any
 import dj_database_url
 from celery.schedules import crontab
 
+from portal.logs import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CASEBOUND_VAR_DIR", BASE_DIR / "var"))
 
 # DeepFace reads its weights from $DEEPFACE_HOME/.deepface/weights; never from the network.
 os.environ.setdefault("DEEPFACE_HOME", str(VAR_DIR / "deepface"))
+# Every process (gunicorn's workers, Celery's) writes its metric samples here and /metrics adds
+# them up (portal/metrics.py). prometheus-client reads the variable when it is first imported,
+# which is after the settings; `make run` empties the folder at start.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 DEBUG = False
@@ -41,9 +48,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.logs.RequestContextMiddleware",  # request id, one log line and latency per request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from the web process, no CDN
     "portal.health.HealthMiddleware",  # /healthz, /readyz: before sessions, sign-in and the gate
+    "portal.monitoring.MetricsMiddleware",  # /metrics: loopback or token; to others, no such page
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -320,12 +329,13 @@ CASEBOUND: dict[str, Any] = {
                                                 VAR_DIR / "audit-checkpoints")),
     # Where invitation e-mails point when no request says (API clients, scripts).
     "SITE_URL": os.environ.get("CASEBOUND_SITE_URL", "http://localhost:8000"),
+    # Bearer token that lets a scraper elsewhere read /metrics (the loopback needs none); empty:
+    # only the loopback. Use a long random value.
+    "METRICS_TOKEN": os.environ.get("CASEBOUND_METRICS_TOKEN", ""),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},  # failures are in the audit trail already
-}
+# JSON lines with the request id (portal/logs.py); CASEBOUND_LOG_FORMAT=console for readable lines.
+LOG_FORMAT = os.environ.get("CASEBOUND_LOG_FORMAT", "json")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOGGING = logging_config(json=LOG_FORMAT != "console", level=LOG_LEVEL)
+configure_structlog()

@@ -3,6 +3,8 @@
 
 import os
 
+from portal.logs import logging_config
+
 from .base import *  # noqa: F403
 
 # Off unless asked: DEBUG pages show settings and the URL map to whoever mistypes an address.
@@ -15,6 +17,9 @@ if DEBUG:
 # frame denial, CSP); its https-only ones (SSL redirect, HSTS, secure cookies) would lock us out.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-casebound")  # noqa: S105
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# `make run` logs JSON lines as production does; `make dev` readable ones unless told otherwise.
+if DEBUG and "CASEBOUND_LOG_FORMAT" not in os.environ:
+    LOGGING = logging_config(json=False, level=LOG_LEVEL)  # noqa: F405
 # The demo seed may create users only where this flag is on.
 CASEBOUND_DEMO_ENABLED = True
 CASEBOUND_DEMO_PASSWORD = os.environ.get("CASEBOUND_DEMO_PASSWORD", "casebound-demo-2026")

@@ -129,3 +129,14 @@ def search_width() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(setting("HNSW_EF_SEARCH"))])
         yield
+
+
+def index_figures() -> dict[str, int]:
+    """Faces held (every agency: the caller gives the scope), and the per-agency graphs' count and
+    bytes on disk; totals only, so whoever reads them learns no agency's size."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(pg_relation_size(oid)), 0) FROM pg_class "
+            "WHERE relkind = 'i' AND relname LIKE %s", [r"search\_face\_hnsw\_agency\_%"])
+        graphs, graph_bytes = cursor.fetchone() or (0, 0)
+    return {"faces": Face.objects.count(), "graphs": int(graphs), "graph_bytes": int(graph_bytes)}

@@ -24,6 +24,7 @@ from agencies.billing.licensing import (
     search_quota_lock,
 )
 from agencies.billing.metering import meter_search
+from portal import metrics
 from portal.config import setting
 from portal.errors import ServiceError
 from portal.workers import live_workers, worker_identity
@@ -67,6 +68,7 @@ def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
             transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
     except ServiceError as refusal:
         _audit_refusal(case=case, user=user, obj=case, refusal=refusal)
+        metrics.search_refused(code=refusal.code)
         raise
     return search
 
@@ -129,6 +131,14 @@ def _finish(search: Search, status: str, **fields: Any) -> None:
         setattr(search, name, value)
     # Only what finishing changes: a concurrent sweeper's bookkeeping is not overwritten.
     search.save(update_fields=["status", "finished_at", *fields])
+    transaction.on_commit(lambda: _finished(search))
+
+
+def _finished(search: Search) -> None:
+    """Counted and logged once the final status is committed (a rolled-back run counts nothing)."""
+    metrics.search_finished(status=search.status, code=search.error_code, timings=search.timings)
+    logger.info("search finished", extra={"search_id": search.pk, "status": search.status,
+                                          "code": search.error_code, "timings": search.timings})
 
 
 def search_execute(*, search_id: int) -> None:
@@ -281,6 +291,8 @@ def _give_back(running: Any) -> list[tuple[int, int]]:
             status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
             error="The search was interrupted several times and has stopped. Run it again; if "
                   "it keeps failing, tell your administrator.")
+        transaction.on_commit(
+            lambda: metrics.searches_failed(code="worker_lost", count=len(hopeless)))
         again = [(pk, agency) for pk, agency, _attempts in rows if pk not in hopeless]
         Search.objects.filter(pk__in=[pk for pk, _agency in again]).update(
             status=SearchStatus.QUEUED, claimed_by="")
