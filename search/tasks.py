@@ -63,10 +63,10 @@ def purge_expired() -> dict[str, dict[str, int]]:
 
 @shared_task
 def maintain_vector_indexes() -> list[str]:
-    from search.engine import pipeline, vector_index
+    from search.engine import vector_index
 
     with platform_rows("build vector indexes of grown agencies"):
-        return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)
+        return vector_index.indexes_maintain()
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
@@ -75,3 +75,11 @@ def enroll_batch_items(batch_id: int, item_ids: list[int], agency_id: int) -> No
 
     with agency_rows(agency_id):
         batch_items_enroll(batch_id=batch_id, item_ids=item_ids)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
+def run_reembed(job_id: int, agency_id: int) -> None:
+    from search.services.reembed import reembed_run
+
+    with agency_rows(agency_id):
+        reembed_run(job_id=job_id)

@@ -58,6 +58,9 @@ class AuditAction(models.TextChoices):
     OPT_OUT_RESTORED = "opt_out_restored", "Faces removed by an opt-out restored"
     OPT_OUT_EXPIRED = "opt_out_expired", "Unconfirmed opt-out requests purged"
     TRAINING_RECORDED = "training_recorded", "Training recorded"
+    REEMBED_STARTED = "reembed_started", "Re-embedding of the galleries under another recipe started"
+    REEMBED_FINISHED = "reembed_finished", "Agency switched to another face recipe"
+    REEMBED_FAILED = "reembed_failed", "Re-embedding failed; the agency kept its recipe"
 
 
 class AuditOutcome(models.TextChoices):
