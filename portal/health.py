@@ -67,7 +67,7 @@ def broker_and_workers_checks() -> dict[str, Check]:
 def weights_check() -> Check:
     """The weight files of the detectors and of every registered recipe are where the models load
     them from (never downloaded)."""
-    wanted = sorted({*WEIGHT_FILES, *weight_files()})
+    wanted = [*WEIGHT_FILES, *(name for name in weight_files() if name not in WEIGHT_FILES)]
     missing = [name for name in wanted if not (weights_dir() / name).is_file()]
     return {"ok": not missing, "missing_files": missing}
 

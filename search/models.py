@@ -112,7 +112,7 @@ class Face(TenantModel):
     image = models.ImageField(upload_to="faces/%Y/%m/")
     # The enrolled photo, re-encoded without metadata: what a recipe with another alignment needs.
     # Empty for faces enrolled before it was kept (those re-embed from the chip only).
-    source_image = models.ImageField(upload_to="faces/sources/%Y/%m/", blank=True)
+    source_image = models.ImageField(upload_to="faces/sources/%Y/%m/", blank=True, db_default="")
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
     model_name = models.CharField(max_length=40)
     # The vector under the recipe a running re-embedding job moves the agency to; searches never
