@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from datetime import timedelta
@@ -314,3 +315,37 @@ def test_only_the_agency_admin_starts_a_job(cast) -> None:
     assert not ReembedJob.objects.exists()
 
 
+
+
+# --- measure --------------------------------------------------------------------------------
+
+SHARED_LFW = Path(__file__).resolve().parents[3] / "shared" / "data" / "lfw"
+GALLERY_FACES = 200
+
+
+def _lfw_photos(count: int) -> list[Path]:
+    """The first `count` LFW photos: the shared full set when present, else the bundled fixtures."""
+    root = SHARED_LFW if SHARED_LFW.is_dir() else photos.FIXTURES
+    found: list[Path] = []
+    for person in sorted(root.iterdir()):
+        found += sorted(person.glob("*.jpg"))[:2]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gallery_of_a_few_hundred_faces_moves_while_searches_answer(cast, capsys) -> None:
+    gallery = GalleryFactory(agency=cast.agency, name="LFW")
+    for path in _lfw_photos(GALLERY_FACES):
+        with contextlib.suppress(ServiceError):  # a photo without a findable face: one fewer
+            face_enroll(gallery=gallery, subject_reference=path.parent.name, actor=SYSTEM,
+                        image=path.read_bytes())
+    enrolled = _agency_faces(cast.agency).count()
+    assert enrolled > GALLERY_FACES * 0.9
+    call_command("reembed", "--agency", "north", "--recipe", NEW, "--benchmark")
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\n[reembed benchmark, {enrolled} faces] " + out.strip().splitlines()[-2] + " / "
+              + out.strip().splitlines()[-1])
+    assert f"{enrolled} faces now under Dlib" in out and ", 0 found nothing," in out
