@@ -30,7 +30,7 @@ from portal.recipes import recipe_get
 from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import Pick
-from search.models import Candidate, Case, Search, SearchStatus
+from search.models import Candidate, Case, Face, Search, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
@@ -189,6 +189,12 @@ def _recipe_holds(search: Search, recipe: str) -> bool:
     return current == recipe
 
 
+def _faces_of_another_recipe(search: Search, recipe: str) -> bool:
+    """Faces the agency's recipe cannot see: only a hand-made change (the database owner, not a
+    re-embedding job) leaves them; an empty result must not then read as "no match"."""
+    return Face.objects.for_agency(search.agency).exclude(model_name=recipe).exists()
+
+
 def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float,
                       recipe: str) -> bool:
     """Rank and store; False (nothing stored) when the agency's recipe changed meanwhile."""
@@ -202,6 +208,11 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     with transaction.atomic():
         if not _recipe_holds(search, recipe):
             return False
+        if not nearest and _faces_of_another_recipe(search, recipe):
+            _finish(search, SearchStatus.FAILED, error_code="recipe_mismatch", error=(
+                "Your agency's faces were made by another face model than the one it is set to "
+                "use, so none could be compared. Tell the operator; the search was not billed."))
+            return True
         if not _still_ours(search) or not _still_authorized(search):
             return True
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]

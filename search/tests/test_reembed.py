@@ -230,6 +230,14 @@ def test_a_search_that_straddles_the_switch_runs_again_under_the_new_recipe(
     assert all(c.face.model_name == NEW for c in search.candidates.select_related("face"))
 
 
+def test_a_recipe_changed_by_hand_fails_searches_clearly(cast, north) -> None:
+    # The database owner sets the recipe without moving the vectors: nothing would compare.
+    Agency.objects.filter(pk=cast.agency.pk).update(face_recipe=NEW)
+    search = _search(cast, north[1][0])
+    assert search.status == "failed" and search.error_code == "recipe_mismatch"
+    assert "Tell the operator" in search.error and not search.candidates.exists()
+
+
 def test_a_killed_job_resumes_where_it_stopped(cast, north, settings) -> None:
     settings.CASEBOUND = {**settings.CASEBOUND, "REEMBED_BATCH": 3}
     job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin, enqueue=False)
