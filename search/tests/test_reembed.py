@@ -230,6 +230,23 @@ def test_a_search_that_straddles_the_switch_runs_again_under_the_new_recipe(
     assert all(c.face.model_name == NEW for c in search.candidates.select_related("face"))
 
 
+@pytest.mark.django_db(transaction=True)  # graphs are built on the owner's own connection
+def test_the_switch_rebuilds_the_agency_s_graph_for_the_new_recipe(cast, north, settings) -> None:
+    from search.engine.vector_index import agency_index_current, agency_index_drop, agency_index_ensure
+
+    settings.CASEBOUND = {**settings.CASEBOUND, "VECTOR_INDEX_MIN_FACES": 5}
+    try:
+        assert agency_index_ensure(cast.agency, model_name="Dlib+mirror")
+        job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin,
+                                    enqueue=False)
+        reembed.reembed_run(job_id=job.pk)
+        assert agency_index_current(cast.agency.pk, NEW)
+        assert not agency_index_current(cast.agency.pk, "Dlib+mirror")
+        assert _top(_search(cast, north[1][3])) == north[1][3]
+    finally:
+        agency_index_drop(cast.agency.pk)  # indexes outlive the tables' flush between tests
+
+
 def test_a_recipe_changed_by_hand_fails_searches_clearly(cast, north) -> None:
     # The database owner sets the recipe without moving the vectors: nothing would compare.
     Agency.objects.filter(pk=cast.agency.pk).update(face_recipe=NEW)
