@@ -8,6 +8,7 @@ from agencies.audit.bypass import platform_rows
 from agencies.tenancy.row_security import agency_rows
 from search.services import cases, retention, searching
 from search.services.privacy import optouts_housekeep
+from search.services.reembed import reembed_jobs_orphaned
 
 TRANSIENT = searching.TRANSIENT
 
@@ -41,8 +42,12 @@ def sweep_stale_searches() -> int:
     with platform_rows("re-queue stale searches", record_idle=False) as use:
         stale = searching.searches_requeue_stale()
         use.changed = len(stale)
+        orphaned = reembed_jobs_orphaned()
+        use.changed += len(orphaned)
     for search_id, agency_id in stale:
         run_search.delay(search_id, agency_id)
+    for job_id, agency_id in orphaned:  # a killed worker's job resumes where it stopped
+        run_reembed.delay(job_id, agency_id)
     return len(stale)
 
 

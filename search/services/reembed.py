@@ -158,6 +158,18 @@ def reembed_run(*, job_id: int, on_batch: Callable[[ReembedJob], None] | None = 
     _index_for(job)
 
 
+def reembed_jobs_orphaned() -> list[tuple[int, int]]:
+    """(job id, agency id) of running jobs that no worker runs: the advisory lock of a killed
+    worker's session is gone with it. Called by the minute sweeper, which enqueues them again
+    (the broker would redeliver the message only after its visibility timeout, an hour)."""
+    orphaned = []
+    for job in ReembedJob.objects.filter(status=ReembedStatus.RUNNING):
+        if _try_lock(job):
+            _unlock(job)
+            orphaned.append((job.pk, job.agency_id))
+    return orphaned
+
+
 def _try_lock(job: ReembedJob) -> bool:
     # A session lock: a redelivered message finds the job's first run still holding it.
     with connection.cursor() as cursor:

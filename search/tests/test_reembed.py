@@ -374,3 +374,48 @@ def test_a_gallery_of_a_few_hundred_faces_moves_while_searches_answer(cast, caps
         print(f"\n[reembed benchmark, {enrolled} faces] " + out.strip().splitlines()[-2] + " / "
               + out.strip().splitlines()[-1])
     assert f"{enrolled} faces now under Dlib" in out and ", 0 found nothing," in out
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_worker_is_killed_is_resumed_by_the_sweeper(cast) -> None:
+    import signal
+
+    from django.conf import settings as django_settings
+
+    from search.services.reembed import reembed_jobs_orphaned
+    from search.tasks import run_reembed
+    from tests.fixtures import ARTIFACTS, _start_worker, _wait_until_ready
+
+    gallery = GalleryFactory(agency=cast.agency, name="North bookings")
+    enroll_people(gallery, count=8)
+    queue = "reembed-kill-test"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+           "CASEBOUND_DB_NAME": django_settings.DATABASES["default"]["NAME"],
+           "CASEBOUND_REEMBED_BATCH": "1"}
+    job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin, enqueue=False)
+
+    worker, log = _start_worker("reembed-kill", [queue], env)
+    _wait_until_ready(worker, ARTIFACTS / "celery-reembed-kill.log")
+    run_reembed.apply_async((job.pk, cast.agency.pk), queue=queue)
+    wait_for(lambda: ReembedJob.objects.filter(pk=job.pk, done__gte=2).exists(), interval=0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    log.close()
+    job.refresh_from_db()
+    assert job.status == ReembedStatus.RUNNING and 2 <= job.done < 16
+    cast.agency.refresh_from_db()
+    assert cast.agency.face_recipe == "Dlib+mirror"
+    assert reembed_jobs_orphaned() == [(job.pk, cast.agency.pk)]  # its lock died with it
+
+    worker, log = _start_worker("reembed-resume", [queue], env)
+    try:
+        _wait_until_ready(worker, ARTIFACTS / "celery-reembed-resume.log")
+        run_reembed.apply_async((job.pk, cast.agency.pk), queue=queue)  # as the sweeper does
+        wait_for(lambda: ReembedJob.objects.filter(pk=job.pk, status=ReembedStatus.DONE).exists())
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+    assert set(_agency_faces(cast.agency).values_list("model_name", flat=True)) == {NEW}
+    assert reembed_jobs_orphaned() == []
