@@ -17,6 +17,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from portal.celery import app
+from portal.recipes import weight_files
 from portal.weights import WEIGHT_FILES, weights_dir
 
 logger = logging.getLogger(__name__)
@@ -73,8 +74,10 @@ def workers_by_queue(broker: Any) -> dict[str, set[str]]:
 
 
 def weights_check() -> Check:
-    """The face model's weight files are where the model loads them from (never downloaded)."""
-    missing = [name for name in WEIGHT_FILES if not (weights_dir() / name).is_file()]
+    """The weight files of the detectors and of every registered recipe are where the models load
+    them from (never downloaded)."""
+    wanted = [*WEIGHT_FILES, *(name for name in weight_files() if name not in WEIGHT_FILES)]
+    missing = [name for name in wanted if not (weights_dir() / name).is_file()]
     return {"ok": not missing, "missing_files": missing}
 
 

@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+from portal.recipes import Recipe
+
 WEIGHT_FILES = (
     "dlib_face_recognition_resnet_model_v1.dat",
     "shape_predictor_5_face_landmarks.dat",
@@ -32,3 +34,8 @@ def ensure_weights() -> Path:
         if not (target / name).exists():
             shutil.copyfile(source / name, target / name)
     return target
+
+
+def recipe_installed(recipe: Recipe) -> bool:
+    """Whether every weight file the recipe needs is in place (an operator places new ones)."""
+    return all((weights_dir() / name).is_file() for name in recipe.weights)

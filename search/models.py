@@ -110,8 +110,14 @@ class Face(TenantModel):
     gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="faces")
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="faces")
     image = models.ImageField(upload_to="faces/%Y/%m/")
+    # The enrolled photo, re-encoded without metadata: what a recipe with another alignment needs.
+    # Empty for faces enrolled before it was kept (those re-embed from the chip only).
+    source_image = models.ImageField(upload_to="faces/sources/%Y/%m/", blank=True, db_default="")
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
     model_name = models.CharField(max_length=40)
+    # The vector under the recipe a running re-embedding job moves the agency to; searches never
+    # read it. The switch copies it into `embedding` and clears it, in one transaction.
+    embedding_next = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
     detector = models.CharField(max_length=40)
     box = models.JSONField(help_text="Face box in the source photo: x, y, width, height")
     quality = models.FloatField(help_text="Detector confidence")
@@ -452,14 +458,20 @@ class OptOutConsultation(TenantModel):
 
 class Suppression(models.Model):
     """A face that must never be enrolled again in a gallery honouring opt-outs: the embedding
-    only, never a photo."""
+    only, never a photo. One row per registered recipe, made before the photo is deleted, so the
+    check still works after an agency moves to another recipe."""
 
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
     model_name = models.CharField(max_length=40)
-    request = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="suppression")
+    request = models.ForeignKey(OptOutRequest, on_delete=models.PROTECT,
+                                related_name="suppressions")
     exempt_agency_ids = ArrayField(models.BigIntegerField(), default=list, blank=True,
                                    help_text="Agencies that objected: they keep enrolling this face")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "model_name"],
+                                               name="suppression_once_per_recipe")]
 
     def __str__(self) -> str:
         return f"Suppression {self.pk}"
@@ -538,3 +550,43 @@ class EnrollmentItem(TenantModel):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ReembedStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Re-embedding"
+    DONE = "done", "Done: the agency uses the new recipe"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_REEMBED = (ReembedStatus.QUEUED, ReembedStatus.RUNNING)
+
+
+class ReembedJob(TenantModel):
+    """Moving an agency's faces from one recipe to another; at most one active job per agency."""
+
+    from_recipe = models.CharField(max_length=40)
+    to_recipe = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=ReembedStatus.choices,
+                              default=ReembedStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(
+            fields=["agency"], condition=models.Q(status__in=["queued", "running"]),
+            name="reembed_one_active_per_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.from_recipe} -> {self.to_recipe} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100

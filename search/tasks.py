@@ -8,6 +8,7 @@ from agencies.audit.bypass import platform_rows
 from agencies.tenancy.row_security import agency_rows
 from search.services import cases, retention, searching
 from search.services.privacy import optouts_housekeep
+from search.services.reembed import reembed_jobs_orphaned
 
 TRANSIENT = searching.TRANSIENT
 
@@ -41,8 +42,12 @@ def sweep_stale_searches() -> int:
     with platform_rows("re-queue stale searches", record_idle=False) as use:
         stale = searching.searches_requeue_stale()
         use.changed = len(stale)
+        orphaned = reembed_jobs_orphaned()
+        use.changed += len(orphaned)
     for search_id, agency_id in stale:
         run_search.delay(search_id, agency_id)
+    for job_id, agency_id in orphaned:  # a killed worker's job resumes where it stopped
+        run_reembed.delay(job_id, agency_id)
     return len(stale)
 
 
@@ -90,10 +95,10 @@ def purge_expired() -> dict[str, dict[str, int]]:
 
 @shared_task
 def maintain_vector_indexes() -> list[str]:
-    from search.engine import pipeline, vector_index
+    from search.engine import vector_index
 
     with platform_rows("build vector indexes of grown agencies"):
-        return vector_index.indexes_maintain(model_name=pipeline.MODEL_NAME)
+        return vector_index.indexes_maintain()
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
@@ -102,3 +107,11 @@ def enroll_batch_items(batch_id: int, item_ids: list[int], agency_id: int) -> No
 
     with agency_rows(agency_id):
         batch_items_enroll(batch_id=batch_id, item_ids=item_ids)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
+def run_reembed(job_id: int, agency_id: int) -> None:
+    from search.services.reembed import reembed_run
+
+    with agency_rows(agency_id):
+        reembed_run(job_id=job_id)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from search import compare_views, opt_out_reviews, oversight_views, public_views, views
+from search import compare_views, model_views, opt_out_reviews, oversight_views, public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,6 +31,7 @@ urlpatterns = [
     path("opt-out-reviews/", opt_out_reviews.consultation_list, name="opt-out-reviews"),
     path("opt-out-reviews/<int:pk>/", opt_out_reviews.consultation_detail, name="opt-out-review"),
     path("galleries/", views.gallery_list, name="gallery-list"),
+    path("face-model/", model_views.face_model, name="face-model"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
     path("galleries/<int:pk>/batches/", views.batch_new, name="batch-new"),
     path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),

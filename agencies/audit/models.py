@@ -59,6 +59,9 @@ class AuditAction(models.TextChoices):
     OPT_OUT_EXPIRED = "opt_out_expired", "Unconfirmed opt-out requests purged"
     TRAINING_RECORDED = "training_recorded", "Training recorded"
     BACKUP_RESTORED = "backup_restored", "Installation restored from a backup"
+    REEMBED_STARTED = "reembed_started", "Re-embedding of the galleries under another recipe started"
+    REEMBED_FINISHED = "reembed_finished", "Agency switched to another face recipe"
+    REEMBED_FAILED = "reembed_failed", "Re-embedding failed; the agency kept its recipe"
 
 
 class AuditOutcome(models.TextChoices):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from agencies.tenancy.querysets import TenantQuerySet
+from portal.recipes import default_recipe_name
 
 
 class AgencyKind(models.TextChoices):
@@ -22,6 +23,9 @@ class Agency(models.Model):
     country = models.CharField(max_length=2, default="US", help_text="ISO 3166-1 alpha-2")
     region = models.CharField(max_length=10, blank=True, help_text="ISO 3166-2 subdivision, e.g. IL")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The recipe (portal/recipes.py) that embeds this agency's faces and probes; changed only by a
+    # re-embedding job, which moves every face's vector in the same transaction.
+    face_recipe = models.CharField(max_length=40, default=default_recipe_name)
 
     class Meta:
         verbose_name_plural = "agencies"

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Each value that an operator may change is an env var."""
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,7 @@ CELERY_TASK_DEFAULT_QUEUE = "casebound"  # periodic and maintenance jobs
 CELERY_TASK_ROUTES = {
     "search.tasks.run_search": {"queue": "searches"},
     "search.tasks.enroll_batch_items": {"queue": "bulk"},
+    "search.tasks.run_reembed": {"queue": "bulk"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -332,6 +334,16 @@ CASEBOUND: dict[str, Any] = {
     # Bearer token that lets a scraper elsewhere read /metrics (the loopback needs none); empty:
     # only the loopback. Use a long random value.
     "METRICS_TOKEN": os.environ.get("CASEBOUND_METRICS_TOKEN", ""),
+    # Face recipes beyond the built-in `Dlib+mirror` and `Dlib` (portal/recipes.py), as JSON: a
+    # list of {"name", "deepface_model", "dimensions", "chip_size", "chip_padding", "mirror",
+    # "weights"}; the weight files go under $DEEPFACE_HOME/.deepface/weights/.
+    "RECIPES": json.loads(os.environ.get("CASEBOUND_RECIPES", "[]")),
+    # The recipe a new agency starts with; an agency moves to another with `manage.py reembed`.
+    "DEFAULT_RECIPE": os.environ.get("CASEBOUND_DEFAULT_RECIPE", "Dlib+mirror"),
+    # Enrolled photos are kept (re-encoded, no metadata) for a future recipe, at most this size.
+    "SOURCE_PHOTO_MAX_SIDE": int(os.environ.get("CASEBOUND_SOURCE_PHOTO_MAX_SIDE", 1024)),
+    # A re-embedding job commits its progress every this many faces.
+    "REEMBED_BATCH": int(os.environ.get("CASEBOUND_REEMBED_BATCH", 50)),
 }
 
 # JSON lines with the request id (portal/logs.py); CASEBOUND_LOG_FORMAT=console for readable lines.

@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.recipes import Recipe, recipe_get
 from portal.weights import ensure_weights
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -32,8 +33,8 @@ CHIP_PADDING = 0.25
 # Detection runs on a copy no larger than this: faces in bigger photos are still >100 px wide,
 # and detection time grows with pixels.
 DETECT_MAX_SIDE = 1600
-# The embedding recipe, stored with every face: DeepFace's Dlib model, mirror-averaged. Faces made
-# by another recipe are never compared with this one's.
+# The default embedding recipe (portal/recipes.py): DeepFace's Dlib model, mirror-averaged. Each
+# agency has its own (Agency.face_recipe); faces made by another recipe are never compared.
 MODEL_NAME = "Dlib+mirror"
 MIN_SIDE = 64  # pixels; a face needs roughly 40 px to be found at all
 # A gallery photo whose chosen face HOG scores below this gets its box from the CNN detector,
@@ -206,30 +207,42 @@ def _choose(rects: list[Any], shape: tuple[int, ...], pick: Pick) -> int:
                + (rects[i].center().y - cy) ** 2)
 
 
-def _represent(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
+def _represent(chip: NDArray[np.uint8], deepface_model: str) -> NDArray[np.float32]:
     bgr = np.ascontiguousarray(chip[:, :, ::-1])
-    result = models().represent(bgr, model_name="Dlib", detector_backend="skip",
+    result = models().represent(bgr, model_name=deepface_model, detector_backend="skip",
                                 enforce_detection=False, align=False)
     return np.asarray(result[0]["embedding"], dtype=np.float32)
 
 
-def embed_chip(chip: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """The L2-normalised embedding of an aligned 150x150 RGB chip.
+def embed_chip(chip: NDArray[np.uint8], recipe: Recipe | None = None) -> NDArray[np.float32]:
+    """The L2-normalised embedding of an aligned RGB chip under a recipe (default: MODEL_NAME).
 
-    The chip and its mirror image are both embedded and averaged: on LFW's dev test pairs this
-    lifted verification accuracy from 0.984 to 0.987 for twice the embedding time (docs/accuracy).
+    `Dlib+mirror` embeds the chip and its mirror image and averages them: on LFW's dev test pairs
+    this lifted verification accuracy from 0.984 to 0.987 for twice the embedding time.
     """
-    vector = _represent(chip) + _represent(np.ascontiguousarray(chip[:, ::-1]))
+    recipe = recipe or recipe_get(MODEL_NAME)
+    vector = _represent(chip, recipe.deepface_model)
+    if recipe.mirror:
+        vector = vector + _represent(np.ascontiguousarray(chip[:, ::-1]), recipe.deepface_model)
     return vector / np.linalg.norm(vector)
 
 
+def _align(m: FaceModels, rgb: NDArray[np.uint8], rect: Any, size: int,
+           padding: float) -> NDArray[np.uint8]:
+    return np.asarray(m.dlib.get_face_chip(rgb, m.landmarks(rgb, rect), size=size,
+                                           padding=padding), dtype=np.uint8)
+
+
 def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
-            thorough: bool = False) -> FaceResult | None:
+            thorough: bool = False, recipe: Recipe | None = None) -> FaceResult | None:
     """Detect, align and embed one face of an RGB photo; None when no face is found.
 
     `thorough` is for gallery photos (enrollment, opt-outs): the CNN detector redraws the box when
     HOG is unsure of it. Probes keep the fast path: they gain nothing from it (docs/benchmarks.md).
+    The chip returned is always the stored 150x150 one; a recipe that wants another geometry
+    gets its own chip aligned for the embedding.
     """
+    recipe = recipe or recipe_get(MODEL_NAME)
     m = models()
     timings: dict[str, float] = {}
     with m.lock:
@@ -241,17 +254,34 @@ def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
         index = _choose(rects, rgb.shape, pick)
         rect = rects[index]
         started = time.perf_counter()
-        chip = m.dlib.get_face_chip(rgb, m.landmarks(rgb, rect), size=CHIP_SIZE,
-                                    padding=CHIP_PADDING)
+        chip = _align(m, rgb, rect, CHIP_SIZE, CHIP_PADDING)
+        own = chip if recipe.embeds_stored_chip else _align(m, rgb, rect, recipe.chip_size,
+                                                            recipe.chip_padding)
         timings["align"] = time.perf_counter() - started
         started = time.perf_counter()
-        embedding = embed_chip(chip)
+        embedding = embed_chip(own, recipe)
         timings["embed"] = time.perf_counter() - started
     box = {"x": max(0, rect.left()), "y": max(0, rect.top()),
            "width": rect.width(), "height": rect.height()}
-    return FaceResult(embedding=embedding, chip=np.asarray(chip, dtype=np.uint8), box=box,
+    return FaceResult(embedding=embedding, chip=chip, box=box,
                       quality=round(scores[index], 4), detector=detector,
                       faces_found=len(rects), timings=timings)
+
+
+def embed_for(recipe: Recipe, chip: NDArray[np.uint8],
+              source: NDArray[np.uint8] | None) -> NDArray[np.float32]:
+    """A stored face's vector under a recipe: from its 150x150 chip when the recipe takes that
+    chip, else from its source photo (detected and aligned again, the recipe's own way)."""
+    if recipe.embeds_stored_chip:
+        with models().lock:
+            return embed_chip(chip, recipe)
+    if source is None:
+        raise ImageRejected("source_photo_missing", f"The recipe {recipe.name} needs the enrolled "
+                            "photo, which was not kept for this face.", status=409)
+    face = analyze(source, Pick.LARGEST, thorough=True, recipe=recipe)
+    if face is None:
+        raise ImageRejected("no_face", "No face was found again in the kept photo.", status=422)
+    return face.embedding
 
 
 def encode_jpeg(rgb: NDArray[np.uint8], max_side: int | None = None, quality: int = 90) -> bytes:

@@ -116,10 +116,11 @@ def agency_index_drop(agency_id: int) -> None:
         cursor.execute(_drop_sql(index_name(agency_id)))
 
 
-def indexes_maintain(*, model_name: str) -> list[str]:
-    """Give every agency that has grown large enough a current graph of its own. Run daily by beat."""
+def indexes_maintain() -> list[str]:
+    """Give every agency that has grown large enough a current graph of its own, for its own
+    recipe. Run daily by beat."""
     return [agency.slug for agency in Agency.objects.all()
-            if agency_index_ensure(agency, model_name=model_name)]
+            if agency_index_ensure(agency, model_name=agency.face_recipe)]
 
 
 @contextlib.contextmanager

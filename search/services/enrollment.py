@@ -11,12 +11,15 @@ from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
+from portal.config import setting
 from portal.errors import ServiceError
+from portal.recipes import Recipe, recipe_get
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
-from search.models import OPT_OUT_BASES, Face, Gallery, LegalBasis, Subject
+from search.models import ACTIVE_REEMBED, OPT_OUT_BASES, Face, Gallery, LegalBasis, ReembedJob, Subject
 from search.services.files import jpeg_file
 from search.services.privacy import ensure_not_suppressed
+from search.services.reembed import recipe_held, recipe_of
 
 
 @transaction.atomic
@@ -72,17 +75,54 @@ def face_enroll(*, gallery: Gallery, subject_reference: str, image: bytes, actor
                                                           source_sha256=digest).exists():
         raise _already_enrolled(gallery)  # before the model runs: re-runs of a folder are cheap
     rgb = pipeline.decode(image)
-    face = pipeline.analyze(rgb, pick=Pick.LARGEST, thorough=True)
-    if face is None:
-        raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
-                            "photo in which the face is at least 80 pixels wide.", status=422)
-    ensure_not_suppressed(gallery=gallery, embedding=face.embedding.tolist(), actor=actor)
-    try:
-        return _face_store(gallery, reference, display_name, face, digest, provenance, actor)
-    except IntegrityError as exc:  # the same photo, enrolled by a concurrent request
-        if "face_photo_once_per_gallery" in str(exc):
-            raise _already_enrolled(gallery) from None
-        raise
+    for _ in range(2):  # once more if a re-embedding job switched the agency's recipe meanwhile
+        enrolling = _Enrolling.of(gallery, rgb)
+        ensure_not_suppressed(gallery=gallery, embedding=enrolling.face.embedding.tolist(),
+                              model_name=enrolling.recipe.name, actor=actor)
+        try:
+            return _face_store(gallery, reference, display_name, enrolling, digest, provenance,
+                               actor)
+        except _RecipeMoved:
+            continue
+        except IntegrityError as exc:  # the same photo, enrolled by a concurrent request
+            if "face_photo_once_per_gallery" in str(exc):
+                raise _already_enrolled(gallery) from None
+            raise
+    raise ServiceError("recipe_changed", "The agency's face model changed twice while this photo "
+                       "was enrolled. Enroll it again.", status=409)
+
+
+class _RecipeMoved(Exception):
+    """The agency's recipe changed between embedding a photo and storing it."""
+
+
+class _Enrolling:
+    """A photo analysed under the agency's recipe, and under a running job's target recipe."""
+
+    def __init__(self, rgb: Any, recipe: Recipe, face: pipeline.FaceResult,
+                 pending: tuple[str, Any] | None) -> None:
+        self.rgb, self.recipe, self.face, self.pending = rgb, recipe, face, pending
+
+    @classmethod
+    def of(cls, gallery: Gallery, rgb: Any) -> _Enrolling:
+        recipe = recipe_get(recipe_of(gallery.agency_id))
+        face = pipeline.analyze(rgb, pick=Pick.LARGEST, thorough=True, recipe=recipe)
+        if face is None:
+            raise ImageRejected("no_face", "No face was found in this photo. Use a clear, frontal "
+                                "photo in which the face is at least 80 pixels wide.", status=422)
+        job = ReembedJob.objects.for_agency(gallery.agency).filter(status__in=ACTIVE_REEMBED).first()
+        pending = None
+        if job is not None:  # a face enrolled during a re-embedding gets the new vector too
+            target = recipe_get(job.to_recipe)
+            pending = (target.name, pipeline.embed_for(target, face.chip, rgb).tolist())
+        return cls(rgb, recipe, face, pending)
+
+
+def _recipe_still(gallery: Gallery, enrolling: _Enrolling) -> None:
+    """Hold the agency row (shared) until the face commits: a job's switch waits for it, and a
+    switch that committed first sends the photo round again."""
+    if recipe_held(gallery.agency_id) != enrolling.recipe.name:
+        raise _RecipeMoved
 
 
 def _already_enrolled(gallery: Gallery) -> ServiceError:
@@ -90,14 +130,20 @@ def _already_enrolled(gallery: Gallery) -> ServiceError:
                         status=409)
 
 
-def _face_store(gallery: Gallery, reference: str, display_name: str, face: pipeline.FaceResult,
+def _face_store(gallery: Gallery, reference: str, display_name: str, enrolling: _Enrolling,
                 digest: str, provenance: str, actor: Any) -> Face:
+    face = enrolling.face
     with transaction.atomic():
+        _recipe_still(gallery, enrolling)
         subject = _subject_for(gallery, reference, display_name.strip())
+        pending = _pending_now(gallery, enrolling)
         enrolled = Face.objects.create(
             agency=gallery.agency, gallery=gallery, subject=subject,
             image=jpeg_file(pipeline.encode_jpeg(face.chip)),
-            embedding=face.embedding.tolist(), model_name=pipeline.MODEL_NAME,
+            source_image=jpeg_file(pipeline.encode_jpeg(
+                enrolling.rgb, max_side=int(setting("SOURCE_PHOTO_MAX_SIDE")))),
+            embedding=face.embedding.tolist(), model_name=enrolling.recipe.name,
+            embedding_next=pending,
             detector=face.detector, box=face.box, quality=face.quality,
             provenance=provenance or gallery.source, source_sha256=digest,
             enrolled_by=actor if getattr(actor, "pk", None) else None,
@@ -107,3 +153,14 @@ def _face_store(gallery: Gallery, reference: str, display_name: str, face: pipel
                      details={"gallery_id": gallery.pk, "subject_reference": reference,
                               "provenance": enrolled.provenance})
         return enrolled
+
+
+def _pending_now(gallery: Gallery, enrolling: _Enrolling) -> Any:
+    """The new-recipe vector, if the job it was made for is still the agency's active one; else
+    none, and the job embeds this face itself."""
+    if enrolling.pending is None:
+        return None
+    target, vector = enrolling.pending
+    active = ReembedJob.objects.for_agency(gallery.agency).filter(status__in=ACTIVE_REEMBED,
+                                                                  to_recipe=target)
+    return vector if active.exists() else None

@@ -16,7 +16,8 @@ from search.models import Candidate, Face, Subject
 
 
 def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], int]:
-    """Delete faces with their image files; keep past candidates, redacted with `reason`.
+    """Delete faces with their image files (chip and kept photo); keep past candidates, redacted
+    with `reason`.
 
     Returns the faces removed per agency id and the number of candidates redacted. Subjects
     left without any face are deleted too: a name with no face has no purpose here.
@@ -25,7 +26,7 @@ def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], i
     ids = [face.pk for face in doomed]
     redacted = Candidate.objects.filter(face_id__in=ids).update(face=None, redacted=reason)
     subjects = {face.subject_id for face in doomed}
-    files = [face.image for face in doomed]
+    files = [file for face in doomed for file in (face.image, face.source_image)]
     Face.all_objects.filter(pk__in=ids).delete()  # soft-removed faces too
     Subject.objects.filter(pk__in=subjects, faces__isnull=True).delete()
     transaction.on_commit(lambda: _delete_files(files))  # only once the rows are surely gone

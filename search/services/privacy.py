@@ -21,6 +21,8 @@ from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for, ensure_operator
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.recipes import registered
+from portal.weights import recipe_installed
 from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
@@ -136,6 +138,24 @@ def _close(request: OptOutRequest, actor: Any, status: str, reason: str) -> None
         transaction.on_commit(lambda: photo.storage.delete(photo.name))
 
 
+def optout_vectors(request: OptOutRequest) -> dict[str, list[float]]:
+    """The request's face under every registered recipe that takes the stored chip and whose
+    weights are installed; the request's own recipe from its stored embedding.
+
+    Suppressions keep only a vector, so they are made under every recipe before the photo goes:
+    an agency that later moves to one of these recipes stays covered (docs/architecture.md).
+    """
+    vectors = {request.model_name: list(request.embedding)} if request.embedding is not None else {}
+    if not request.photo:
+        return vectors
+    with request.photo.open("rb") as handle:
+        chip = pipeline.decode(handle.read())
+    for recipe in registered().values():
+        if recipe.name not in vectors and recipe.embeds_stored_chip and recipe_installed(recipe):
+            vectors[recipe.name] = pipeline.embed_for(recipe, chip, None).tolist()
+    return vectors
+
+
 def _honouring(faces: QuerySet[Face]) -> QuerySet[Face]:
     """Only faces in galleries whose purpose lets an opt-out touch them (see OPT_OUT_BASES)."""
     return faces.filter(gallery__honours_opt_outs=True, gallery__legal_basis__in=OPT_OUT_BASES)
@@ -148,13 +168,15 @@ def optout_consult(*, request: OptOutRequest, actor: Any) -> OptOutRequest:
     """
     _require_operator(actor)
     deadline = timezone.now() + timedelta(days=int(setting("OPT_OUT_OBJECTION_DAYS")))
+    vectors = optout_vectors(request)  # the model runs before any row is locked
     with transaction.atomic():
         locked = _lock(request, OptOutStatus.PENDING)
-        matches = faces_like(_honouring(Face.objects.all()), list(locked.embedding),
-                             model_name=locked.model_name, min_similarity=_strict())
         per_agency: dict[int, list[int]] = defaultdict(list)
-        for face_id, agency_id in matches.values_list("pk", "agency_id"):
-            per_agency[agency_id].append(face_id)
+        for recipe, vector in vectors.items():  # each agency's faces under its own recipe
+            matches = faces_like(_honouring(Face.objects.all()), vector, model_name=recipe,
+                                 min_similarity=_strict())
+            for face_id, agency_id in matches.values_list("pk", "agency_id"):
+                per_agency[agency_id].append(face_id)
         locked.status, locked.objection_deadline = OptOutStatus.CONSULTING, deadline
         locked.save()
         for agency in Agency.objects.filter(pk__in=per_agency):
@@ -223,6 +245,7 @@ def optout_approve(*, request: OptOutRequest, actor: Any, reason: str = "") -> O
     suppress the face from future enrollment in galleries that honour opt-outs."""
     _require_operator(actor)
     now = timezone.now()
+    vectors = optout_vectors(request)
     with transaction.atomic():
         locked = _lock(request, OptOutStatus.CONSULTING)
         consultations = list(locked.consultations.select_for_update().select_related("agency"))
@@ -232,8 +255,9 @@ def optout_approve(*, request: OptOutRequest, actor: Any, reason: str = "") -> O
                                "that, or once every agency has answered.", status=409)
         per_agency = {c.agency_id: _apply_answer(c, locked, now) for c in consultations}
         objected = [c.agency_id for c in consultations if c.answer == AgencyAnswer.OBJECTED]
-        Suppression.objects.create(embedding=list(locked.embedding), model_name=locked.model_name,
-                                   request=locked, exempt_agency_ids=objected)
+        Suppression.objects.bulk_create(  # one per recipe: the photo is deleted below
+            Suppression(embedding=vector, model_name=recipe, request=locked,
+                        exempt_agency_ids=objected) for recipe, vector in vectors.items())
         locked.faces_removed = sum(per_agency.values())
         _close(locked, actor, OptOutStatus.APPROVED, reason)
         audit_record(action=AuditAction.OPT_OUT_DECIDED, agency=None, actor=actor, obj=locked,
@@ -317,13 +341,15 @@ def _notify(request: OptOutRequest) -> None:
               from_email=None, recipient_list=[request.email], fail_silently=True)
 
 
-def ensure_not_suppressed(*, gallery: Gallery, embedding: Any, actor: Any) -> None:
-    """Refuse to enroll, in a gallery honouring opt-outs, a face that has opted out."""
+def ensure_not_suppressed(*, gallery: Gallery, embedding: Any, model_name: str,
+                          actor: Any) -> None:
+    """Refuse to enroll, in a gallery honouring opt-outs, a face that has opted out (compared with
+    the suppressions made under the same recipe as the face's embedding)."""
     if not gallery.opt_outs_apply:  # a warrant or arrest gallery is never suppressed
         return
-    suppressed = (Suppression.objects.filter(model_name=pipeline.MODEL_NAME)
+    suppressed = (Suppression.objects.filter(model_name=model_name)
                   .exclude(exempt_agency_ids__contains=[gallery.agency_id]))
-    if faces_like(suppressed, embedding, model_name=pipeline.MODEL_NAME,  # type: ignore[arg-type]
+    if faces_like(suppressed, embedding, model_name=model_name,  # type: ignore[arg-type]
                   min_similarity=_strict()).exists():
         audit_record(action=AuditAction.ENROLLMENT_SUPPRESSED, agency=gallery.agency, actor=actor,
                      obj=gallery, outcome=AuditOutcome.REFUSED, actor_name="" if actor else "system")
@@ -345,8 +371,8 @@ def subject_erase(*, subject: Subject, actor: Any, order_reference: str,
         agency_faces = Face.all_objects.for_agency(subject.agency)
         own = agency_faces.filter(subject=subject)
         doomed_ids = set(own.values_list("pk", flat=True))
-        for embedding in own.values_list("embedding", flat=True):
-            doomed_ids |= set(faces_like(agency_faces, embedding, model_name=pipeline.MODEL_NAME,
+        for embedding, recipe in own.values_list("embedding", "model_name"):
+            doomed_ids |= set(faces_like(agency_faces, embedding, model_name=recipe,
                                          min_similarity=_strict()).values_list("pk", flat=True))
         per_agency, redacted = faces_remove(agency_faces.filter(pk__in=doomed_ids),
                                             reason=f"Removed by order {order_reference}")

@@ -27,14 +27,16 @@ from agencies.billing.metering import meter_search
 from portal import metrics
 from portal.config import setting
 from portal.errors import ServiceError
+from portal.recipes import recipe_get
 from portal.workers import live_workers, worker_identity
 from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import Pick
-from search.models import Candidate, Case, Search, SearchStatus
+from search.models import Candidate, Case, Face, Search, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
+from search.services.reembed import recipe_held, recipe_of
 
 logger = logging.getLogger(__name__)
 # Database errors that pass: the search goes back to the queue and the task retries it.
@@ -173,28 +175,58 @@ def search_run(*, search_id: int) -> None:
     with search.probe.open("rb") as handle:
         rgb = pipeline.decode(handle.read())
     decode_seconds = time.perf_counter() - started
-    face = pipeline.analyze(rgb, pick=Pick.LARGEST)
-    if face is None:
-        with transaction.atomic():
-            _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
-                    error="No face was found in the probe photo. Try a clearer, more frontal photo.",
-                    timings={"decode": decode_seconds})
-            meter_search(search)
-        return
-    _store_candidates(search, face, decode_seconds)
+    for _ in range(2):  # once more if the agency moved to another recipe while this run worked
+        recipe = recipe_get(recipe_of(search.agency_id))
+        face = pipeline.analyze(rgb, pick=Pick.LARGEST, recipe=recipe)
+        if face is None:
+            with transaction.atomic():
+                _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
+                        error="No face was found in the probe photo. Try a clearer, more frontal "
+                              "photo.", timings={"decode": decode_seconds})
+                meter_search(search)
+            return
+        if _store_candidates(search, face, decode_seconds, recipe.name):
+            return
+    search_fail(search_id=search.pk, code="recipe_changed", message="Your agency's face model "
+                "changed twice while this search ran. Run the search again.")
 
 
-def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float) -> None:
+def _recipe_holds(search: Search, recipe: str) -> bool:
+    """Lock the agency row (shared) and check its recipe is the one the probe was embedded with:
+    a re-embedding switch then waits for this search's results, or has already committed."""
+    current = recipe_held(search.agency_id)
+    if current != recipe:
+        logger.info("search %s: the agency moved from %s to %s meanwhile; running it again",
+                    search.pk, recipe, current)
+    return current == recipe
+
+
+def _faces_of_another_recipe(search: Search, recipe: str) -> bool:
+    """Faces the agency's recipe cannot see: only a hand-made change (the database owner, not a
+    re-embedding job) leaves them; an empty result must not then read as "no match"."""
+    return Face.objects.for_agency(search.agency).exclude(model_name=recipe).exists()
+
+
+def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float,
+                      recipe: str) -> bool:
+    """Rank and store; False (nothing stored) when the agency's recipe changed meanwhile."""
     policy = search.policy or policy_of(search.agency).snapshot()
     started = time.perf_counter()
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
-                                      model_name=pipeline.MODEL_NAME, limit=int(policy["max_candidates"]))
+                                      model_name=recipe, limit=int(policy["max_candidates"]))
     query_seconds = time.perf_counter() - started
     threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
+        if not _recipe_holds(search, recipe):
+            return False
+        if not nearest and _faces_of_another_recipe(search, recipe):
+            _finish(search, SearchStatus.FAILED, error_code="recipe_mismatch", error=(
+                "Your agency's faces were made by another face model than the one it is set to "
+                "use, so none could be compared. Tell the operator; the search was not billed."))
+            return True
         if not _still_ours(search) or not _still_authorized(search):
-            return
+            return True
         shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
         Candidate.objects.bulk_create(
             Candidate(agency=search.agency, search=search, face=f, subject=f.subject,
@@ -204,9 +236,10 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                    "store": time.perf_counter() - started}
         _finish(search, SearchStatus.DONE, faces_found=face.faces_found, probe_box=face.box,
                 probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
-                model_name=pipeline.MODEL_NAME, threshold=threshold,
+                model_name=recipe, threshold=threshold,
                 timings={k: round(v, 4) for k, v in timings.items()})
         meter_search(search)  # billed once, even if this task runs again
+    return True
 
 
 def _still_authorized(search: Search) -> bool:
