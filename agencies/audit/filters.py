@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
+from portal.listing import SortFilter
 
 
 class AuditFilterForm(forms.Form):
@@ -35,6 +36,9 @@ class AuditEventFilter(django_filters.FilterSet):
                                           widget=forms.DateInput(attrs={"type": "date"}))
     date_to = django_filters.DateFilter(field_name="at", lookup_expr="date__lte", label="To (UTC)",
                                         widget=forms.DateInput(attrs={"type": "date"}))
+    # The sequence orders the chain; equal times (one request's events) keep that order.
+    sort = SortFilter(fields=(("seq", "seq"), ("actor_name", "who"), ("action", "action")),
+                      default="-seq")
 
     class Meta:
         model = AuditEvent
