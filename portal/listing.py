@@ -27,6 +27,7 @@ class SortFilter(django_filters.OrderingFilter):
     def __init__(self, *, default: str, **kwargs: Any) -> None:
         self.default = default
         kwargs.setdefault("label", "Sort by")
+        kwargs.setdefault("empty_label", "Default order")
         kwargs.setdefault("error_messages", {
             "invalid_choice": "%(value)s is not a column to sort by: use one of the column headers."})
         super().__init__(**kwargs)

@@ -4,9 +4,19 @@ that `?status=approved&sort=-opened` means the same in both."""
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q, QuerySet
 
 from portal.listing import SortFilter
-from search.models import Case, CaseStatus, Gallery, LegalBasis, OffenceCategory, Search, SearchStatus
+from search.models import (
+    Case,
+    CaseStatus,
+    Gallery,
+    LegalBasis,
+    OffenceCategory,
+    Search,
+    SearchStatus,
+    Subject,
+)
 
 
 def _choice(choices: list[tuple[str, str]], label: str) -> django_filters.ChoiceFilter:
@@ -56,3 +66,18 @@ class GalleryFilter(django_filters.FilterSet):
     class Meta:
         model = Gallery
         fields: list[str] = []
+
+
+class SubjectFilter(django_filters.FilterSet):
+    """The subjects of one gallery page: found by reference or name, sorted by either."""
+
+    q = django_filters.CharFilter(method="filter_q", label="Reference or name contains")
+    sort = SortFilter(fields=(("reference", "reference"), ("display_name", "name"),
+                              ("created_at", "enrolled")), default="reference")
+
+    class Meta:
+        model = Subject
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[Subject], name: str, value: str) -> QuerySet[Subject]:
+        return queryset.filter(Q(reference__icontains=value) | Q(display_name__icontains=value))

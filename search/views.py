@@ -34,7 +34,7 @@ from portal.errors import NotFound, ServiceError
 from portal.http import private_download
 from portal.listing import Listing, listing
 from search import selectors
-from search.filters import CaseFilter, GalleryFilter, SearchFilter
+from search.filters import CaseFilter, GalleryFilter, SearchFilter, SubjectFilter
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
 from search.models import ReviewDecision
 from search.reports import disclosure_response
@@ -327,9 +327,9 @@ def gallery_detail(request: MemberRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Face enrolled for {face.subject}.")
             return redirect("gallery-detail", pk=gallery.pk)
-    subjects = selectors.subject_list(gallery=gallery).prefetch_related("faces")
-    return render(request, "search/gallery_detail.html",
-                  {"gallery": gallery, "subjects": subjects, "form": form})
+    subjects = listing(request, SubjectFilter,
+                       selectors.subject_list(gallery=gallery).prefetch_related("faces"), [])
+    return _list_page(request, "search/gallery_detail.html", subjects, gallery=gallery, form=form)
 
 
 def _image_response(field: Any) -> FileResponse:

@@ -13,9 +13,18 @@ import pytest
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import Role
-from search.models import Candidate, CaseStatus, LegalBasis, OffenceCategory, Search, SearchStatus
+from search.models import (
+    Candidate,
+    CaseStatus,
+    Face,
+    LegalBasis,
+    OffenceCategory,
+    Search,
+    SearchStatus,
+    Subject,
+)
 from tests.factories import PASSWORD, CaseFactory, GalleryFactory, assigned_case, member
-from tests.fixtures import api_client, sign_in, web_client
+from tests.fixtures import api_client, enroll_people, sign_in, web_client
 
 
 def _case_numbers(page: str) -> list[str]:
@@ -255,3 +264,23 @@ def test_the_cases_list_fits_a_phone_and_a_laptop_without_page_scroll(cast, page
         page.get_by_role("link", name="Page 2").click()
         assert "status=approved" in page.url and "page=2" in page.url
         assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+
+
+def test_a_gallerys_subjects_come_in_pages_and_are_found_by_name(cast) -> None:
+    gallery = GalleryFactory(agency=cast.agency, name="North bookings")
+    enroll_people(gallery, count=1)  # one real face; the rest share its file (no model run)
+    face = Face.objects.filter(gallery=gallery).first()
+    for n in range(27):
+        subject = Subject.objects.create(agency=cast.agency, gallery=gallery,
+                                         reference=f"R-{n:03d}", display_name=f"Person {n}")
+        face.pk, face.subject, face.source_sha256 = None, subject, ""  # a copy of the real face
+        face.save(force_insert=True)
+    assert "Subjects (28)" in _page(cast.admin, f"/galleries/{gallery.pk}/")[1]
+    status, first = _page(cast.admin, f"/galleries/{gallery.pk}/", q="R-0", sort="-reference")
+    references = re.findall(r"<li><strong>([^<]+)</strong>", first)
+    assert status == 200 and len(references) == 25 and references[:2] == ["R-026", "R-025"]
+    assert "q=R-0&amp;sort=-reference&amp;page=2" in first
+    _, found = _page(cast.admin, f"/galleries/{gallery.pk}/", q="person 7")
+    assert re.findall(r"<li><strong>([^<]+)</strong>", found) == ["R-007"]
+    status, wrong = _page(cast.admin, f"/galleries/{gallery.pk}/", sort="embedding")
+    assert status == 400 and "not a column to sort by" in wrong
