@@ -24,7 +24,7 @@ from search.models import (
     Subject,
 )
 from tests.factories import PASSWORD, CaseFactory, GalleryFactory, assigned_case, member
-from tests.fixtures import api_client, enroll_people, sign_in, web_client
+from tests.fixtures import ARTIFACTS, api_client, enroll_people, sign_in, web_client
 
 
 def _case_numbers(page: str) -> list[str]:
@@ -110,6 +110,7 @@ def test_no_list_shows_another_agencys_cases(cast, many_cases) -> None:
 
 def _more_searches(like: Search, count: int, **fields: Any) -> list[Search]:
     """Rows that reuse a real search's probe files: no model run is needed to list them."""
+    like.refresh_from_db()  # the fixture's object predates the run that stored the aligned face
     case = fields.get("case", like.case)
     return [Search.objects.create(agency=case.agency, case=case,
                                   requested_by=fields.get("user", like.requested_by),
@@ -251,20 +252,30 @@ def test_list_pages_show_iso_dates_and_name_the_time_zone_once(cast) -> None:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_cases_list_fits_a_phone_and_a_laptop_without_page_scroll(cast, page) -> None:
+def test_lists_fit_a_phone_and_a_laptop_without_page_scroll(cast, search, page) -> None:
     for n in range(30):
         CaseFactory(agency=cast.agency, opened_by=cast.officer,
                     case_number=f"2026-LONG-CASE-NUMBER-{n:04d}")
+    _more_searches(search, 26)
     sign_in(page, "alice", PASSWORD)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1366, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
-        page.goto("/cases/?status=approved&sort=-case")
-        assert page.get_by_role("navigation", name="Pages of cases").is_visible()
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
-        page.get_by_role("link", name="Page 2").click()
-        assert "status=approved" in page.url and "page=2" in page.url
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
-
+        for url, pages_of in (("/cases/?status=approved&sort=-case", "cases"),
+                              ("/searches/?status=done", "searches")):
+            page.goto(url)
+            assert page.get_by_role("navigation", name=f"Pages of {pages_of}").is_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+            page.wait_for_load_state("networkidle")  # the thumbnails, before the screenshot
+            page.screenshot(path=str(ARTIFACTS / f"list-{pages_of}-{width}.png"), full_page=True)
+            page.get_by_role("link", name="Page 2").click()
+            assert "status=" in page.url and "page=2" in page.url
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+        # The first thumbnail loaded: the access-checked image answered the signed-in officer.
+        page.goto("/searches/?status=done")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.querySelector('img.probe-thumb').naturalWidth") > 0
+    page.wait_for_load_state("networkidle")  # no image request still running at teardown
 
 def test_a_gallerys_subjects_come_in_pages_and_are_found_by_name(cast) -> None:
     gallery = GalleryFactory(agency=cast.agency, name="North bookings")
