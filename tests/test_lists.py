@@ -241,9 +241,12 @@ def test_list_pages_show_iso_dates_and_name_the_time_zone_once(cast) -> None:
     case.save(update_fields=["created_at"])
     for user, url in ((cast.officer, "/cases/"), (cast.officer, "/searches/"),
                       (cast.auditor, "/audit/"), (cast.admin, "/people/"),
-                      (cast.officer, f"/cases/{case.pk}/")):
+                      (cast.officer, f"/cases/{case.pk}/"), (cast.officer, "/"),
+                      (cast.admin, "/policy/"),
+                      (cast.supervisor, "/reviews/"), (cast.admin, "/opt-out-reviews/")):
         _, page = _page(user, url)
         assert page.count("Dates and times are in UTC") == 1, url
+        assert not re.search(r"\d\d:\d\d(:\d\d)? UTC", page), url  # said once, not per date
     _, cases = _page(cast.officer, "/cases/")
     assert '<time datetime="2026-11-30T14:05:09+00:00">2026-11-30 14:05</time>' in cases
 
