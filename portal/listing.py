@@ -7,6 +7,7 @@ never a filter silently dropped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +51,14 @@ class ListFilters(viewsets.GenericViewSet[Any]):
 
 @dataclass(frozen=True)
 class Column:
-    """A table header: sortable when it has a `key` (the public name in `?sort=`)."""
+    """A table header: sortable when it has a `key` (the public name in `?sort=`); a `numeric`
+    one is aligned right, like its figures."""
 
     label: str
     key: str = ""
     aria_sort: str = ""  # "ascending" or "descending" on the column the rows are sorted by
     url: str = ""  # sorts by this column, the other way round when it already sorts
+    numeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,30 +75,33 @@ class Listing:
 
 
 def listing(request: HttpRequest, filterset: type[django_filters.FilterSet],
-            queryset: QuerySet[Any], columns: list[tuple[str, str]], **kwargs: Any) -> Listing:
-    """The page of `queryset` that the request asks for, filtered and sorted as it asks."""
+            queryset: QuerySet[Any], columns: Sequence[tuple[Any, ...]],
+            **kwargs: Any) -> Listing:
+    """The page of `queryset` that the request asks for, filtered and sorted as it asks.
+    `columns` are (label, sort key or "", numeric=False) in the table's order."""
     rows = filterset(request.GET, queryset=queryset, request=request, **kwargs)
     chosen = rows.qs if rows.is_valid() else queryset.none()  # the errors are shown instead
     # get_page: a page number past the end shows the last page, a non-number the first.
     page = Paginator(chosen, PAGE_SIZE).get_page(request.GET.get("page"))
     current = rows.form.cleaned_data.get("sort") if rows.is_valid() else None
     sort = (current or [rows.filters["sort"].default])[0]
-    return Listing(filter=rows, page=page, columns=[_column(request.GET, label, key, sort)
-                                                    for label, key in columns],
+    return Listing(filter=rows, page=page, columns=[_column(request.GET, sort, *column)
+                                                    for column in columns],
                    query=_without(request.GET, "page"), page_numbers=_page_numbers(page))
 
 
-def _column(query: QueryDict, label: str, key: str, sort: str) -> Column:
+def _column(query: QueryDict, sort: str, label: str, key: str, numeric: bool = False) -> Column:
     if not key:
-        return Column(label)
+        return Column(label, numeric=numeric)
     params = query.copy()
     params.pop("page", None)
     if sort.lstrip("-") != key:
         params["sort"] = key
-        return Column(label, key, url=f"?{params.urlencode()}")
+        return Column(label, key, url=f"?{params.urlencode()}", numeric=numeric)
     descending = sort.startswith("-")
     params["sort"] = key if descending else f"-{key}"
-    return Column(label, key, "descending" if descending else "ascending", f"?{params.urlencode()}")
+    return Column(label, key, "descending" if descending else "ascending", f"?{params.urlencode()}",
+                  numeric)
 
 
 def _without(query: QueryDict, name: str) -> str:

@@ -87,7 +87,7 @@ def review_queue(request: MemberRequest) -> HttpResponse:
 CASE_COLUMNS = [("Case", "case"), ("Offence", "offence"), ("Status", "status"),
                 ("Opened by", "opened_by"), ("Opened", "opened")]
 SEARCH_COLUMNS = [("Probe", ""), ("Search", ""), ("Case", "case"), ("Status", "status"),
-                  ("Candidates", "candidates"), ("By", "requested_by"), ("Started", "started")]
+                  ("Candidates", "candidates", True), ("By", "requested_by"), ("Started", "started")]
 GALLERY_COLUMNS = [("Gallery", "name"), ("Legal basis", "legal_basis"), ("Source", ""),
                    ("Subjects", "subjects"), ("Faces", "faces")]
 

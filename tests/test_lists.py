@@ -131,6 +131,7 @@ def test_a_search_row_shows_its_probe_thumbnail_candidate_count_and_status_tag(c
     assert f'src="/images/searches/{search.pk}/face/"' in row and 'alt="Face searched for' in row
     assert f'<td class="num">{candidates}</td>' in row
     assert '<span class="usa-tag status status-done">Done</span>' in row
+    assert '<th scope="col" class="num"><a class="sort-link" href="?sort=candidates">Candidates' in page
     # The thumbnail is the access-checked probe image: served to alice and audited ...
     seen = AuditEvent.objects.filter(action=AuditAction.IMAGE_VIEWED).count()
     assert web_client(cast.officer).get(f"/images/searches/{search.pk}/face/").status_code == 200
@@ -150,6 +151,16 @@ def test_searches_list_only_what_the_reader_may_open(cast, search) -> None:
         assert _search_ids(_page(outsider, "/searches/")[1]) == []
         assert api_client(outsider).get("/api/v1/searches/").json()["count"] == 0
     assert len(_search_ids(_page(cast.other_officer, "/searches/")[1])) == 2
+    # Naming the other agency's case in the filter finds nothing, on the page and in the API.
+    assert _search_ids(_page(cast.other_officer, "/searches/", case_number="2026-0101")[1]) == []
+    assert api_client(cast.other_officer).get(
+        "/api/v1/searches/", {"case_number": "2026-0101"}).json()["count"] == 0
+    # A thumbnail's address is no way around the list: a colleague off the case is refused (and
+    # the refusal audited); the admin too.
+    for outsider in (colleague, cast.admin):
+        assert web_client(outsider).get(f"/images/searches/{search.pk}/face/").status_code == 403
+    assert AuditEvent.objects.filter(action=AuditAction.IMAGE_VIEWED, actor=colleague,
+                                     outcome="refused").exists()
 
 
 def test_searches_page_sort_and_filter_by_status_and_case(cast, search) -> None:
