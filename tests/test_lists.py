@@ -283,6 +283,7 @@ def test_lists_fit_a_phone_and_a_laptop_without_page_scroll(cast, search, page) 
             page.wait_for_load_state("networkidle")  # the thumbnails, before the screenshot
             page.screenshot(path=str(ARTIFACTS / f"list-{pages_of}-{width}.png"), full_page=True)
             page.get_by_role("link", name="Page 2").click()
+            page.wait_for_load_state("networkidle")  # measured once its stylesheets apply
             assert "status=" in page.url and "page=2" in page.url
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
         # The first thumbnail loaded: the access-checked image answered the signed-in officer.
@@ -290,6 +291,25 @@ def test_lists_fit_a_phone_and_a_laptop_without_page_scroll(cast, search, page) 
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.querySelector('img.probe-thumb').naturalWidth") > 0
     page.wait_for_load_state("networkidle")  # no image request still running at teardown
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_lists_fit_a_phone_and_a_laptop_without_page_scroll(cast, page) -> None:
+    for n in range(30):
+        member(cast.agency, Role.OFFICER, f"officer-with-a-long-username-{n:02d}")
+        audit_record(action=AuditAction.SETTINGS_CHANGED, agency=cast.agency, actor=cast.admin,
+                     details={"note": "a long detail " * 8})
+    sign_in(page, "dana", PASSWORD)
+    for width, height in ((1366, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for url, pages_of in (("/people/?role=officer", "accounts"),
+                              ("/audit/?action=settings_changed", "the audit trail")):
+            page.goto(url)
+            assert page.get_by_role("navigation", name=f"Pages of {pages_of}").is_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+            page.screenshot(path=str(ARTIFACTS / f"list-{url.split('/')[1]}-{width}.png"),
+                            full_page=True)
 
 def test_a_gallerys_subjects_come_in_pages_and_are_found_by_name(cast) -> None:
     gallery = GalleryFactory(agency=cast.agency, name="North bookings")

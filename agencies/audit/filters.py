@@ -27,8 +27,8 @@ class AuditEventFilter(django_filters.FilterSet):
 
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact",
                                       label="Officer (username)")
-    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
-    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices, empty_label="Any")
+    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices, empty_label="Any")
     case = django_filters.NumberFilter(method="filter_case", label="Case id",
                                        error_messages={"invalid": "A case id is a number."})
     case_number = django_filters.CharFilter(method="filter_case_number", label="Case number")
