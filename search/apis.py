@@ -19,8 +19,10 @@ from agencies.accounts.selectors import agency_member_get
 from agencies.audit.models import AuditAction
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.models import INVESTIGATORS, Role
+from portal.listing import ListFilters
 from portal.throttling import ScopedRateThrottle
 from search import selectors
+from search.filters import CaseFilter, GalleryFilter, SearchFilter
 from search.models import (
     Case,
     EnrollmentBatch,
@@ -58,8 +60,11 @@ from search.services.retention import retention_update
 from search.uploads import read_upload
 
 
-class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Case]):
+class CaseViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                  TenantViewSet[Case]):
     serializer_class = CaseSerializer
+    # the filter and sort of the cases page
+    filterset_class = CaseFilter
 
     def tenant_queryset(self) -> QuerySet[Case]:
         return selectors.case_list(agency=self.agency)
@@ -110,9 +115,11 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         return Response(CaseSerializer(case).data)
 
 
-class GalleryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                     TenantViewSet[Gallery]):
+class GalleryViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.CreateModelMixin, TenantViewSet[Gallery]):
     serializer_class = GallerySerializer
+    # the filter and sort of the galleries page
+    filterset_class = GalleryFilter
 
     action_roles = {"create": (Role.AGENCY_ADMIN,), "faces": (Role.AGENCY_ADMIN,),
                     "batches": (Role.AGENCY_ADMIN,)}
@@ -158,8 +165,11 @@ class BatchViewSet(mixins.RetrieveModelMixin, TenantViewSet[EnrollmentBatch]):
     action_roles = {"retrieve": (Role.AGENCY_ADMIN,)}
 
 
-class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet[Search]):
+class SearchViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                    TenantViewSet[Search]):
     serializer_class = SearchSerializer
+    # the filter and sort of the searches page
+    filterset_class = SearchFilter
 
     def get_throttles(self) -> list[Any]:
         if self.action == "create":
@@ -170,7 +180,7 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
 
     def tenant_queryset(self) -> QuerySet[Search]:
         if self.action == "list":  # only the cases this user may see; single ones answer 403
-            return selectors.searches_open_to(user=self.request.user, agency=self.agency)
+            return selectors.searches_listed(user=self.request.user, agency=self.agency)
         return selectors.search_list(agency=self.agency)
 
     def get_serializer_class(self) -> Any:

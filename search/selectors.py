@@ -127,6 +127,12 @@ def searches_open_to(*, user: Any, agency: Agency | None) -> QuerySet[Search]:
     return search_list(agency=agency).filter(case__in=cases_open_to(user=user, agency=agency))
 
 
+def searches_listed(*, user: Any, agency: Agency | None) -> QuerySet[Search]:
+    """The searches `user` may open (searches_open_to), each with its `candidate_count`."""
+    return searches_open_to(user=user, agency=agency).annotate(
+        candidate_count=_count_of(Candidate.objects.all(), search=OuterRef("pk")))
+
+
 def agency_members(*, agency: Agency | None) -> QuerySet[Any]:
     """Active users of the agency; none for no agency (not the users without a membership)."""
     members = Membership.objects.for_agency(agency).values("user_id")

@@ -175,11 +175,12 @@ class SearchSummarySerializer(serializers.ModelSerializer[Search]):
 
     case_number = serializers.CharField(source="case.case_number", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    candidate_count = serializers.IntegerField(read_only=True)  # as the searches page shows
 
     class Meta:
         model = Search
         fields = ["id", "case", "case_number", "requested_by", "status", "error_code",
-                  "faces_found", "created_at", "finished_at"]
+                  "faces_found", "candidate_count", "created_at", "finished_at"]
 
 
 class SearchQueuedSerializer(serializers.ModelSerializer[Search]):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/decide/", views.case_decide, name="case-decide"),
     path("cases/<int:pk>/searches/", views.search_new, name="search-new"),
+    path("searches/", views.search_list, name="search-list"),
     path("searches/<int:pk>/", views.search_detail, name="search-detail"),
     path("searches/<int:pk>/panel/", views.search_panel, name="search-panel"),
     path("searches/<int:pk>/candidates/<int:rank>/", compare_views.candidate_compare,

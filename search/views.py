@@ -31,7 +31,9 @@ from agencies.tenancy.selectors import has_role
 from portal.csv_export import csv_writer
 from portal.errors import NotFound, ServiceError
 from portal.http import private_download
+from portal.listing import Listing, listing
 from search import selectors
+from search.filters import CaseFilter, GalleryFilter, SearchFilter, SubjectFilter
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
 from search.models import ReviewDecision
 from search.reports import disclosure_response
@@ -81,10 +83,33 @@ def review_queue(request: MemberRequest) -> HttpResponse:
         "approvals": selectors.approvals_waiting(user=request.user, agency=agency)[:100]})
 
 
+CASE_COLUMNS = [("Case", "case"), ("Offence", "offence"), ("Status", "status"),
+                ("Opened by", "opened_by"), ("Opened", "opened")]
+SEARCH_COLUMNS = [("Probe", ""), ("Search", ""), ("Case", "case"), ("Status", "status"),
+                  ("Candidates", "candidates", True), ("By", "requested_by"), ("Started", "started")]
+GALLERY_COLUMNS = [("Gallery", "name"), ("Legal basis", "legal_basis"), ("Source", ""),
+                   ("Subjects", "subjects"), ("Faces", "faces")]
+
+
+def _list_page(request: HttpRequest, template: str, rows: Listing, **context: Any) -> HttpResponse:
+    """A list page; 400 when its filter is wrong, which the page says above the form."""
+    return render(request, template, {"listing": rows, **context},
+                  status=400 if rows.invalid else 200)
+
+
 @member_required()
 def case_list(request: MemberRequest) -> HttpResponse:
-    return render(request, "search/case_list.html",
-                  {"cases": selectors.case_list(agency=_agency(request))})
+    cases_ = selectors.case_list(agency=_agency(request))
+    return _list_page(request, "search/case_list.html",
+                      listing(request, CaseFilter, cases_, CASE_COLUMNS))
+
+
+@member_required()
+def search_list(request: MemberRequest) -> HttpResponse:
+    """The searches this user may open, with their probe thumbnail and candidate count."""
+    searches = selectors.searches_listed(user=request.user, agency=_agency(request))
+    return _list_page(request, "search/search_list.html",
+                      listing(request, SearchFilter, searches, SEARCH_COLUMNS))
 
 
 @member_required(*INVESTIGATORS)
@@ -257,7 +282,9 @@ def policy(request: MemberRequest) -> HttpResponse:
 
 @member_required()
 def gallery_list(request: MemberRequest) -> HttpResponse:
-    galleries = selectors.gallery_list_with_counts(agency=_agency(request))
+    galleries = listing(request, GalleryFilter,
+                        selectors.gallery_list_with_counts(agency=_agency(request)),
+                        GALLERY_COLUMNS)
     form = GalleryForm(request.POST or None)
     if _admin_posted(request) and form.is_valid():
         try:
@@ -268,7 +295,7 @@ def gallery_list(request: MemberRequest) -> HttpResponse:
         else:
             messages.success(request, f"Gallery {gallery.name} created.")
             return redirect("gallery-detail", pk=gallery.pk)
-    return render(request, "search/gallery_list.html", {"galleries": galleries, "form": form})
+    return _list_page(request, "search/gallery_list.html", galleries, form=form)
 
 
 @member_required()
@@ -290,9 +317,9 @@ def gallery_detail(request: MemberRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Face enrolled for {face.subject}.")
             return redirect("gallery-detail", pk=gallery.pk)
-    subjects = selectors.subject_list(gallery=gallery).prefetch_related("faces")
-    return render(request, "search/gallery_detail.html",
-                  {"gallery": gallery, "subjects": subjects, "form": form})
+    subjects = listing(request, SubjectFilter,
+                       selectors.subject_list(gallery=gallery).prefetch_related("faces"), [])
+    return _list_page(request, "search/gallery_detail.html", subjects, gallery=gallery, form=form)
 
 
 def _image_response(field: Any) -> FileResponse:

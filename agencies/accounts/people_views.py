@@ -17,6 +17,7 @@ from agencies.accounts.approvals import (
     role_request_approve,
     role_request_refuse,
 )
+from agencies.accounts.filters import PeopleFilter
 from agencies.accounts.selectors import (
     agency_member_get,
     agency_members_with_roles,
@@ -38,16 +39,23 @@ from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import Role
 from agencies.tenancy.requests import MemberRequest
 from portal.errors import ServiceError
+from portal.listing import listing
 
 
 @member_required(Role.AGENCY_ADMIN)
 def people(request: MemberRequest) -> HttpResponse:
     """The agency admin's list of accounts: role, training, second factor, lockout."""
-    members = list(agency_members_with_roles(agency=request.agency))
-    locked = locked_usernames([m.username for m in members])
+    members = listing(request, PeopleFilter, agency_members_with_roles(agency=request.agency),
+                      PEOPLE_COLUMNS)
+    locked = locked_usernames([m.username for m in members.page])
     return render(request, "agencies/people.html", {
-        "members": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
-        "role_requests": pending_role_requests(agency=request.agency)})
+        "listing": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
+        "role_requests": pending_role_requests(agency=request.agency)},
+        status=400 if members.invalid else 200)
+
+
+PEOPLE_COLUMNS = [("User", "name"), ("Role", "role"), ("Training valid until", "training"),
+                  ("State", "active"), ("Actions", "")]
 
 
 @require_POST

@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
+from portal.listing import SortFilter
 
 
 class AuditFilterForm(forms.Form):
@@ -26,8 +27,8 @@ class AuditEventFilter(django_filters.FilterSet):
 
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact",
                                       label="Officer (username)")
-    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
-    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices, empty_label="Any")
+    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices, empty_label="Any")
     case = django_filters.NumberFilter(method="filter_case", label="Case id",
                                        error_messages={"invalid": "A case id is a number."})
     case_number = django_filters.CharFilter(method="filter_case_number", label="Case number")
@@ -35,6 +36,9 @@ class AuditEventFilter(django_filters.FilterSet):
                                           widget=forms.DateInput(attrs={"type": "date"}))
     date_to = django_filters.DateFilter(field_name="at", lookup_expr="date__lte", label="To (UTC)",
                                         widget=forms.DateInput(attrs={"type": "date"}))
+    # The sequence orders the chain; equal times (one request's events) keep that order.
+    sort = SortFilter(fields=(("seq", "seq"), ("actor_name", "who"), ("action", "action")),
+                      default="-seq")
 
     class Meta:
         model = AuditEvent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
@@ -18,6 +17,7 @@ from agencies.tenancy.requests import MemberRequest
 from agencies.tenancy.selectors import has_role
 from portal.csv_export import csv_writer
 from portal.http import private_download
+from portal.listing import listing
 
 
 def _filtered(request: MemberRequest) -> AuditEventFilter:
@@ -30,17 +30,19 @@ def _events(events: AuditEventFilter) -> QuerySet[AuditEvent]:
     return events.qs if not events.is_bound or events.is_valid() else events.queryset.none()
 
 
+AUDIT_COLUMNS = [("#", "seq"), ("When", ""), ("Who", "who"), ("Action", "action"),
+                 ("Outcome", ""), ("Object", ""), ("From", ""), ("Details", "")]
+
+
 @member_required(*AUDIT_READERS)
 def audit_list(request: MemberRequest) -> HttpResponse:
-    events = _filtered(request)
-    page = Paginator(_events(events).select_related("actor"), 50).get_page(request.GET.get("page"))
+    events = listing(request, AuditEventFilter,
+                     audit_events(agency=request.agency).select_related("actor"), AUDIT_COLUMNS)
     full = has_role(request.user, Role.AUDITOR)
-    for event in page.object_list:
+    for event in events.page.object_list:
         event.shown_details = audit_details(event, full=full)  # type: ignore[attr-defined]
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "agencies/audit_list.html",
-                  {"filter": events, "page": page, "query": query.urlencode()})
+    return render(request, "agencies/audit_list.html", {"listing": events},
+                  status=400 if events.invalid else 200)
 
 
 class _Echo:

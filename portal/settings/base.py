@@ -88,6 +88,8 @@ TEMPLATES = [
                 "search.context_processors.review_queue_count",
             ],
             "libraries": {"uswds": "portal.uswds"},
+            # `when`, `day` and `time_zone_note` on every page: one way to show a date (ISO 8601)
+            "builtins": ["portal.dates"],
         },
     },
 ]
