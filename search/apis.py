@@ -194,9 +194,10 @@ class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
             parser_classes=[JSONParser, FormParser, MultiPartParser])
     def another_face(self, request: Request, pk: str) -> Response:
         """Search another face of this search's probe: a new search in the same case."""
+        # Another agency's search answers 404 whatever the body: look it up before reading that.
+        origin = access.search_for_results(agency=self.agency, user=request.user, pk=pk)
         params = AnotherFaceSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        origin = access.search_for_results(agency=self.agency, user=request.user, pk=pk)
         search = searching.search_another_face(search=origin, user=request.user,
                                                face_index=params.validated_data["face_index"])
         return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)

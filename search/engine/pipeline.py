@@ -244,7 +244,9 @@ def _detect(rgb: NDArray[np.uint8], pick: Pick,
         rects, scores, cnn_scale = _cnn_fallback(small)
         rects, detector = [_rescale(m, r, cnn_scale) for r in rects], "dlib_cnn"
     elif len(rects) >= GROUP_MIN_FACES and pick is Pick.LARGEST and not thorough:
+        hog_found = len(rects)
         rects, scores = _more_group_faces(small, rects, scores)
+        detector = "dlib_hog+cnn" if len(rects) > hog_found else detector
     elif thorough and scores[_choose(rects, small.shape, pick)] < CNN_BELOW_HOG_SCORE:
         # An uncertain HOG box aligns the face worse; on gallery photos the CNN's box is worth its
         # cost (docs/benchmarks.md: the gain in identification is all on the gallery side).

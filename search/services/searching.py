@@ -287,7 +287,7 @@ def search_fail(*, search_id: int, code: str, message: str) -> None:
 def search_release(*, search_id: int) -> None:
     """Put a running search back in the queue after a transient failure."""
     Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).update(
-        status=SearchStatus.QUEUED)
+        status=SearchStatus.QUEUED, stage=SearchStage.QUEUED)
 
 
 def searches_requeue_stale() -> list[tuple[int, int]]:
@@ -301,6 +301,6 @@ def searches_requeue_stale() -> list[tuple[int, int]]:
         status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
         error="The search was interrupted several times and has stopped. Run it again; if it "
               "keeps failing, tell your administrator.")
-    stale_running.update(status=SearchStatus.QUEUED)
+    stale_running.update(status=SearchStatus.QUEUED, stage=SearchStage.QUEUED)
     queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
     return list(queued.values_list("pk", "agency_id"))
