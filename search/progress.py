@@ -64,7 +64,7 @@ def probe_size(search: Search) -> tuple[int, int] | None:
 
 def face_boxes(search: Search, size: tuple[int, int]) -> list[FaceBox]:
     """The faces found, largest first, with where their number is drawn on the photo."""
-    font = max(14, round(max(size) / 40))
+    font = max(16, round(max(size) / 16))  # ~15 px on a phone, whatever the photo size
     boxes = []
     for index, box in enumerate(search.faces or []):
         boxes.append(FaceBox(

@@ -46,7 +46,7 @@ CNN_MAX_SIDE = 800
 # bound keeps a photo without a face under 2 s, while LFW-size photos keep their 2x upsampling.
 CNN_FALLBACK_PIXELS = 520 * 520
 # A probe in which HOG found two faces or more is a group photo: the CNN looks again at two
-# sizes bounded in pixels (~2 s more) for the faces HOG misses; docs/benchmarks.md has figures.
+# sizes bounded in pixels (~1 s of CPU more) for the faces HOG misses (docs/benchmarks.md).
 # HOG upsampled found no more faces there, at 2-5 s: the missed faces are turned, not small.
 GROUP_MIN_FACES = 2
 GROUP_CNN_PIXELS = (400 * 400, 520 * 520)

@@ -13,6 +13,7 @@ from PIL import Image
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.billing.models import UsageEvent
 from search.models import Search
+from search.tests.test_disclosure import _text
 from tests import photos
 from tests.factories import assigned_case
 from tests.fixtures import api_client, wait_for, web_client
@@ -78,6 +79,8 @@ def test_every_face_is_stored_and_another_can_be_searched(cast, galleries, celer
     assert UsageEvent.objects.filter(agency=cast.agency).count() == metered + 1  # billed
     event = AuditEvent.objects.get(action=AuditAction.SEARCH_RUN, object_id=str(second["id"]))
     assert event.details["face_index"] == 1 and event.details["probe_of_search"] == first["id"]
+    report = api_client(cast.officer).get(f"/api/v1/searches/{second['id']}/disclosure.pdf")
+    assert "face 2 (largest first) searched" in " ".join(_text(report.content).split())
 
 
 @pytest.mark.worker
