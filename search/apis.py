@@ -32,6 +32,7 @@ from search.models import (
 )
 from search.reports import disclosure_response
 from search.serializers import (
+    AnotherFaceSerializer,
     BatchCreateSerializer,
     BatchSerializer,
     CandidateSerializer,
@@ -69,7 +70,7 @@ class CaseViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def tenant_queryset(self) -> QuerySet[Case]:
         return selectors.case_list(agency=self.agency)
 
-    action_roles = {"create": INVESTIGATORS}
+    action_roles = {"create": INVESTIGATORS, "another_face": INVESTIGATORS}
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseSerializer})
     def create(self, request: Request) -> Response:
@@ -172,7 +173,7 @@ class SearchViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixi
     filterset_class = SearchFilter
 
     def get_throttles(self) -> list[Any]:
-        if self.action == "create":
+        if self.action in ("create", "another_face"):
             self.throttle_scope = "search"
             return [ScopedRateThrottle()]
         return super().get_throttles()
@@ -186,7 +187,7 @@ class SearchViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def get_serializer_class(self) -> Any:
         return SearchSummarySerializer if self.action == "list" else SearchSerializer
 
-    action_roles = {"create": INVESTIGATORS}
+    action_roles = {"create": INVESTIGATORS, "another_face": INVESTIGATORS}
 
     @extend_schema(request=SearchCreateSerializer, responses={202: SearchQueuedSerializer})
     def create(self, request: Request) -> Response:
@@ -194,7 +195,21 @@ class SearchViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixi
         params.is_valid(raise_exception=True)
         case = selectors.case_get(agency=self.agency, pk=params.validated_data["case"])
         search = searching.search_create(case=case, user=request.user,
-                                         probe=read_upload(params.validated_data["probe"]))
+                                         probe=read_upload(params.validated_data["probe"]),
+                                         face_index=params.validated_data.get("face_index"))
+        return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=AnotherFaceSerializer, responses={202: SearchQueuedSerializer})
+    @action(detail=True, methods=["post"], url_path="another-face",
+            parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def another_face(self, request: Request, pk: str) -> Response:
+        """Search another face of this search's probe: a new search in the same case."""
+        # Another agency's search answers 404 whatever the body: look it up before reading that.
+        origin = access.search_for_results(agency=self.agency, user=request.user, pk=pk)
+        params = AnotherFaceSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        search = searching.search_another_face(search=origin, user=request.user,
+                                               face_index=params.validated_data["face_index"])
         return Response(SearchQueuedSerializer(search).data, status=status.HTTP_202_ACCEPTED)
 
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 from pgvector.django import VectorField
 
@@ -262,6 +263,21 @@ class SearchStatus(models.TextChoices):
 FINISHED_STATUSES = (SearchStatus.DONE, SearchStatus.NO_FACE, SearchStatus.FAILED)
 
 
+class SearchStage(models.TextChoices):
+    """Where a search is in the pipeline; the worker writes it as it goes, outside the run's
+    transactions, so that the page and the API see it move. A search that stops early (no face,
+    failure) keeps the stage it stopped in."""
+
+    QUEUED = "queued", "Queued"
+    FINDING_FACES = "finding_faces", "Finding faces"
+    EMBEDDING = "embedding", "Embedding"
+    SEARCHING = "searching", "Searching"
+    DONE = "done", "Done"
+
+
+MAX_FACE_INDEX = 99  # a probe's face is asked for by its number; no crowd photo has more
+
+
 class Search(TenantModel):
     """One probe photo searched against the agency's galleries, within a case."""
 
@@ -277,6 +293,11 @@ class Search(TenantModel):
     error = models.TextField(blank=True)
     faces_found = models.PositiveIntegerField(null=True, blank=True)
     probe_box = models.JSONField(null=True, blank=True)
+    stage = models.CharField(max_length=20, choices=SearchStage.choices, default=SearchStage.QUEUED)
+    faces = models.JSONField(default=list, blank=True,
+                             help_text="Every face found in the probe, largest first: x, y, width, height")
+    face_index = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The face searched (0 = the largest); null: the largest")
     model_name = models.CharField(max_length=40, blank=True)
     threshold = models.FloatField(null=True, blank=True)
     policy = models.JSONField(default=dict, blank=True, help_text="The policy in force when run")
@@ -296,6 +317,12 @@ class Search(TenantModel):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Since the search was requested, until it finished (or now, while it runs)."""
+        end = self.finished_at or timezone.now()
+        return round(max(0.0, (end - self.created_at).total_seconds()), 1)
 
 
 class CandidateStatus(models.TextChoices):

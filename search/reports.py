@@ -51,7 +51,9 @@ def _facts(search: Search) -> Table:
         ("Approved by", f"{case.decided_by} on {case.decided_at:%Y-%m-%d %H:%M} UTC"
          if case.decided_by and case.decided_at else "—"),
         ("Search", f"#{search.pk} by {search.requested_by} on {search.created_at:%Y-%m-%d %H:%M} UTC"),
-        ("Outcome", f"{search.get_status_display()}; {search.faces_found or 0} face(s) in the probe"),
+        ("Outcome", f"{search.get_status_display()}; {search.faces_found or 0} face(s) in the probe"
+         + (f"; face {search.face_index + 1} (largest first) searched"
+            if (search.faces_found or 0) > 1 and search.face_index is not None else "")),
         ("Model", search.model_name), ("Policy in force", _policy_text(search.policy)),
     ]
     table = Table([[_text(k), _text(v)] for k, v in rows], colWidths=[40 * mm, 130 * mm])

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.models import (
+    MAX_FACE_INDEX,
     Candidate,
     Case,
     EnrollmentBatch,
@@ -95,6 +96,16 @@ class FaceOutSerializer(serializers.Serializer[Any]):
 class SearchCreateSerializer(serializers.Serializer[Any]):
     case = serializers.IntegerField()
     probe = serializers.FileField()
+    face_index = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_FACE_INDEX,
+        help_text="Which face of the photo to search, largest first (0, the default, is the "
+                  "largest). An index beyond the faces found fails the search with "
+                  "`face_index_out_of_range`; the search's `faces` then lists those found.")
+
+
+class AnotherFaceSerializer(serializers.Serializer[Any]):
+    face_index = serializers.IntegerField(min_value=0, max_value=MAX_FACE_INDEX,
+                                          help_text="A face of the search's `faces`")
 
 
 class FaceLinkSerializer(_RefSerializer):
@@ -151,15 +162,26 @@ class PolicySerializer(serializers.ModelSerializer[SearchPolicy]):
         read_only_fields = ["updated_at"]
 
 
+class FaceBoxSerializer(serializers.Serializer[Any]):
+    x = serializers.IntegerField()
+    y = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class SearchSerializer(serializers.ModelSerializer[Search]):
     candidates = serializers.SerializerMethodField()
     notice = serializers.SerializerMethodField()
+    faces = FaceBoxSerializer(many=True, read_only=True,
+                              help_text="Every face found in the probe, largest first (pixels)")
+    elapsed_seconds = serializers.FloatField(
+        read_only=True, help_text="Since the search was requested; until it finished, if it has")
 
     class Meta:
         model = Search
-        fields = ["id", "case", "status", "error_code", "error", "faces_found", "threshold",
-                  "policy", "model_name", "timings", "created_at", "finished_at", "notice",
-                  "candidates"]
+        fields = ["id", "case", "status", "stage", "elapsed_seconds", "error_code", "error",
+                  "faces_found", "faces", "face_index", "threshold", "policy", "model_name",
+                  "timings", "created_at", "finished_at", "notice", "candidates"]
 
     def get_candidates(self, search: Search) -> list[dict[str, Any]]:
         from search.selectors import candidates_of
@@ -186,7 +208,7 @@ class SearchSummarySerializer(serializers.ModelSerializer[Search]):
 class SearchQueuedSerializer(serializers.ModelSerializer[Search]):
     class Meta:
         model = Search
-        fields = ["id", "status"]
+        fields = ["id", "status", "stage", "face_index"]
 
 
 class SubjectSerializer(serializers.ModelSerializer[Subject]):

@@ -35,7 +35,8 @@ from portal.listing import Listing, listing
 from search import selectors
 from search.filters import CaseFilter, GalleryFilter, SearchFilter, SubjectFilter
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
-from search.models import ReviewDecision
+from search.models import MAX_FACE_INDEX, ReviewDecision
+from search.progress import search_page_context
 from search.reports import disclosure_response
 from search.serializers import LEAD_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, searching
@@ -197,6 +198,32 @@ def search_new(request: MemberRequest, pk: int) -> HttpResponseBase:
     return redirect("search-detail", pk=search.pk)
 
 
+@require_POST
+@member_required(*INVESTIGATORS)
+def search_another_face(request: MemberRequest, pk: int) -> HttpResponse:
+    """Search another face of a search's probe photo: a new search in the same case."""
+    throttle = SearchRateThrottle()
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+        messages.error(request, "You have started too many searches in a short time. Wait "
+                       f"{math.ceil(throttle.wait() or 1)} seconds, then search again.")
+        return redirect("search-detail", pk=pk)
+    try:
+        origin = access.search_for_results(agency=_agency(request), user=request.user, pk=pk)
+        face_index = _face_index(request.POST.get("face_index", ""))
+        search = searching.search_another_face(search=origin, user=request.user,
+                                               face_index=face_index)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
+    messages.success(request, f"Searching face {face_index + 1} of the same photo.")
+    return redirect("search-detail", pk=search.pk)
+
+
+def _face_index(value: str) -> int:
+    if not value.isdigit() or int(value) > MAX_FACE_INDEX:
+        raise ServiceError("invalid_face_index", "Choose one of the faces listed under the photo.")
+    return int(value)
+
+
 def _refused(request: HttpRequest, refusal: ServiceError) -> HttpResponse:
     """A refusal a person can act on, as a page with the reason (services audit their own)."""
     return render(request, "search/refused.html", {"refusal": refusal}, status=refusal.status)
@@ -209,6 +236,7 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
         return _refused(request, refusal)
     candidates = selectors.candidates_of(search=search)
     return render(request, template, {
+        **search_page_context(search),
         "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
         "can_review": has_role(request.user, *INVESTIGATORS), "decisions": ReviewDecision.choices,
         "reviewed_by_me": {c.pk for c in candidates

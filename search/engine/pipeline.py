@@ -42,6 +42,16 @@ MIN_SIDE = 64  # pixels; a face needs roughly 40 px to be found at all
 # in an enrollment photo of that size are still far above its ~80 px minimum).
 CNN_BELOW_HOG_SCORE = 1.3  # ~27% of LFW's photos; measured in docs/benchmarks.md
 CNN_MAX_SIDE = 800
+# When HOG finds nothing, the CNN looks at a copy of at most this many pixels (after its
+# upsampling): its cost grows with pixels (a 2000 px photo took 10-13 s at 1600 px), and this
+# bound keeps a photo without a face under 2 s, while LFW-size photos keep their 2x upsampling.
+CNN_FALLBACK_PIXELS = 520 * 520
+# A probe in which HOG found two faces or more is a group photo: the CNN looks again at two
+# sizes bounded in pixels (~1 s of CPU more) for the faces HOG misses (docs/benchmarks.md).
+# HOG upsampled found no more faces there, at 2-5 s: the missed faces are turned, not small.
+GROUP_MIN_FACES = 2
+GROUP_CNN_PIXELS = (400 * 400, 520 * 520)
+SAME_FACE_OVERLAP = 0.3  # intersection over union above which two boxes are one face
 
 
 class ImageRejected(ServiceError):
@@ -64,6 +74,21 @@ class FaceResult:
     detector: str
     faces_found: int
     timings: dict[str, float] = field(default_factory=dict)
+    # Every face found, largest first (the index an officer picks), and the one embedded.
+    boxes: list[dict[str, int]] = field(default_factory=list)
+    face_index: int = 0
+
+
+class FaceIndexOutOfRange(ImageRejected):
+    """A face was asked for by its number, and the photo has fewer faces."""
+
+    def __init__(self, index: int, boxes: list[dict[str, int]]) -> None:
+        found = f"{len(boxes)} face{'s' if len(boxes) != 1 else ''}"
+        super().__init__("face_index_out_of_range",
+                         f"face_index {index} was asked for, but the photo has {found} "
+                         f"(face_index 0 to {len(boxes) - 1}, largest first). Search one of "
+                         "those: the search's faces list them.")
+        self.boxes = boxes
 
 
 def _limits() -> tuple[int, int]:
@@ -172,6 +197,43 @@ def _cnn(rgb: NDArray[np.uint8], max_side: int, upsample: int) -> tuple[list[Any
     return [d.rect for d in found], [d.confidence for d in found], scale
 
 
+def _cnn_fallback(rgb: NDArray[np.uint8]) -> tuple[list[Any], list[float], float]:
+    """The CNN over a copy bounded in pixels: upsampled 2x when the photo is small enough (LFW
+    size), else downscaled without upsampling. Its work is bounded whatever the photo's size."""
+    height, width = rgb.shape[:2]
+    if 4 * height * width <= CNN_FALLBACK_PIXELS:
+        return _cnn(rgb, max(height, width), 1)
+    side = max(height, width) * min(1.0, (CNN_FALLBACK_PIXELS / (height * width)) ** 0.5)
+    return _cnn(rgb, int(side), 0)
+
+
+def _more_group_faces(small: NDArray[np.uint8], rects: list[Any],
+                      scores: list[float]) -> tuple[list[Any], list[float]]:
+    """A group photo searched again by the CNN at two bounded sizes, adding the faces HOG missed
+    (turned, cut by the frame, in glasses): the smaller size finds the large faces near the camera,
+    the larger one the faces at the back. Each run's work is bounded in pixels."""
+    m = models()
+    rects, scores = list(rects), list(scores)
+    height, width = small.shape[:2]
+    for pixels in GROUP_CNN_PIXELS:
+        side = int(max(height, width) * min(1.0, (pixels / (height * width)) ** 0.5))
+        found, confidences, scale = _cnn(small, side, 0)
+        for rect, confidence in zip(found, confidences, strict=True):
+            rect = _rescale(m, rect, scale)
+            if all(_overlap(rect, other) < SAME_FACE_OVERLAP for other in rects):
+                rects.append(rect)
+                scores.append(confidence)
+    return rects, scores
+
+
+def _overlap(a: Any, b: Any) -> float:
+    """Intersection over union of two boxes."""
+    width = max(0, min(a.right(), b.right()) - max(a.left(), b.left()))
+    height = max(0, min(a.bottom(), b.bottom()) - max(a.top(), b.top()))
+    inter = width * height
+    return float(inter / (a.area() + b.area() - inter)) if inter else 0.0
+
+
 def _detect(rgb: NDArray[np.uint8], pick: Pick,
             thorough: bool) -> tuple[list[Any], list[float], str]:
     m = models()
@@ -180,8 +242,12 @@ def _detect(rgb: NDArray[np.uint8], pick: Pick,
     rects, scores, _ = m.hog.run(small, upsample, 0.0)
     rects, scores, detector = list(rects), list(scores), "dlib_hog"
     if len(rects) == 0:  # HOG misses profile-ish and small faces; the CNN is slower but finds them
-        rects, scores, _ = _cnn(small, DETECT_MAX_SIDE, upsample)
-        detector = "dlib_cnn"
+        rects, scores, cnn_scale = _cnn_fallback(small)
+        rects, detector = [_rescale(m, r, cnn_scale) for r in rects], "dlib_cnn"
+    elif len(rects) >= GROUP_MIN_FACES and pick is Pick.LARGEST and not thorough:
+        hog_found = len(rects)
+        rects, scores = _more_group_faces(small, rects, scores)
+        detector = "dlib_hog+cnn" if len(rects) > hog_found else detector
     elif thorough and scores[_choose(rects, small.shape, pick)] < CNN_BELOW_HOG_SCORE:
         # An uncertain HOG box aligns the face worse; on gallery photos the CNN's box is worth its
         # cost (docs/benchmarks.md: the gain in identification is all on the gallery side).
@@ -190,6 +256,16 @@ def _detect(rgb: NDArray[np.uint8], pick: Pick,
             rects = [_rescale(m, r, cnn_scale) for r in cnn_rects]
             scores, detector = cnn_scores, "dlib_cnn"
     return [_rescale(m, r, scale) for r in rects], [float(s) for s in scores], detector
+
+
+def _largest_first(rects: list[Any]) -> list[int]:
+    """Face numbers: largest first, ties left to right, so that face 0 is the default pick."""
+    return sorted(range(len(rects)), key=lambda i: (-rects[i].area(), rects[i].left(), rects[i].top()))
+
+
+def _box(rect: Any) -> dict[str, int]:
+    return {"x": max(0, rect.left()), "y": max(0, rect.top()),
+            "width": rect.width(), "height": rect.height()}
 
 
 def _rescale(m: FaceModels, rect: Any, scale: float) -> Any:
@@ -233,14 +309,17 @@ def _align(m: FaceModels, rgb: NDArray[np.uint8], rect: Any, size: int,
                                            padding=padding), dtype=np.uint8)
 
 
-def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
-            thorough: bool = False, recipe: Recipe | None = None) -> FaceResult | None:
+def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *, thorough: bool = False,
+            recipe: Recipe | None = None, face_index: int | None = None,
+            on_stage: Callable[[str], None] | None = None) -> FaceResult | None:
     """Detect, align and embed one face of an RGB photo; None when no face is found.
 
     `thorough` is for gallery photos (enrollment, opt-outs): the CNN detector redraws the box when
     HOG is unsure of it. Probes keep the fast path: they gain nothing from it (docs/benchmarks.md).
     The chip returned is always the stored 150x150 one; a recipe that wants another geometry
     gets its own chip aligned for the embedding.
+    `face_index` picks a face by its number (largest first) instead of `pick`; `on_stage` is told
+    when detection ends and embedding starts ("embedding"), for a search's progress.
     """
     recipe = recipe or recipe_get(MODEL_NAME)
     m = models()
@@ -251,7 +330,13 @@ def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
         timings["detect"] = time.perf_counter() - started
         if not rects:
             return None
-        index = _choose(rects, rgb.shape, pick)
+        order = _largest_first(rects)
+        boxes = [_box(rects[i]) for i in order]
+        if face_index is not None and face_index >= len(rects):
+            raise FaceIndexOutOfRange(face_index, boxes)
+        index = order[face_index] if face_index is not None else _choose(rects, rgb.shape, pick)
+        if on_stage is not None:
+            on_stage("embedding")
         rect = rects[index]
         started = time.perf_counter()
         chip = _align(m, rgb, rect, CHIP_SIZE, CHIP_PADDING)
@@ -261,11 +346,10 @@ def analyze(rgb: NDArray[np.uint8], pick: Pick = Pick.LARGEST, *,
         started = time.perf_counter()
         embedding = embed_chip(own, recipe)
         timings["embed"] = time.perf_counter() - started
-    box = {"x": max(0, rect.left()), "y": max(0, rect.top()),
-           "width": rect.width(), "height": rect.height()}
-    return FaceResult(embedding=embedding, chip=chip, box=box,
+    return FaceResult(embedding=embedding, chip=chip, box=_box(rect),
                       quality=round(scores[index], 4), detector=detector,
-                      faces_found=len(rects), timings=timings)
+                      faces_found=len(rects), timings=timings, boxes=boxes,
+                      face_index=order.index(index))
 
 
 def embed_for(recipe: Recipe, chip: NDArray[np.uint8],

@@ -32,7 +32,7 @@ from portal.workers import live_workers, worker_identity
 from search import selectors
 from search.engine import pipeline
 from search.engine.pipeline import Pick
-from search.models import Candidate, Case, Face, Search, SearchStatus
+from search.models import Candidate, Case, Face, Search, SearchStage, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
@@ -42,36 +42,70 @@ logger = logging.getLogger(__name__)
 # Database errors that pass: the search goes back to the queue and the task retries it.
 TRANSIENT = (OperationalError, InterfaceError)
 PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original file
+NO_FACE_MESSAGE = ("No face was found in the probe photo. Try a photo where the face is frontal, "
+                   "lit and at least about 80 pixels wide: a sharper frame of the same video, "
+                   "or a crop around the person (not a thumbnail).")
 
 
-def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
+def search_create(*, case: Case, user: Any, probe: bytes, face_index: int | None = None) -> Search:
     """Check the case and the photo, store the probe re-encoded, and queue the search.
 
     A refusal is audited with its reason; a search is audited with its case and justification.
     """
-    from search.tasks import run_search
-
     try:
         ensure_license_allows_search(case.agency)
         ensure_case_searchable(case=case, user=user)
         rgb = pipeline.decode(probe)  # refuse a bad photo now, while the officer is still here
-        with transaction.atomic():
-            # Queued and running searches count against the quota, under the agency's lock: a
-            # burst of requests cannot all pass the last unit of a refusing quota.
-            search_quota_lock(case.agency)
-            ensure_license_allows_search(case.agency, in_flight=_in_flight(case.agency).count())
-            search = Search.objects.create(
-                agency=case.agency, case=case, requested_by=user,
-                policy=policy_of(case.agency).snapshot(),
-                probe=jpeg_file(pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)),
-            )
-            audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
-                         details=case_audit_details(case, justification=case.justification))
-            transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
+        jpeg = pipeline.encode_jpeg(rgb, max_side=PROBE_MAX_SIDE)
+        return _search_queue(case=case, user=user, jpeg=jpeg, face_index=face_index)
     except ServiceError as refusal:
         _audit_refusal(case=case, user=user, obj=case, refusal=refusal)
         metrics.search_refused(code=refusal.code)
         raise
+
+
+def search_another_face(*, search: Search, user: Any, face_index: int) -> Search:
+    """A new search of another face of `search`'s probe, in its case: checked, audited and billed
+    as any search. The stored probe is reused as it is (already re-encoded, no metadata)."""
+    try:
+        if not search.probe or search.probe_purged_at is not None:
+            raise ServiceError("probe_purged", "The probe photo of this search has been deleted "
+                               "under the retention policy. Upload the photo again in the case.",
+                               status=410)
+        if search.faces and not 0 <= face_index < len(search.faces):
+            raise pipeline.FaceIndexOutOfRange(face_index, search.faces)
+        ensure_license_allows_search(search.case.agency)
+        ensure_case_searchable(case=search.case, user=user)
+        with search.probe.open("rb") as handle:
+            jpeg = handle.read()
+        return _search_queue(case=search.case, user=user, jpeg=jpeg, face_index=face_index,
+                             origin=search)
+    except ServiceError as refusal:
+        _audit_refusal(case=search.case, user=user, obj=search, refusal=refusal,
+                       face_index=face_index)
+        raise
+
+
+def _search_queue(*, case: Case, user: Any, jpeg: bytes, face_index: int | None,
+                  origin: Search | None = None) -> Search:
+    from search.tasks import run_search
+
+    with transaction.atomic():
+        # Queued and running searches count against the quota, under the agency's lock: a
+        # burst of requests cannot all pass the last unit of a refusing quota.
+        search_quota_lock(case.agency)
+        ensure_license_allows_search(case.agency, in_flight=_in_flight(case.agency).count())
+        search = Search.objects.create(
+            agency=case.agency, case=case, requested_by=user,
+            policy=policy_of(case.agency).snapshot(), probe=jpeg_file(jpeg), face_index=face_index)
+        details = case_audit_details(case, justification=case.justification)
+        if face_index is not None:
+            details["face_index"] = face_index
+        if origin is not None:
+            details["probe_of_search"] = origin.pk
+        audit_record(action=AuditAction.SEARCH_RUN, agency=case.agency, actor=user, obj=search,
+                     details=details)
+        transaction.on_commit(lambda: run_search.delay(search.pk, search.agency_id))
     return search
 
 
@@ -171,24 +205,40 @@ def search_run(*, search_id: int) -> None:
     if search is None:
         logger.info("search %s is not (or no longer) to run; nothing to do", search_id)
         return
+    _stage(search, SearchStage.FINDING_FACES)
     started = time.perf_counter()
     with search.probe.open("rb") as handle:
         rgb = pipeline.decode(handle.read())
     decode_seconds = time.perf_counter() - started
     for _ in range(2):  # once more if the agency moved to another recipe while this run worked
         recipe = recipe_get(recipe_of(search.agency_id))
-        face = pipeline.analyze(rgb, pick=Pick.LARGEST, recipe=recipe)
+        try:
+            face = pipeline.analyze(rgb, pick=Pick.LARGEST, recipe=recipe,
+                                    face_index=search.face_index,
+                                    on_stage=lambda stage: _stage(search, stage))
+        except pipeline.FaceIndexOutOfRange as wrong:
+            _finish(search, SearchStatus.FAILED, faces_found=len(wrong.boxes), faces=wrong.boxes,
+                    error_code=wrong.code, error=wrong.message)
+            return  # not metered: no face was searched
         if face is None:
             with transaction.atomic():
                 _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
-                        error="No face was found in the probe photo. Try a clearer, more frontal "
-                              "photo.", timings={"decode": decode_seconds})
+                        error=NO_FACE_MESSAGE, timings={"decode": decode_seconds})
                 meter_search(search)
             return
+        _stage(search, SearchStage.SEARCHING)
         if _store_candidates(search, face, decode_seconds, recipe.name):
             return
     search_fail(search_id=search.pk, code="recipe_changed", message="Your agency's face model "
                 "changed twice while this search ran. Run the search again.")
+
+
+def _stage(search: Search, stage: str) -> None:
+    """Record the stage at once, in its own statement (autocommit), for the page and the API to
+    see while the worker goes on; only while this run's claim still holds."""
+    Search.objects.filter(pk=search.pk, status=SearchStatus.RUNNING,
+                          attempts=search.attempts).update(stage=stage)
+    search.stage = stage
 
 
 def _recipe_holds(search: Search, recipe: str) -> bool:
@@ -234,7 +284,8 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
             for rank, f in enumerate(shown, start=1))
         timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
                    "store": time.perf_counter() - started}
-        _finish(search, SearchStatus.DONE, faces_found=face.faces_found, probe_box=face.box,
+        _finish(search, SearchStatus.DONE, stage=SearchStage.DONE, faces_found=face.faces_found,
+                probe_box=face.box, faces=face.boxes, face_index=face.face_index,
                 probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
                 model_name=recipe, threshold=threshold,
                 timings={k: round(v, 4) for k, v in timings.items()})
@@ -282,7 +333,7 @@ def search_fail(*, search_id: int, code: str, message: str) -> None:
 def search_release(*, search_id: int) -> None:
     """Put a running search back in the queue after a transient failure."""
     Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).update(
-        status=SearchStatus.QUEUED)
+        status=SearchStatus.QUEUED, stage=SearchStage.QUEUED)
 
 
 def searches_requeue_stale() -> list[tuple[int, int]]:
@@ -328,5 +379,5 @@ def _give_back(running: Any) -> list[tuple[int, int]]:
             lambda: metrics.searches_failed(code="worker_lost", count=len(hopeless)))
         again = [(pk, agency) for pk, agency, _attempts in rows if pk not in hopeless]
         Search.objects.filter(pk__in=[pk for pk, _agency in again]).update(
-            status=SearchStatus.QUEUED, claimed_by="")
+            status=SearchStatus.QUEUED, stage=SearchStage.QUEUED, claimed_by="")
     return again

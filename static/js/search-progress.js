@@ -19,7 +19,14 @@
         return response.text();
       })
       .then(function (html) {
+        // Keep the probe photo already shown: fetching it again on every poll would load it
+        // (and record it in the audit trail) once a second.
+        var kept = holder.querySelector("img[data-keep]");
         holder.innerHTML = html;
+        var fresh = holder.querySelector("img[data-keep]");
+        if (kept && fresh && kept.getAttribute("src") === fresh.getAttribute("src")) {
+          fresh.parentNode.replaceChild(kept, fresh);
+        }
         delay = 800;
       })
       .catch(function () {
