@@ -15,6 +15,7 @@ from portal.errors import ServiceError
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
 from search.models import OPT_OUT_BASES, Face, Gallery, LegalBasis, Subject
+from search.services.cohorts import face_cohort_compute
 from search.services.files import jpeg_file
 from search.services.privacy import ensure_not_suppressed
 
@@ -102,6 +103,7 @@ def _face_store(gallery: Gallery, reference: str, display_name: str, face: pipel
             provenance=provenance or gallery.source, source_sha256=digest,
             enrolled_by=actor if getattr(actor, "pk", None) else None,
         )
+        face_cohort_compute(face=enrolled)
         audit_record(action=AuditAction.ENROLLMENT, agency=gallery.agency, actor=actor, obj=enrolled,
                      actor_name="" if getattr(actor, "pk", None) else "system",
                      details={"gallery_id": gallery.pk, "subject_reference": reference,
