@@ -196,3 +196,25 @@ def nonmated_top_scores(gallery: NDArray[np.float32], gallery_labels: NDArray[np
     gallery photo left out), under the score the search shows: what `calibrate` should fit."""
     split = Split(gallery, np.asarray(gallery_labels), probes, np.asarray(probe_labels))
     return _score(split, variant).nonmated_top
+
+
+VARIANTS = (
+    BASELINE,
+    Variant("centered on the gallery mean", center=True),
+    Variant("centered + whitened (power 0.5)", center=True, whiten=0.5),
+    Variant("centered + half-whitened (power 0.25)", center=True, whiten=0.25),
+    Variant("Z-norm (face side), k=50", mode="z", k=50),
+    Variant("T-norm (probe side), k=50", mode="t", k=50),
+    Variant("adaptive S-norm, k=10", mode="s", k=10),
+    Variant("adaptive S-norm, k=25", mode="s", k=25),
+    Variant("adaptive S-norm, k=50", mode="s", k=50),
+    Variant("adaptive S-norm, k=100", mode="s", k=100),
+    Variant("adaptive S-norm, k=199 (all re-ranked)", mode="s", k=199),
+    Variant("adaptive S-norm, k=50, re-rank 100", mode="s", k=50, rerank=100),
+    Variant("centered + adaptive S-norm, k=50", center=True, mode="s", k=50),
+)
+
+
+def compare(split: Split, variants: tuple[Variant, ...] = VARIANTS) -> list[Figures]:
+    """Every variant on one split: the table of docs/benchmarks.md, "Score normalization"."""
+    return [measure(split, variant) for variant in variants]

@@ -31,7 +31,9 @@ Floats = NDArray[np.floating[Any]]
 
 def top_k_stats(similarities: Floats, k: int = COHORT_SIZE) -> tuple[float, float]:
     """Mean and (floored) standard deviation of the `k` highest similarities (fewer if fewer)."""
-    values = np.sort(np.asarray(similarities, dtype=np.float64))[::-1][:k]
+    values = np.asarray(similarities, dtype=np.float64)
+    if values.size > k:
+        values = np.partition(values, values.size - k)[-k:]
     if values.size == 0:
         return float("nan"), float("nan")
     return float(values.mean()), max(float(values.std()), STD_FLOOR)

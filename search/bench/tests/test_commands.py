@@ -74,12 +74,14 @@ def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> Non
     assert cache.is_file()
     shutil.rmtree(images)  # the second run needs no photo
     second = io.StringIO()
-    call_command("evaluate_identification", "--embeddings-cache", str(cache), stdout=second)
+    call_command("evaluate_identification", "--embeddings-cache", str(cache), "--variants",
+                 stdout=second)
     before, after = (json.loads(o.getvalue().strip().splitlines()[-1]) for o in (first, second))
     assert after["images_per_second"] is None  # nothing was embedded
     assert {k: v for k, v in after.items() if k != "images_per_second"} == \
         {k: v for k, v in before.items() if k != "images_per_second"}
-    assert "raw cosine: rank-1" in second.getvalue() and "S-norm" in second.getvalue()
+    assert "raw cosine: rank-1" in second.getvalue()
+    assert "| centered + adaptive S-norm, k=50 |" in second.getvalue()  # the variants' table
 
 
 def test_evaluate_identification_refuses_a_missing_folder_and_a_bad_cache(tmp_path: Path) -> None:

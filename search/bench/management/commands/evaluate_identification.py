@@ -29,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--embeddings-cache", type=Path, help="an .npz of the split's "
                             "embeddings: read if it exists, else written after embedding")
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+        parser.add_argument("--variants", action="store_true", help="also print every "
+                            "normalization variant measured (a Markdown table)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         split, speed = self._split(options["images"], options["embeddings_cache"],
@@ -54,7 +56,17 @@ class Command(BaseCommand):
             **{f"fnir_at_fpir_{_key(k)}": round(v[1], 4) for k, v in after.fnir_at_fpir.items()},
             **{f"threshold_at_fpir_{_key(k)}": round(v[0], 4) for k, v in after.fnir_at_fpir.items()}}
         summary["images_per_second"] = None if speed is None else round(speed, 2)
+        if options["variants"]:
+            self._variants(split)
         self.stdout.write(json.dumps(summary))
+
+    def _variants(self, split: Split) -> None:
+        self.stdout.write("| variant | re-ranked | rank-1 | rank-10 | FNIR at FPIR 1% | at 0.1% |")
+        self.stdout.write("|---|---|---|---|---|---|")
+        for row in normalization.compare(split):
+            fnir = row.fnir_at_fpir
+            self.stdout.write(f"| {row.variant.name} | {row.variant.rerank} | {row.rank1:.4f} | "
+                              f"{row.rank10:.4f} | {fnir['1%'][1]:.3f} | {fnir['0.1%'][1]:.3f} |")
 
     def _split(self, images: Path | None, cache: Path | None, processes: int) -> tuple[Split, float | None]:
         if cache is not None and cache.is_file():
