@@ -98,8 +98,8 @@ def _face_stats(cohort_ids: NDArray[np.int64], cohort_sims: NDArray[np.float64],
 
 
 def _probe_stats(sims: NDArray[Any], k: int) -> tuple[NDArray[Any], NDArray[Any]]:
-    """For each candidate (columns, best raw first... any order), the probe's top k among the
-    *other* candidates: the top k+1 of the row without the candidate itself."""
+    """For each candidate (a column, in any order), the probe's top k among the *other*
+    candidates: the top k+1 of the row without the candidate itself."""
     ordered = -np.sort(-sims, axis=1)[:, :k + 1]
     total_k1, squares_k1 = ordered.sum(1, keepdims=True), (ordered ** 2).sum(1, keepdims=True)
     kth_plus = ordered[:, k:k + 1]
@@ -211,7 +211,9 @@ VARIANTS = (
     Variant("adaptive S-norm, k=100", mode="s", k=100),
     Variant("adaptive S-norm, k=199 (all re-ranked)", mode="s", k=199),
     Variant("adaptive S-norm, k=50, re-rank 100", mode="s", k=50, rerank=100),
+    Variant("adaptive S-norm, k=50, re-rank 400", mode="s", k=50, rerank=400),
     Variant("centered + adaptive S-norm, k=50", center=True, mode="s", k=50),
+    Variant("half-whitened (0.25) + adaptive S-norm, k=50", center=True, whiten=0.25, mode="s"),
 )
 
 
