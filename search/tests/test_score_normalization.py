@@ -171,6 +171,22 @@ def test_an_erasure_refreshes_the_agencys_cohorts_on_the_maintenance_queue(cast,
         _assert_current(face)  # the erased person is no longer anyone's cohort
 
 
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_enrollment_leaves_every_face_with_a_current_cohort(cast, celery_worker) -> None:
+    from search.tests.test_bulk_enrollment import _archive, _finished, _upload
+
+    gallery = GalleryFactory(agency=cast.agency)
+    response = _upload(cast.admin, gallery, _archive())
+    assert response.status_code in (201, 202), response.content
+    _finished(cast.admin, response.json()["id"])
+    state = wait_for(lambda: CohortState.objects.filter(agency=cast.agency).first(), timeout=60)
+    faces = list(Face.objects.filter(agency=cast.agency))
+    assert state.faces == len(faces) > 2
+    for face in faces:  # the first faces enrolled had fewer neighbours: recomputed since
+        _assert_current(face)
+
+
 def _search_order(cast: Any, probe: bytes) -> list[dict[str, Any]]:
     case = assigned_case(cast.agency, cast.officer)
     body = finished(cast.officer, post_search(cast.officer, case.pk, probe).json()["id"])
