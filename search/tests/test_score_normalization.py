@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from agencies.tenancy.permissions import SYSTEM
+from agencies.tenancy.querysets import TenantQuerySet
+from agencies.tenancy.row_security import agency_rows
 from search.bench import normalization
 from search.bench.identification import Split
 from search.engine import pipeline, scoring
@@ -22,6 +24,7 @@ from search.tests.test_search_api import _post_search as post_search
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case
 from tests.fixtures import api_client, enroll_people, wait_for
+from tests.test_tenant_isolation import _without_app_filter
 
 
 def _embed(person: str, index: int, thorough: bool = False) -> np.ndarray:
@@ -128,6 +131,27 @@ def test_an_enrolled_face_gets_its_cohort_from_its_own_agency_only(cast) -> None
     state = CohortState.objects.get(agency=cast.agency)
     assert state.faces == 6 and state.typical_mean == pytest.approx(
         np.median([f.cohort_mean for f in faces]))
+
+
+@pytest.mark.django_db
+def test_row_security_alone_keeps_the_other_agency_out_of_a_refresh(cast, monkeypatch) -> None:
+    theirs = GalleryFactory(agency=cast.other_agency)
+    for name in photos.people()[:3]:
+        face_enroll(actor=SYSTEM, gallery=theirs, subject_reference=name, image=photos.photo(name, 2))
+    enroll_people(GalleryFactory(agency=cast.agency), count=3)
+    monkeypatch.setattr(TenantQuerySet, "for_agency", _without_app_filter)  # the first wall down
+    model = pipeline.MODEL_NAME
+    with agency_rows(cast.agency.pk):  # as the maintenance task runs it
+        cohorts.agency_cohorts_refresh(agency=cast.agency, model_name=model)
+    monkeypatch.undo()
+    for face in Face.objects.filter(agency=cast.agency):
+        _assert_current(face)
+    # Without both walls the other agency's twins would be in the cohorts: the test can fail.
+    monkeypatch.setattr(TenantQuerySet, "for_agency", _without_app_filter)
+    cohorts.agency_cohorts_refresh(agency=cast.agency, model_name=model)  # test scope: every row
+    monkeypatch.undo()
+    face = Face.objects.filter(agency=cast.agency).first()
+    assert face.cohort_mean > _expected_cohort(face)[0] + 0.005
 
 
 @pytest.mark.django_db
