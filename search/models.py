@@ -135,6 +135,10 @@ class Face(TenantModel):
                                       help_text="Soft-removed by an opt-out; purged after the grace")
     removed_by_opt_out = models.ForeignKey("OptOutRequest", null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+")
+    # Its cohort in its own agency (search/engine/scoring.py): mean and spread of its similarities
+    # to its nearest faces of other subjects; empty until computed (the agency's typical is used).
+    cohort_mean = models.FloatField(null=True, blank=True)
+    cohort_std = models.FloatField(null=True, blank=True)
 
     objects = LiveFaceManager()  # type: ignore[assignment,misc]
     all_objects = TenantQuerySet.as_manager()
@@ -145,6 +149,24 @@ class Face(TenantModel):
         constraints = [models.UniqueConstraint(
             fields=["gallery", "source_sha256"], condition=~models.Q(source_sha256=""),
             name="face_photo_once_per_gallery")]
+
+
+class CohortState(TenantModel):
+    """When an agency's face cohorts were last computed for a recipe, and their typical values.
+
+    A face's cohort goes stale as faces are enrolled and removed around it; the maintenance task
+    recomputes the agency when enough has changed since `refreshed_at` (search/services/cohorts.py).
+    """
+
+    model_name = models.CharField(max_length=40)
+    faces = models.PositiveIntegerField(default=0, help_text="Live faces when last computed")
+    refreshed_at = models.DateTimeField()
+    typical_mean = models.FloatField(null=True, help_text="Median cohort mean of the faces")
+    typical_std = models.FloatField(null=True, help_text="Median cohort spread of the faces")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency", "model_name"],
+                                               name="cohort_state_once_per_recipe")]
 
 
 class OffenceCategory(models.TextChoices):
@@ -344,7 +366,9 @@ class Candidate(TenantModel):
     subject = models.ForeignKey(Subject, null=True, on_delete=models.SET_NULL, related_name="+")
     gallery = models.ForeignKey(Gallery, null=True, on_delete=models.SET_NULL, related_name="+")
     rank = models.PositiveSmallIntegerField()
-    similarity = models.FloatField()
+    similarity = models.FloatField(help_text="Raw cosine similarity of probe and face")
+    score = models.FloatField(null=True, help_text="Normalized score that orders the candidates "
+                              "(search/engine/scoring.py); empty for searches before it")
     status = models.CharField(max_length=20, choices=CandidateStatus.choices,
                               default=CandidateStatus.UNREVIEWED)
     redacted = models.CharField(max_length=200, blank=True,

@@ -276,6 +276,19 @@ def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int
     return [faces[pk] for pk, _ in ranking]
 
 
+def cohort_similarities(*, face: Face, k: int) -> list[float]:
+    """Similarities of a face to its `k` nearest faces of other subjects in its own agency and
+    recipe: its score-normalization cohort (search/engine/scoring.py)."""
+    from search.engine.vector_index import search_width
+
+    with search_width():
+        ranking = (Face.objects.for_agency(face.agency).filter(model_name=face.model_name)
+                   .exclude(subject_id=face.subject_id)
+                   .annotate(distance=CosineDistance("embedding", face.embedding))
+                   .order_by("distance").values_list("distance", flat=True)[:k])
+        return [1.0 - d for d in ranking]
+
+
 def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
     """Figures for an oversight body: searches per officer, per offence, leads, refusals, by month."""
     searches = search_list(agency=agency).filter(created_at__year=year)

@@ -128,7 +128,8 @@ class CandidateSerializer(serializers.ModelSerializer[Candidate]):
 
     class Meta:
         model = Candidate
-        fields = ["rank", "similarity", "status", "redacted", "subject", "face", "gallery", "reviews"]
+        fields = ["rank", "similarity", "score", "status", "redacted", "subject", "face", "gallery",
+                  "reviews"]
 
     @extend_schema_field(SubjectRefSerializer(allow_null=True))
     def get_subject(self, candidate: Candidate) -> dict[str, Any] | None:

@@ -101,6 +101,24 @@ def maintain_vector_indexes() -> list[str]:
         return vector_index.indexes_maintain()
 
 
+@shared_task
+def maintain_face_cohorts() -> list[str]:
+    """Hourly: recompute the face cohorts of every agency whose gallery changed enough."""
+    from search.services.cohorts import agencies_cohorts_maintain
+
+    with platform_rows("refresh face cohorts of changed galleries"):
+        return agencies_cohorts_maintain()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
+def refresh_face_cohorts(agency_id: int) -> int:
+    """After a bulk enrollment or a removal: the agency's cohorts, if enough changed."""
+    from search.services.cohorts import agency_cohorts_maintain_by_id
+
+    with agency_rows(agency_id):
+        return agency_cohorts_maintain_by_id(agency_id=agency_id)
+
+
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3, acks_late=True)
 def enroll_batch_items(batch_id: int, item_ids: list[int], agency_id: int) -> None:
     from search.services.batches import batch_items_enroll

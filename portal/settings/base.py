@@ -295,6 +295,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired": {"task": "search.tasks.purge_expired", "schedule": 24 * 3600.0},
     "maintain-vector-indexes": {"task": "search.tasks.maintain_vector_indexes",
                                 "schedule": 24 * 3600.0},
+    "refresh-face-cohorts": {"task": "search.tasks.maintain_face_cohorts", "schedule": 3600.0},
     "sign-audit-checkpoints": {"task": "agencies.tasks.sign_audit_checkpoints",
                                "schedule": crontab(minute=15, hour=0)},
     "close-billing-period": {"task": "agencies.tasks.close_billing_period",
@@ -320,6 +321,12 @@ CASEBOUND: dict[str, Any] = {
     # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
     "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
     "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 600)),
+    # The search takes this many faces by raw similarity and orders them by the normalized score.
+    "RERANK_CANDIDATES": int(os.environ.get("CASEBOUND_RERANK_CANDIDATES", 200)),
+    # An agency's face cohorts are recomputed once this share of its faces has changed (and at
+    # least COHORT_REFRESH_MIN_CHANGES faces): hourly by beat, and after bulk enrollment or removal.
+    "COHORT_REFRESH_SHARE": float(os.environ.get("CASEBOUND_COHORT_REFRESH_SHARE", 0.05)),
+    "COHORT_REFRESH_MIN_CHANGES": int(os.environ.get("CASEBOUND_COHORT_REFRESH_MIN_CHANGES", 20)),
     # The most memory one agency's graph build may take (2 KB a face: 4 GB is ~2M faces).
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.

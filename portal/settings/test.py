@@ -28,3 +28,5 @@ CELERY_TASK_ROUTES = {task: {"queue": f"{route['queue']}-test"}
 # tests/test_devservices.py serves `make run`'s collected, hashed files.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Test galleries are small: any enrollment or removal makes an agency's face cohorts stale.
+CASEBOUND["COHORT_REFRESH_MIN_CHANGES"] = 1

@@ -29,7 +29,7 @@ class Identification:
     rank10: float
     fnir_at_fpir: dict[str, tuple[float, float]]  # FPIR label -> (threshold, FNIR)
     missing_faces: int
-    images_per_second: float
+    images_per_second: float | None  # None: read from a cache
 
 
 def lfw_split(images: Path) -> tuple[list[Path], list[int], list[Path], list[int]]:
@@ -67,17 +67,52 @@ def identify(gallery: NDArray[np.float32], gallery_labels: NDArray[np.int64],
             "fnir_at_fpir": results}
 
 
-def evaluate(images: Path, processes: int = 2,
-             on_done: Callable[[int], None] | None = None) -> Identification:
+@dataclass(frozen=True)
+class Split:
+    """Embeddings of the identification split: gallery rows first, then mated probes."""
+
+    gallery: NDArray[np.float32]
+    gallery_labels: NDArray[np.int64]
+    probes: NDArray[np.float32]
+    probe_labels: NDArray[np.int64]
+    missing: int = 0
+
+
+def split_save(path: Path, split: Split) -> None:
+    """Write a split as an .npz cache (`vectors`, `labels`, `gallery`: the first rows' count)."""
+    vectors = np.concatenate([split.gallery, split.probes]).astype(np.float32)
+    labels = np.concatenate([split.gallery_labels, split.probe_labels])
+    with path.open("wb") as handle:  # np.savez would add .npz to a name without it
+        np.savez(handle, vectors=vectors, labels=labels, gallery=len(split.gallery),
+                 missing=~vectors.any(axis=1))
+
+
+def split_load(path: Path) -> Split:
+    """Read a cache written by `split_save` (the format of the shared LFW embedding job)."""
+    with np.load(path) as data:
+        vectors, labels = data["vectors"].astype(np.float32), data["labels"].astype(np.int64)
+        n = int(data["gallery"])
+        missing = int(data["missing"].sum()) if "missing" in data else 0
+    return Split(vectors[:n], labels[:n], vectors[n:], labels[n:], missing)
+
+
+def split_embed(images: Path, processes: int = 2,
+                on_done: Callable[[int], None] | None = None) -> tuple[Split, float]:
+    """Embed the LFW split through the pipeline; returns it with the images per second."""
     gallery_paths, gallery_labels, probe_paths, probe_labels = lfw_split(images)
     started = time.perf_counter()
     vectors = embed_all(gallery_paths + probe_paths, processes, on_done, gallery=len(gallery_paths))
     seconds = time.perf_counter() - started
-    missing = sum(v is None for v in vectors)
-    matrix = _matrix(vectors)
-    figures = identify(matrix[:len(gallery_paths)], np.array(gallery_labels),
-                       matrix[len(gallery_paths):], np.array(probe_labels))
-    return Identification(people=len(gallery_paths), probes=len(probe_paths),
+    matrix, n = _matrix(vectors), len(gallery_paths)
+    split = Split(matrix[:n], np.array(gallery_labels), matrix[n:], np.array(probe_labels),
+                  missing=sum(v is None for v in vectors))
+    return split, len(vectors) / seconds
+
+
+def evaluate_split(split: Split, images_per_second: float | None = None) -> Identification:
+    """Raw-cosine figures of an embedded split (the figures before normalization)."""
+    figures = identify(split.gallery, split.gallery_labels, split.probes, split.probe_labels)
+    return Identification(people=len(split.gallery), probes=len(split.probes),
                           rank1=float(figures["rank1"]), rank10=float(figures["rank10"]),  # type: ignore[arg-type]
                           fnir_at_fpir=figures["fnir_at_fpir"],  # type: ignore[arg-type]
-                          missing_faces=missing, images_per_second=len(vectors) / seconds)
+                          missing_faces=split.missing, images_per_second=images_per_second)

@@ -34,6 +34,7 @@ from search.models import (
     Gallery,
     ItemStatus,
 )
+from search.services.cohorts import cohorts_refresh_later
 from search.services.enrollment import face_enroll
 
 MANIFEST = "manifest.csv"
@@ -244,3 +245,4 @@ def _finish_if_complete(batch: EnrollmentBatch) -> None:
         if finished:  # the source photos are not kept: only the enrolled face crops are
             archive = batch.archive
             transaction.on_commit(lambda: archive.storage.delete(archive.name))
+            cohorts_refresh_later({batch.agency_id})

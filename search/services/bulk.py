@@ -9,6 +9,7 @@ from typing import Any
 
 from portal.errors import ServiceError
 from search.models import Gallery
+from search.services.cohorts import cohorts_refresh_later
 from search.services.enrollment import face_enroll
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -38,6 +39,8 @@ def folder_enroll(*, gallery: Gallery, root: Path, files: Iterable[Path] | None 
         _enroll_one(gallery, path, f"{root.name}/{path.relative_to(root)}", actor, report)
         if on_file:
             on_file(path)
+    if report.enrolled:
+        cohorts_refresh_later({gallery.agency_id})
     return report
 
 

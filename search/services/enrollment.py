@@ -17,6 +17,7 @@ from portal.recipes import Recipe, recipe_get
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
 from search.models import ACTIVE_REEMBED, OPT_OUT_BASES, Face, Gallery, LegalBasis, ReembedJob, Subject
+from search.services.cohorts import face_cohort_compute
 from search.services.files import jpeg_file
 from search.services.privacy import ensure_not_suppressed
 from search.services.reembed import recipe_held, recipe_of
@@ -148,6 +149,7 @@ def _face_store(gallery: Gallery, reference: str, display_name: str, enrolling: 
             provenance=provenance or gallery.source, source_sha256=digest,
             enrolled_by=actor if getattr(actor, "pk", None) else None,
         )
+        face_cohort_compute(face=enrolled)
         audit_record(action=AuditAction.ENROLLMENT, agency=gallery.agency, actor=actor, obj=enrolled,
                      actor_name="" if getattr(actor, "pk", None) else "system",
                      details={"gallery_id": gallery.pk, "subject_reference": reference,

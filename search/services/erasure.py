@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from search.models import Candidate, Face, Subject
+from search.services.cohorts import cohorts_refresh_later
 
 
 def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], int]:
@@ -30,7 +31,9 @@ def faces_remove(faces: QuerySet[Face], *, reason: str) -> tuple[Counter[int], i
     Face.all_objects.filter(pk__in=ids).delete()  # soft-removed faces too
     Subject.objects.filter(pk__in=subjects, faces__isnull=True).delete()
     transaction.on_commit(lambda: _delete_files(files))  # only once the rows are surely gone
-    return Counter(face.agency_id for face in doomed), redacted
+    removed = Counter(face.agency_id for face in doomed)
+    cohorts_refresh_later(set(removed))  # their neighbours' cohorts may have changed
+    return removed, redacted
 
 
 def _delete_files(files: list[Any]) -> None:

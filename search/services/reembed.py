@@ -35,6 +35,7 @@ from search.models import (
     ReembedStatus,
     Suppression,
 )
+from search.services.cohorts import agency_cohorts_refresh
 
 logger = logging.getLogger(__name__)
 LOCK_CLASS = 0x5245  # the first key of the jobs' advisory locks ("RE"); the job id is the second
@@ -217,7 +218,9 @@ def _switch(job: ReembedJob, recipe: Recipe) -> None:
         for face in _pending(job):  # enrolled after the last batch, before this lock
             Face.all_objects.filter(pk=face.pk).update(embedding_next=_vector(face, recipe))
         faces = Face.all_objects.for_agency(job.agency)
-        faces.update(embedding=F("embedding_next"), embedding_next=None, model_name=recipe.name)
+        # Cohort statistics belong to the old vectors: none until they are computed again below.
+        faces.update(embedding=F("embedding_next"), embedding_next=None, model_name=recipe.name,
+                     cohort_mean=None, cohort_std=None)
         Agency.objects.filter(pk=job.agency_id).update(face_recipe=recipe.name)
         total = faces.count()
         ReembedJob.objects.filter(pk=job.pk).update(status=ReembedStatus.DONE, done=total,
@@ -237,6 +240,7 @@ def _index_for(job: ReembedJob) -> None:
     if not vector_index.agency_index_ensure(job.agency, model_name=job.to_recipe) and \
             not vector_index.agency_index_current(job.agency_id, job.to_recipe):
         vector_index.agency_index_drop(job.agency_id)  # the old recipe's graph matches no row
+    agency_cohorts_refresh(agency=job.agency, model_name=job.to_recipe)
 
 
 def reembed_fail(*, job: ReembedJob, message: str) -> None:

@@ -35,6 +35,7 @@ from search.engine.pipeline import Pick
 from search.models import Candidate, Case, Face, Search, SearchStage, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
+from search.services.cohorts import faces_rank
 from search.services.files import jpeg_file
 from search.services.reembed import recipe_held, recipe_of
 
@@ -262,8 +263,13 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     """Rank and store; False (nothing stored) when the agency's recipe changed meanwhile."""
     policy = search.policy or policy_of(search.agency).snapshot()
     started = time.perf_counter()
+    shown_at_most = int(policy["max_candidates"])
+    # The vector search ranks by raw similarity; a wider set is then ordered by the normalized
+    # score (search/services/cohorts.py), so a face close to everyone no longer heads the list.
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
-                                      model_name=recipe, limit=int(policy["max_candidates"]))
+                                      model_name=recipe,
+                                      limit=max(shown_at_most, int(setting("RERANK_CANDIDATES"))))
+    ranked = faces_rank(agency=search.agency, faces=nearest, model_name=recipe)
     query_seconds = time.perf_counter() - started
     threshold = policy["similarity_threshold"]
     started = time.perf_counter()
@@ -277,11 +283,12 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
             return True
         if not _still_ours(search) or not _still_authorized(search):
             return True
-        shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
+        shown = [r for r in ranked if r.similarity >= threshold][:shown_at_most]
         Candidate.objects.bulk_create(
-            Candidate(agency=search.agency, search=search, face=f, subject=f.subject,
-                      gallery=f.gallery, rank=rank, similarity=round(1.0 - f.distance, 4))  # type: ignore[attr-defined]
-            for rank, f in enumerate(shown, start=1))
+            Candidate(agency=search.agency, search=search, face=r.face, subject=r.face.subject,
+                      gallery=r.face.gallery, rank=rank, similarity=round(r.similarity, 4),
+                      score=None if r.score is None else round(r.score, 4))
+            for rank, r in enumerate(shown, start=1))
         timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
                    "store": time.perf_counter() - started}
         _finish(search, SearchStatus.DONE, stage=SearchStage.DONE, faces_found=face.faces_found,

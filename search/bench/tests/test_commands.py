@@ -62,6 +62,34 @@ def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> 
     assert summary["rank1"] >= 0.9 and summary["rank10"] == 1.0
     assert 0 <= summary["fnir_at_fpir_1pct"] <= 1
     assert 0.5 < summary["threshold_at_fpir_1pct"] < 1
+    normalized = summary["normalized"]
+    assert normalized["rank1"] >= 0.9 and 0 <= normalized["fnir_at_fpir_1pct"] <= 1
+
+
+def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> None:
+    images, cache = _numbered_copy(tmp_path), tmp_path / "embeddings.npz"
+    first = io.StringIO()
+    call_command("evaluate_identification", "--images", str(images), "--embeddings-cache",
+                 str(cache), "--processes", "1", stdout=first, stderr=io.StringIO())
+    assert cache.is_file()
+    shutil.rmtree(images)  # the second run needs no photo
+    second = io.StringIO()
+    call_command("evaluate_identification", "--embeddings-cache", str(cache), "--variants",
+                 stdout=second)
+    before, after = (json.loads(o.getvalue().strip().splitlines()[-1]) for o in (first, second))
+    assert after["images_per_second"] is None  # nothing was embedded
+    assert {k: v for k, v in after.items() if k != "images_per_second"} == \
+        {k: v for k, v in before.items() if k != "images_per_second"}
+    assert "raw cosine: rank-1" in second.getvalue()
+    assert "| centered + adaptive S-norm, k=50 |" in second.getvalue()  # the variants' table
+
+
+def test_evaluate_identification_refuses_a_missing_folder_and_a_bad_cache(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--images must be the LFW folder"):
+        call_command("evaluate_identification", "--embeddings-cache", str(tmp_path / "none.npz"))
+    (tmp_path / "bad.npz").write_bytes(b"not a cache")
+    with pytest.raises(CommandError, match="is not a readable cache"):
+        call_command("evaluate_identification", "--embeddings-cache", str(tmp_path / "bad.npz"))
 
 
 @pytest.mark.django_db(transaction=True)  # the owner's connection loads and indexes the faces
