@@ -14,6 +14,7 @@ urlpatterns = [
     path("cases/<int:pk>/searches/", views.search_new, name="search-new"),
     path("searches/<int:pk>/", views.search_detail, name="search-detail"),
     path("searches/<int:pk>/panel/", views.search_panel, name="search-panel"),
+    path("searches/<int:pk>/weak/", views.search_weak_candidates, name="search-weak-candidates"),
     path("searches/<int:pk>/candidates/<int:rank>/review/", views.candidate_review,
          name="candidate-review"),
     path("searches/<int:pk>/disclosure.pdf", views.search_disclosure, name="search-disclosure-pdf"),

@@ -36,7 +36,7 @@ from search import selectors
 from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeForm, RetentionForm
 from search.models import ReviewDecision
 from search.reports import disclosure_response
-from search.serializers import LEAD_NOTICE
+from search.serializers import LEAD_NOTICE, WEAK_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, reviews, searching
 from search.services.policy import policy_update
 from search.services.retention import retention_update
@@ -180,6 +180,7 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
     candidates = selectors.candidates_of(search=search)
     return render(request, template, {
         "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
+        "has_weak": not candidates and selectors.weak_candidates_of(search=search).exists(),
         "can_review": has_role(request.user, *INVESTIGATORS), "decisions": ReviewDecision.choices,
         "reviewed_by_me": {c.pk for c in candidates
                            if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
@@ -188,6 +189,24 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
 @member_required()
 def search_detail(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_search(request, pk, "search/search_detail.html")
+
+
+@require_POST
+@member_required()
+def search_weak_candidates(request: MemberRequest, pk: int) -> HttpResponse:
+    """The weak candidates, shown after a deliberate click (a POST, audited by the service)."""
+    try:
+        search, weak = access.search_weak_candidates_open(agency=_agency(request),
+                                                          user=request.user, pk=pk)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
+    return render(request, "search/weak_candidates.html", {
+        "search": search, "candidates": weak, "lead_notice": LEAD_NOTICE,
+        "weak_notice": WEAK_NOTICE,
+        "can_review": has_role(request.user, *INVESTIGATORS),
+        "decisions": [(ReviewDecision.NOT_A_MATCH.value, ReviewDecision.NOT_A_MATCH.label)],
+        "reviewed_by_me": {c.pk for c in weak
+                           if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
 
 
 @never_cache

@@ -58,6 +58,7 @@ class AuditAction(models.TextChoices):
     OPT_OUT_RESTORED = "opt_out_restored", "Faces removed by an opt-out restored"
     OPT_OUT_EXPIRED = "opt_out_expired", "Unconfirmed opt-out requests purged"
     TRAINING_RECORDED = "training_recorded", "Training recorded"
+    WEAK_CANDIDATES_VIEWED = "weak_candidates_viewed", "Weak candidates below the line opened"
 
 
 class AuditOutcome(models.TextChoices):

@@ -302,6 +302,8 @@ CASEBOUND: dict[str, Any] = {
     # An agency gets its own HNSW graph from this many faces; below it, exact search is faster.
     "VECTOR_INDEX_MIN_FACES": int(os.environ.get("CASEBOUND_VECTOR_INDEX_MIN_FACES", 20000)),
     "HNSW_EF_SEARCH": int(os.environ.get("CASEBOUND_HNSW_EF_SEARCH", 600)),
+    # Where the score calibration tables are (one per face recipe; `manage.py calibrate`).
+    "CALIBRATION_DIR": Path(os.environ.get("CASEBOUND_CALIBRATION_DIR", BASE_DIR / "fixtures")),
     # The most memory one agency's graph build may take (2 KB a face: 4 GB is ~2M faces).
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.

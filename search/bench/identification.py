@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from search.bench import calibration
 from search.bench.evaluation import embed_all
 
+MODEL_NAME = "Dlib+mirror"  # the recipe evaluate embeds with (search.engine.pipeline.MODEL_NAME)
 CANDIDATES = 10  # the length of a candidate list an officer sees
 
 
@@ -30,6 +32,7 @@ class Identification:
     fnir_at_fpir: dict[str, tuple[float, float]]  # FPIR label -> (threshold, FNIR)
     missing_faces: int
     images_per_second: float
+    calibration: list[calibration.CalibrationCheck]
 
 
 def lfw_split(images: Path) -> tuple[list[Path], list[int], list[Path], list[int]]:
@@ -74,10 +77,20 @@ def evaluate(images: Path, processes: int = 2,
     vectors = embed_all(gallery_paths + probe_paths, processes, on_done, gallery=len(gallery_paths))
     seconds = time.perf_counter() - started
     missing = sum(v is None for v in vectors)
-    matrix = _matrix(vectors)
-    figures = identify(matrix[:len(gallery_paths)], np.array(gallery_labels),
-                       matrix[len(gallery_paths):], np.array(probe_labels))
-    return Identification(people=len(gallery_paths), probes=len(probe_paths),
+    protocol = calibration.from_matrix(_matrix(vectors), gallery_labels + probe_labels,
+                                       len(gallery_paths))
+    return evaluate_protocol(protocol, missing=missing,
+                             images_per_second=len(vectors) / seconds)
+
+
+def evaluate_protocol(protocol: calibration.Protocol, *, missing: int,
+                      images_per_second: float) -> Identification:
+    """The figures from embeddings already made (by `evaluate` or from a cache)."""
+    figures = identify(protocol.gallery, protocol.gallery_labels, protocol.probes,
+                       protocol.probe_labels)
+    return Identification(people=len(protocol.gallery), probes=len(protocol.probes),
                           rank1=float(figures["rank1"]), rank10=float(figures["rank10"]),  # type: ignore[arg-type]
                           fnir_at_fpir=figures["fnir_at_fpir"],  # type: ignore[arg-type]
-                          missing_faces=missing, images_per_second=len(vectors) / seconds)
+                          missing_faces=missing, images_per_second=images_per_second,
+                          calibration=calibration.calibration_error(protocol,
+                                                                    recipe=MODEL_NAME))

@@ -68,6 +68,13 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
         locked = (Candidate.objects.select_for_update(of=("self",))
                   .select_related("search__case").get(pk=candidate.pk))
         _ensure_may_review(locked, reviewer)
+        if locked.is_weak and decision == ReviewDecision.POSSIBLE_LEAD:
+            # Below the agency's line: one reviewer's hunch cannot undo the policy; a looser
+            # line is the agency admin's decision on the policy page, audited there.
+            raise ServiceError("weak_candidate", "This candidate is weak (below your agency's "
+                               "line), so it cannot be marked a possible lead; you may mark it "
+                               "not a match. Your agency admin sets the line on the policy page.",
+                               status=409)
         if Review.objects.filter(candidate=locked, reviewer=reviewer).exists():
             raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
                                "second review must come from another person.", status=409)

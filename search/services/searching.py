@@ -27,9 +27,9 @@ from agencies.billing.metering import meter_search
 from portal.config import setting
 from portal.errors import ServiceError
 from search import selectors
-from search.engine import pipeline
+from search.engine import calibration, pipeline
 from search.engine.pipeline import Pick
-from search.models import Candidate, Case, Search, SearchStatus
+from search.models import DEFAULT_TARGET_FMR, Band, Candidate, Case, Search, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
 from search.services.files import jpeg_file
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 # Database errors that pass: the search goes back to the queue and the task retries it.
 TRANSIENT = (OperationalError, InterfaceError)
 PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original file
+WEAK_KEPT = 3  # when none passes the line, the best few are kept, marked weak, behind a click
 
 
 def search_create(*, case: Case, user: Any, probe: bytes) -> Search:
@@ -172,27 +173,65 @@ def search_run(*, search_id: int) -> None:
     _store_candidates(search, face, decode_seconds)
 
 
+def calibrated_score(face: Any) -> float:
+    """The score the agency's line is drawn on, of a face the vector search returned.
+
+    The one place that names it: the calibration table must be fitted on the same score
+    (calibration.SCORE_KIND). Raw cosine similarity today.
+    """
+    return 1.0 - float(face.distance)
+
+
+def calibration_table() -> calibration.Calibration:
+    """The shipped calibration of the face recipe; a search without one fails with the reason."""
+    try:
+        return calibration.table_for(setting("CALIBRATION_DIR"), pipeline.MODEL_NAME)
+    except calibration.CalibrationMissing as missing:
+        logger.error("%s", missing)
+        raise ServiceError("calibration_missing", "The search cannot draw your agency's line: the "
+                           "score calibration of the face model is missing. Tell your "
+                           "administrator (readyz reports it).", status=503) from None
+
+
+def _scored(faces: list[Any], table: calibration.Calibration, target: float,
+            gallery_size: int) -> list[tuple[Any, float, str]]:
+    """(face, estimate, band) above the line, or the best few below it when none passes."""
+    scored = []
+    for face in faces:
+        estimate = table.false_match_rate(calibrated_score(face), gallery_size)
+        scored.append((face, estimate, calibration.band(estimate, target)))
+    above = [entry for entry in scored if entry[2] != Band.WEAK]
+    return above or scored[:WEAK_KEPT]
+
+
 def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float) -> None:
     policy = search.policy or policy_of(search.agency).snapshot()
+    # A search queued before the policy took a target (its snapshot has the old threshold) gets
+    # the default target.
+    target = float(policy.get("target_false_match_rate", DEFAULT_TARGET_FMR))
+    table = calibration_table()
     started = time.perf_counter()
+    gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=pipeline.MODEL_NAME)
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
                                       model_name=pipeline.MODEL_NAME, limit=int(policy["max_candidates"]))
     query_seconds = time.perf_counter() - started
-    threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
         if not _still_ours(search) or not _still_authorized(search):
             return
-        shown = [f for f in nearest if 1.0 - f.distance >= threshold]  # type: ignore[attr-defined]
         Candidate.objects.bulk_create(
             Candidate(agency=search.agency, search=search, face=f, subject=f.subject,
-                      gallery=f.gallery, rank=rank, similarity=round(1.0 - f.distance, 4))  # type: ignore[attr-defined]
-            for rank, f in enumerate(shown, start=1))
+                      gallery=f.gallery, rank=rank, similarity=round(1.0 - f.distance, 4),
+                      band=band, false_match_estimate=float(f"{estimate:.4g}"))
+            for rank, (f, estimate, band) in enumerate(
+                _scored(nearest, table, target, gallery_size), start=1))
         timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
                    "store": time.perf_counter() - started}
         _finish(search, SearchStatus.DONE, faces_found=face.faces_found, probe_box=face.box,
                 probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
-                model_name=pipeline.MODEL_NAME, threshold=threshold,
+                model_name=pipeline.MODEL_NAME,
+                threshold=round(table.threshold(target, gallery_size), 4),
+                target_false_match_rate=target, gallery_size=gallery_size,
                 timings={k: round(v, 4) for k, v in timings.items()})
         meter_search(search)  # billed once, even if this task runs again
 
