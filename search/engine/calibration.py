@@ -95,12 +95,16 @@ def comparison_tail(nonmated: NDArray[np.floating[Any]],
     count = len(ordered)
     reaching = count - np.searchsorted(ordered, grid, side="left")
     tails = reaching / count
-    cut_score = ordered[count - TAIL_FIT_MIN_COUNT]
-    fit = (reaching >= TAIL_FIT_MIN_COUNT) & (reaching <= TAIL_FIT_MAX_COUNT)
-    slope, intercept = np.polyfit(grid[fit], np.log(tails[fit]), 1,
-                                  w=np.sqrt(reaching[fit]))  # Poisson: log's error ~ 1/sqrt(n)
-    far = grid > cut_score
-    tails[far] = np.exp(intercept + slope * grid[far])
+    # A small sample (the tests' fifteen people) scales the stretch down with it.
+    low = min(TAIL_FIT_MIN_COUNT, max(count // 50, 2))
+    high = min(TAIL_FIT_MAX_COUNT, max(count // 4, low + 1))
+    cut_score = ordered[count - low]
+    fit = (reaching >= low) & (reaching <= high)
+    if fit.sum() >= 2:
+        slope, intercept = np.polyfit(grid[fit], np.log(tails[fit]), 1,
+                                      w=np.sqrt(reaching[fit]))  # Poisson: log's error ~ 1/sqrt(n)
+        far = grid > cut_score
+        tails[far] = np.exp(intercept + min(slope, 0.0) * grid[far])
     return np.maximum(np.minimum.accumulate(tails), FLOOR)
 
 

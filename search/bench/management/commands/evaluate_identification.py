@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -29,7 +30,8 @@ class Command(BaseCommand):
         cache: Path | None = options["embeddings_cache"]
         if cache is not None and cache.is_file():
             protocol = calibration.load_cache(cache)
-            result = evaluate_protocol(protocol, missing=0, images_per_second=0.0)
+            missing = int(np.load(cache)["missing"].sum())
+            result = evaluate_protocol(protocol, missing=missing, images_per_second=0.0)
         else:
             if not images.is_dir():
                 raise CommandError("--images must be the LFW folder of Person_Name/ folders")
