@@ -11,7 +11,7 @@ table gives for a target false-match rate, count how many of those searches reac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from search.engine import calibration
 SIZES = (500, 1000, 2000, 5749)
 TARGETS = (0.01, 0.001)
 SEED = 16
+DRAWS = 8  # galleries drawn per size smaller than the whole: one draw alone is too noisy
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,45 @@ def nonmated_tops(gallery: NDArray[np.float32], gallery_labels: NDArray[np.int64
     return np.asarray(scores.max(axis=1))
 
 
+FIT_SIZES = (250, 500, 1000, 2000)  # and the whole gallery: the sizes N_eff is fitted on
+FIT_RATES = (0.05, 0.02, 0.01, 0.005)  # observed top-score rates N_eff is fitted at
+
+
 def fit_protocol(protocol: Protocol, *, recipe: str, fitted_on: str) -> calibration.Calibration:
     scores = nonmated_scores(protocol.gallery, protocol.gallery_labels, protocol.probes,
                              protocol.probe_labels)
     meta = {"fitted_on": fitted_on, "comparisons": int(len(scores)),
             "searches": int(len(protocol.probes)), "gallery_faces": int(len(protocol.gallery)),
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model": "FPIR(s, N) = 1 - (1 - tail(s))^N; tail beyond the last "
-                     f"{calibration.TAIL_FIT_MIN_COUNT} comparisons: exponential fit"}
-    return calibration.fit(scores, recipe=recipe, meta=meta)
+            "model": "FPIR(s, N) = 1 - (1 - tail(s))^N_eff, N_eff = min(N, scale * N^exponent); "
+                     f"tail beyond the last {calibration.TAIL_FIT_MIN_COUNT} comparisons: "
+                     "exponential fit"}
+    table = calibration.fit(scores, recipe=recipe, meta=meta)
+    scale, exponent = calibration.effective_size_fit(table, top_score_rates(protocol))
+    return replace(table, scale=scale, exponent=exponent)
+
+
+def top_score_rates(protocol: Protocol) -> list[tuple[int, float, float]]:
+    """(N, score, observed rate): the score that FIT_RATES of the searches reach in galleries of
+    FIT_SIZES drawn from the protocol's, and the whole."""
+    rng = np.random.default_rng(SEED)
+    observations = []
+    for size in sorted({min(s, len(protocol.gallery)) for s in FIT_SIZES} | {len(protocol.gallery)}):
+        tops = drawn_tops(protocol, size, rng)
+        observations += [(size, float(np.quantile(tops, 1 - rate)), rate) for rate in FIT_RATES]
+    return observations
+
+
+def drawn_tops(protocol: Protocol, size: int, rng: np.random.Generator) -> NDArray[np.float32]:
+    """The non-mated top scores of every probe in DRAWS galleries of `size` drawn from the
+    protocol's (one, if that is the whole gallery), pooled."""
+    draws = 1 if size >= len(protocol.gallery) else DRAWS
+    parts = []
+    for _ in range(draws):
+        chosen = np.sort(rng.choice(len(protocol.gallery), size=size, replace=False))
+        parts.append(nonmated_tops(protocol.gallery[chosen], protocol.gallery_labels[chosen],
+                                   protocol.probes, protocol.probe_labels))
+    return np.concatenate(parts)
 
 
 def halves(protocol: Protocol) -> tuple[Protocol, Protocol]:
@@ -110,9 +141,7 @@ def check(table: calibration.Calibration, held_out: Protocol, sizes: tuple[int, 
     rows = []
     for size in sizes:
         size = min(size, len(held_out.gallery))
-        chosen = np.sort(rng.choice(len(held_out.gallery), size=size, replace=False))
-        tops = nonmated_tops(held_out.gallery[chosen], held_out.gallery_labels[chosen],
-                             held_out.probes, held_out.probe_labels)
+        tops = drawn_tops(held_out, size, rng)
         for target in targets:
             threshold = table.threshold(target, size)
             rows.append(CalibrationCheck(

@@ -46,11 +46,11 @@ def test_the_tail_is_the_share_of_comparisons_reaching_each_score() -> None:
 def test_the_far_tail_is_extended_by_an_exponential_fit() -> None:
     # Exponential scores: log q(s) is exactly linear, so the fit must carry it past the data.
     rng = np.random.default_rng(2)
-    scores = 0.5 + rng.exponential(0.02, 2_000_000)
+    scores = 0.5 + rng.exponential(0.02, 10_000_000)
     tails = calibration.comparison_tail(scores)
-    at = np.searchsorted(calibration.GRID, 0.77)  # q = exp(-13.5) = 1.4e-6: a handful reach it
-    assert (scores >= 0.77).sum() < 10
-    assert tails[at] == pytest.approx(np.exp(-(0.77 - 0.5) / 0.02), rel=0.3)
+    at = np.searchsorted(calibration.GRID, 0.80)  # q = exp(-15) = 3e-7: hardly any reach it
+    assert (scores >= 0.80).sum() < 10
+    assert tails[at] == pytest.approx(np.exp(-(0.80 - 0.5) / 0.02), rel=0.3)
 
 
 def test_the_false_match_rate_grows_with_the_gallery_and_the_threshold_inverts_it() -> None:
@@ -79,7 +79,10 @@ def test_the_shipped_table_calibrates_the_score_the_search_shows() -> None:
     table = _table()
     assert table.score_kind == calibration.SCORE_KIND and table.recipe == MODEL_NAME
     assert "LFW" in table.meta["fitted_on"] and table.meta["fitted_at"]
-    assert 0.9 < table.threshold(0.01, 5749) < 1.0
+    # At LFW's own size the 1% line lands where the protocol measured it (0.9613,
+    # docs/benchmarks.md), and rises with the gallery.
+    assert table.threshold(0.01, 5749) == pytest.approx(0.9613, abs=0.005)
+    assert table.threshold(0.01, 100_000) > table.threshold(0.01, 5749)
 
 
 def test_a_table_for_another_score_is_refused(tmp_path: Path) -> None:
