@@ -211,9 +211,11 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     target = float(policy.get("target_false_match_rate", DEFAULT_TARGET_FMR))
     table = calibration_table()
     started = time.perf_counter()
-    gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=pipeline.MODEL_NAME)
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
                                       model_name=pipeline.MODEL_NAME, limit=int(policy["max_candidates"]))
+    with transaction.atomic():  # a connection lost here is closed by atomic, so the hand-back works
+        gallery_size = selectors.gallery_size_of(agency=search.agency,
+                                                 model_name=pipeline.MODEL_NAME)
     query_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with transaction.atomic():

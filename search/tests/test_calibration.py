@@ -177,6 +177,7 @@ def test_each_candidate_shows_its_band_and_estimate(cast, galleries, celery_work
     assert "A person who is not enrolled would score this high" in page
     assert "Strong" in page or "Possible" in page
     assert "above the line" in page and "target false-match rate of 1%" in page
+    assert "Bands:" in page and "investigative lead, never an identification" in page
     assert "never an identification" in body["notice"]
 
 
