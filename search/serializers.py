@@ -166,6 +166,14 @@ class PolicySerializer(serializers.ModelSerializer[SearchPolicy]):
         error_messages={"min_value": TARGET_FMR_RANGE, "max_value": TARGET_FMR_RANGE,
                         "invalid": TARGET_FMR_RANGE})
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The old field would otherwise be ignored in silence: a script would think it saved.
+        if "similarity_threshold" in getattr(self, "initial_data", {}):
+            raise serializers.ValidationError({"similarity_threshold": [
+                "The similarity threshold is gone: set target_false_match_rate instead. "
+                + TARGET_FMR_RANGE]})
+        return attrs
+
     class Meta:
         model = SearchPolicy
         fields = ["allowed_offences", "max_candidates", "target_false_match_rate",

@@ -273,6 +273,8 @@ def test_the_target_is_validated_with_a_message_that_says_what_to_give(cast) -> 
     saved = client.patch("/api/v1/policy/", {"target_false_match_rate": 0.001}, format="json")
     assert saved.status_code == 200 and saved.json()["target_false_match_rate"] == 0.001
     assert SearchPolicy.objects.get(agency=cast.agency).target_false_match_rate == 0.001
+    old = client.patch("/api/v1/policy/", {"similarity_threshold": 0.95}, format="json")
+    assert old.status_code == 400 and "target_false_match_rate" in json.dumps(old.json())
     officer = api_client(cast.officer).patch("/api/v1/policy/", {"target_false_match_rate": 0.1},
                                              format="json")
     assert officer.status_code == 403
