@@ -81,13 +81,20 @@ def weights_check() -> Check:
     return {"ok": not missing, "missing_files": missing}
 
 
+def calibration_check() -> Check:
+    """The score calibration of the face recipe is in place: without it no search draws its line."""
+    from search.checks import calibration_problem  # the app's check, run late: health is imported first
+
+    return {"ok": calibration_problem() is None}
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
 def readyz(request: HttpRequest) -> HttpResponse:
     checks = {"database": database_check(), **broker_and_workers_checks(),
-              "model_weights": weights_check()}
+              "model_weights": weights_check(), "calibration": calibration_check()}
     ready = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if ready else "failing", "checks": checks},
                         status=200 if ready else 503)

@@ -53,6 +53,7 @@ from search.serializers import (
     SearchSerializer,
     SearchSummarySerializer,
     SubjectSerializer,
+    WeakCandidatesSerializer,
 )
 from search.services import access, cases, enrollment, privacy, reviews, searching
 from search.services.batches import batch_create
@@ -215,6 +216,14 @@ class SearchViewSet(ListFilters, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def retrieve(self, request: Request, pk: str) -> Response:
         search = access.search_results_open(agency=self.agency, user=request.user, pk=pk)
         return Response(SearchSerializer(search).data)
+
+    @extend_schema(request=None, responses={200: WeakCandidatesSerializer})
+    @action(detail=True, methods=["post"], url_path="weak-candidates")
+    def weak_candidates(self, request: Request, pk: str) -> Response:
+        """The best few below the line of a search where none passed: asked for, and audited."""
+        search, weak = access.search_weak_candidates_open(agency=self.agency, user=request.user,
+                                                          pk=pk)
+        return Response(WeakCandidatesSerializer({"search": search.pk, "candidates": weak}).data)
 
     @extend_schema(request=ReviewCreateSerializer, responses={200: CandidateSerializer})
     @action(detail=True, methods=["post"], url_path=r"candidates/(?P<rank>[0-9]+)/review",

@@ -45,3 +45,25 @@ def check_ef_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         f"candidate list a search policy allows) and {EF_SEARCH_MAX} (pgvector's maximum).",
         hint="Unset it to use the default, 600 (recall@10 0.995 for an agency of 1,000,000 faces; "
         "see docs/benchmarks.md).", id="casebound.E001")]
+
+
+def calibration_problem() -> str | None:
+    """Why the shipped calibration table of the face recipe cannot be used, or None."""
+    from search.engine.calibration import CalibrationMissing, table_for
+    from search.engine.pipeline import MODEL_NAME
+
+    try:
+        table_for(setting("CALIBRATION_DIR"), MODEL_NAME)
+    except (CalibrationMissing, ValueError, KeyError) as problem:
+        return str(problem)
+    return None
+
+
+def check_calibration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every search draws the agency's line from the calibration table: refuse to start without."""
+    problem = calibration_problem()
+    if problem is None:
+        return []
+    return [Error(problem, hint="Ship fixtures/calibration-*.json with the code, or rebuild it "
+                  "with `manage.py calibrate --images LFW_DIR` (docs/benchmarks.md, Calibration).",
+                  id="casebound.E002")]

@@ -7,6 +7,8 @@ from django import forms
 from search.models import (
     MAX_AUTHORIZATION_DAYS,
     MAX_CANDIDATES,
+    MAX_TARGET_FMR,
+    MIN_TARGET_FMR,
     LegalBasis,
     OffenceCategory,
     RetentionPolicy,
@@ -62,18 +64,33 @@ class PolicyForm(forms.ModelForm):  # type: ignore[type-arg]
     allowed_offences = forms.MultipleChoiceField(
         choices=OffenceCategory.choices, widget=forms.CheckboxSelectMultiple,
         required=False, help_text="Searches are refused for any offence not ticked here.")
+    # Entered in percent, stored as a fraction (the API takes the fraction).
+    target_false_match_rate = forms.FloatField(
+        label="Target false-match rate (%)",
+        min_value=MIN_TARGET_FMR * 100, max_value=MAX_TARGET_FMR * 100,
+        widget=forms.NumberInput(attrs={"min": MIN_TARGET_FMR * 100,
+                                        "max": MAX_TARGET_FMR * 100, "step": "any"}),
+        help_text=f"From {MIN_TARGET_FMR * 100:g}% to {MAX_TARGET_FMR * 100:g}%: the chance, at "
+                  "most, that a search for a person who is not enrolled shows a candidate above "
+                  "the line. The similarity needed follows from your galleries' size at each "
+                  "search; lower is stricter.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["target_false_match_rate"] = self.instance.target_false_match_rate * 100
+
+    def clean_target_false_match_rate(self) -> float:
+        return float(self.cleaned_data["target_false_match_rate"]) / 100
 
     class Meta:
         model = SearchPolicy
-        fields = ["allowed_offences", "max_candidates", "similarity_threshold", "authorization_days"]
+        fields = ["allowed_offences", "max_candidates", "target_false_match_rate",
+                  "authorization_days"]
         labels = {"max_candidates": "Most candidates shown",
-                  "similarity_threshold": "Similarity threshold",
                   "authorization_days": "Days a case authorization lasts"}
         help_texts = {"max_candidates": f"From 1 to {MAX_CANDIDATES}.",
-                      "similarity_threshold": "From 0.50 to 1.00; candidates less similar are not shown.",
                       "authorization_days": f"From 1 to {MAX_AUTHORIZATION_DAYS} days."}
         widgets = {"max_candidates": forms.NumberInput(attrs={"min": 1, "max": MAX_CANDIDATES}),
-                   "similarity_threshold": forms.NumberInput(attrs={"min": 0.5, "max": 1, "step": 0.01}),
                    "authorization_days": forms.NumberInput(attrs={"min": 1,
                                                                   "max": MAX_AUTHORIZATION_DAYS})}
 

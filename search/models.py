@@ -191,6 +191,11 @@ DEFAULT_ALLOWED_OFFENCES = [
 
 
 MAX_CANDIDATES = 50  # the longest candidate list a policy may ask for
+# The agency's line as a false-match rate (docs/benchmarks.md, "Calibration"): 1% by default, from
+# 0.01% (stricter is beyond what the calibration measured) to 10% (looser lists mostly strangers).
+DEFAULT_TARGET_FMR = 0.01
+MIN_TARGET_FMR = 0.0001
+MAX_TARGET_FMR = 0.10
 MAX_AUTHORIZATION_DAYS = 365  # a case authorization lasts at most a year, then is renewed
 
 
@@ -207,9 +212,12 @@ class SearchPolicy(models.Model):
                                   default=default_allowed_offences)
     max_candidates = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_CANDIDATES)])
-    similarity_threshold = models.FloatField(
-        default=0.90, validators=[validate_finite, MinValueValidator(0.5), MaxValueValidator(1.0)],
-        help_text="Candidates less similar than this are not shown")
+    target_false_match_rate = models.FloatField(
+        default=DEFAULT_TARGET_FMR,
+        validators=[validate_finite, MinValueValidator(MIN_TARGET_FMR),
+                    MaxValueValidator(MAX_TARGET_FMR)],
+        help_text="The line: the chance, at most, that a person who is not enrolled has a "
+                  "candidate above it (the score follows from the gallery's size at each search)")
     authorization_days = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(MAX_AUTHORIZATION_DAYS)])
     updated_at = models.DateTimeField(auto_now=True)
@@ -219,11 +227,16 @@ class SearchPolicy(models.Model):
     def __str__(self) -> str:
         return f"Search policy of {self.agency}"
 
+    @property
+    def target_text(self) -> str:
+        """The target false-match rate as '1%' (rounded to what a person reads)."""
+        return f"{round(self.target_false_match_rate * 100, 4):g}%"
+
     def snapshot(self) -> dict[str, Any]:
         """The rules in force, as stored with each search and printed in disclosure reports."""
         return {"allowed_offences": list(self.allowed_offences),
                 "max_candidates": self.max_candidates,
-                "similarity_threshold": self.similarity_threshold,
+                "target_false_match_rate": self.target_false_match_rate,
                 "authorization_days": self.authorization_days}
 
 
@@ -322,6 +335,10 @@ class Search(TenantModel):
         null=True, blank=True, help_text="The face searched (0 = the largest); null: the largest")
     model_name = models.CharField(max_length=40, blank=True)
     threshold = models.FloatField(null=True, blank=True)
+    # What drew the line: the agency's target and the size of the gallery searched (the raw
+    # threshold above follows from both and the calibration table of `model_name`).
+    target_false_match_rate = models.FloatField(null=True, blank=True)
+    gallery_size = models.PositiveIntegerField(null=True, blank=True)
     policy = models.JSONField(default=dict, blank=True, help_text="The policy in force when run")
     attempts = models.PositiveSmallIntegerField(default=0)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per pipeline stage")
@@ -346,6 +363,11 @@ class Search(TenantModel):
         end = self.finished_at or timezone.now()
         return round(max(0.0, (end - self.created_at).total_seconds()), 1)
 
+    def target_text(self) -> str:
+        """The agency's target false-match rate in force for this search, as '1%'."""
+        rate = self.target_false_match_rate
+        return "" if rate is None else f"{round(rate * 100, 4):g}%"
+
 
 class CandidateStatus(models.TextChoices):
     UNREVIEWED = "unreviewed", "Not reviewed"
@@ -356,6 +378,14 @@ class CandidateStatus(models.TextChoices):
     POSSIBLE_LEAD = "possible_lead", "Possible lead (two reviewers, one a supervisor)"
     NOT_A_MATCH = "not_a_match", "Not a match"
     DISPUTED = "disputed", "Reviewers disagree"
+
+
+class Band(models.TextChoices):
+    """What a candidate's score means against the agency's line (search.engine.calibration.band)."""
+
+    STRONG = "strong", "Strong"
+    POSSIBLE = "possible", "Possible"
+    WEAK = "weak", "Weak (below the line)"
 
 
 class Candidate(TenantModel):
@@ -369,6 +399,10 @@ class Candidate(TenantModel):
     similarity = models.FloatField(help_text="Raw cosine similarity of probe and face")
     score = models.FloatField(null=True, help_text="Normalized score that orders the candidates "
                               "(search/engine/scoring.py); empty for searches before it")
+    band = models.CharField(max_length=10, choices=Band.choices, default=Band.POSSIBLE)
+    false_match_estimate = models.FloatField(
+        null=True, blank=True, help_text="Estimated chance that a person who is not enrolled "
+        "scores this high in a gallery of this size")
     status = models.CharField(max_length=20, choices=CandidateStatus.choices,
                               default=CandidateStatus.UNREVIEWED)
     redacted = models.CharField(max_length=200, blank=True,
@@ -386,6 +420,16 @@ class Candidate(TenantModel):
         meanwhile nobody sees, prints or reviews it, on any path."""
         face = self.face
         return face if face is not None and face.removed_at is None else None
+
+    @property
+    def false_match_text(self) -> str:
+        from search.engine.calibration import one_in
+
+        return "" if self.false_match_estimate is None else one_in(self.false_match_estimate)
+
+    @property
+    def is_weak(self) -> bool:
+        return self.band == Band.WEAK
 
     @property
     def withdrawn(self) -> bool:

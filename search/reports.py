@@ -18,7 +18,7 @@ from agencies.audit.trail import audit_record
 from portal import pdf
 from portal.http import attachment
 from search.models import Candidate, Search
-from search.selectors import candidates_of
+from search.selectors import candidates_of, weak_candidates_of
 from search.serializers import LEAD_NOTICE
 from search.services.cases import case_audit_details
 
@@ -55,16 +55,28 @@ def _facts(search: Search) -> Table:
          + (f"; face {search.face_index + 1} (largest first) searched"
             if (search.faces_found or 0) > 1 and search.face_index is not None else "")),
         ("Model", search.model_name), ("Policy in force", _policy_text(search.policy)),
+        ("The line", _line_text(search)),
     ]
     table = Table([[_text(k), _text(v)] for k, v in rows], colWidths=[40 * mm, 130 * mm])
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
     return table
 
 
+def _line_text(search: Search) -> str:
+    """How the line was drawn: target, gallery size and the similarity that followed."""
+    if search.target_false_match_rate is None:  # searches run before the calibrated line
+        return f"similarity threshold {search.threshold:.2f}" if search.threshold else "—"
+    return (f"target false-match rate {search.target_text} in a gallery of {search.gallery_size} "
+            f"faces: similarity {search.threshold:.3f} or more")
+
+
 def _policy_text(policy: dict[str, Any]) -> str:
     if not policy:
         return "—"
-    return (f"threshold {policy['similarity_threshold']:.2f}; at most {policy['max_candidates']} "
+    line = (f"target false-match rate {policy['target_false_match_rate'] * 100:g}%"
+            if "target_false_match_rate" in policy
+            else f"threshold {policy['similarity_threshold']:.2f}")
+    return (f"{line}; at most {policy['max_candidates']} "
             f"candidates; authorizations last {policy['authorization_days']} days; allowed offences: "
             f"{', '.join(policy['allowed_offences'])}")
 
@@ -77,15 +89,18 @@ def _reviews(candidate: Candidate) -> Paragraph:
 
 def _candidates(search: Search) -> Table | Paragraph:
     rows: list[list[Any]] = [[_text(h) for h in ("Rank", "Face", "Subject / gallery",
-                                                 "Similarity", "Status", "Decisions")]]
-    for c in candidates_of(search=search):
+                                                 "Similarity, band, stranger this high",
+                                                 "Status", "Decisions")]]
+    # The weak ones too (kept only when none passed the line): anyone on the case could open them.
+    for c in [*candidates_of(search=search), *weak_candidates_of(search=search)]:
         face, subject = c.shown_face, c.shown_subject
         named = f"{subject.reference} {subject.display_name}" if subject else "removed"
         rows.append([_text(c.rank), _image(face.image if face else None, 22 * mm),
                      _lines(named, c.gallery.name if c.gallery else ""),
-                     _text(f"{c.similarity:.3f}"), _text(c.get_status_display()), _reviews(c)])
+                     _lines(f"{c.similarity:.3f}", c.get_band_display(), c.false_match_text),
+                     _text(c.get_status_display()), _reviews(c)])
     if len(rows) == 1:
-        return _text("No candidate reached the similarity threshold.")
+        return _text("No candidate above the line.")
     table = Table(rows, colWidths=[14 * mm, 26 * mm, 40 * mm, 20 * mm, 28 * mm, 48 * mm],
                   repeatRows=1)
     table.setStyle(GRID)

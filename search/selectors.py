@@ -20,6 +20,7 @@ from agencies.audit.models import AuditAction, AuditEvent
 from agencies.tenancy.models import Agency, Membership, Role
 from agencies.tenancy.selectors import has_role, membership_of
 from search.models import (
+    Band,
     Candidate,
     CandidateStatus,
     Case,
@@ -218,17 +219,31 @@ def search_get(*, agency: Agency | None, pk: Any) -> Search:
     return _get_or_404(search_list(agency=agency), pk)
 
 
-def candidates_of(*, search: Search) -> QuerySet[Candidate]:
-    """A search's candidates in rank order, with what a result page shows of each."""
+def _all_candidates_of(search: Search) -> QuerySet[Candidate]:
     return (Candidate.objects.for_agency(search.agency).filter(search=search)
             .select_related("face", "subject", "gallery")
             .prefetch_related("reviews__reviewer").order_by("rank"))
 
 
+def candidates_of(*, search: Search) -> QuerySet[Candidate]:
+    """A search's candidates above the agency's line in rank order, with what a page shows."""
+    return _all_candidates_of(search).exclude(band=Band.WEAK)
+
+
+def weak_candidates_of(*, search: Search) -> QuerySet[Candidate]:
+    """The few best below the line, kept when none passed: shown only on a deliberate request."""
+    return _all_candidates_of(search).filter(band=Band.WEAK)
+
+
+def gallery_size_of(*, agency: Agency, model_name: str) -> int:
+    """How many faces a search of the agency compares the probe with (live faces, one recipe)."""
+    return Face.objects.for_agency(agency).filter(model_name=model_name).count()
+
+
 def candidate_get(*, search: Search, rank: Any) -> Candidate:
-    """One candidate of a search by its rank, or 404."""
+    """One candidate of a search by its rank (weak ones too), or 404."""
     try:
-        return candidates_of(search=search).select_related("search__case").get(rank=int(rank))
+        return _all_candidates_of(search).select_related("search__case").get(rank=int(rank))
     except (ValueError, TypeError, Candidate.DoesNotExist):
         raise Http404("Not found") from None
 

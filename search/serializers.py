@@ -9,7 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.models import (
+    DEFAULT_TARGET_FMR,
     MAX_FACE_INDEX,
+    MAX_TARGET_FMR,
+    MIN_TARGET_FMR,
     Candidate,
     Case,
     EnrollmentBatch,
@@ -24,6 +27,14 @@ from search.models import (
     Subject,
 )
 
+# No percent sign: DRF %-formats the min/max messages.
+TARGET_FMR_RANGE = (f"Give the target false-match rate as a fraction from {MIN_TARGET_FMR} "
+                    f"({MIN_TARGET_FMR * 100:g} percent) to {MAX_TARGET_FMR} "
+                    f"({MAX_TARGET_FMR * 100:g} percent), for example 0.01 for 1 percent.")
+NO_CANDIDATE = "No candidate above the line"
+WEAK_NOTICE = ("Weak candidates: below your agency's line, each more likely a person who is not "
+               "enrolled than your policy accepts. Investigative leads at best; they can be ruled "
+               "out (not a match) but not marked a possible lead.")
 LEAD_NOTICE = ("Candidates are investigative leads only, never an identification. A possible "
                "match must be confirmed by independent investigation.")
 
@@ -128,8 +139,12 @@ class CandidateSerializer(serializers.ModelSerializer[Candidate]):
 
     class Meta:
         model = Candidate
-        fields = ["rank", "similarity", "score", "status", "redacted", "subject", "face", "gallery",
-                  "reviews"]
+        fields = ["rank", "similarity", "score", "band", "false_match_estimate", "false_match_text",
+                  "status", "redacted", "subject", "face", "gallery", "reviews"]
+
+    false_match_text = serializers.CharField(
+        read_only=True, help_text="The estimate in words: the chance that a person who is not "
+        "enrolled scores this high in a gallery of this size")
 
     @extend_schema_field(SubjectRefSerializer(allow_null=True))
     def get_subject(self, candidate: Candidate) -> dict[str, Any] | None:
@@ -155,10 +170,24 @@ class PolicySerializer(serializers.ModelSerializer[SearchPolicy]):
         child=serializers.ChoiceField(choices=OffenceCategory.choices), allow_empty=True)
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True,
                                            help_text="Null while the defaults are in force")
+    target_false_match_rate = serializers.FloatField(
+        min_value=MIN_TARGET_FMR, max_value=MAX_TARGET_FMR, required=False,
+        help_text=f"A fraction from {MIN_TARGET_FMR} ({MIN_TARGET_FMR:.2%}) to {MAX_TARGET_FMR} "
+                  f"({MAX_TARGET_FMR:.0%}); default {DEFAULT_TARGET_FMR} (1%)",
+        error_messages={"min_value": TARGET_FMR_RANGE, "max_value": TARGET_FMR_RANGE,
+                        "invalid": TARGET_FMR_RANGE})
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The old field would otherwise be ignored in silence: a script would think it saved.
+        if "similarity_threshold" in getattr(self, "initial_data", {}):
+            raise serializers.ValidationError({"similarity_threshold": [
+                "The similarity threshold is gone: set target_false_match_rate instead. "
+                + TARGET_FMR_RANGE]})
+        return attrs
 
     class Meta:
         model = SearchPolicy
-        fields = ["allowed_offences", "max_candidates", "similarity_threshold",
+        fields = ["allowed_offences", "max_candidates", "target_false_match_rate",
                   "authorization_days", "updated_at"]
         read_only_fields = ["updated_at"]
 
@@ -181,13 +210,34 @@ class SearchSerializer(serializers.ModelSerializer[Search]):
     class Meta:
         model = Search
         fields = ["id", "case", "status", "stage", "elapsed_seconds", "error_code", "error",
-                  "faces_found", "faces", "face_index", "threshold", "policy", "model_name",
-                  "timings", "created_at", "finished_at", "notice", "candidates"]
+                  "faces_found", "faces", "face_index", "threshold", "target_false_match_rate",
+                  "gallery_size", "policy", "model_name", "timings", "created_at", "finished_at",
+                  "notice", "outcome", "weak_candidates", "candidates"]
+
+    outcome = serializers.SerializerMethodField()
+    weak_candidates = serializers.SerializerMethodField()
 
     def get_candidates(self, search: Search) -> list[dict[str, Any]]:
         from search.selectors import candidates_of
 
         return CandidateSerializer(candidates_of(search=search), many=True).data  # type: ignore[return-value]
+
+    def get_outcome(self, search: Search) -> str:
+        """'No candidate above the line' when nothing passed, said plainly."""
+        from search.selectors import candidates_of
+
+        if search.status != "done":
+            return ""
+        return "" if candidates_of(search=search) else NO_CANDIDATE
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_weak_candidates(self, search: Search) -> str | None:
+        """Where the weak candidates are, if any: opening them is deliberate and audited."""
+        from search.selectors import weak_candidates_of
+
+        if not weak_candidates_of(search=search).exists():
+            return None
+        return reverse("api:search-weak-candidates", args=[search.pk])
 
     def get_notice(self, search: Search) -> str:
         return LEAD_NOTICE
@@ -258,3 +308,12 @@ class BatchSerializer(serializers.ModelSerializer[EnrollmentBatch]):
         from search.selectors import batch_counts
 
         return batch_counts(batch)
+
+
+class WeakCandidatesSerializer(serializers.Serializer[Any]):
+    search = serializers.IntegerField()
+    notice = serializers.SerializerMethodField()
+    candidates = CandidateSerializer(many=True)
+
+    def get_notice(self, data: Any) -> str:
+        return WEAK_NOTICE

@@ -16,6 +16,7 @@ urlpatterns = [
     path("searches/<int:pk>/", views.search_detail, name="search-detail"),
     path("searches/<int:pk>/panel/", views.search_panel, name="search-panel"),
     path("searches/<int:pk>/another-face/", views.search_another_face, name="search-another-face"),
+    path("searches/<int:pk>/weak/", views.search_weak_candidates, name="search-weak-candidates"),
     path("searches/<int:pk>/candidates/<int:rank>/", compare_views.candidate_compare,
          name="candidate-compare"),
     path("searches/<int:pk>/candidates/<int:rank>/review/", compare_views.candidate_review,

@@ -38,7 +38,7 @@ from search.forms import CaseForm, EnrollForm, GalleryForm, PolicyForm, ProbeFor
 from search.models import MAX_FACE_INDEX, ReviewDecision
 from search.progress import search_page_context
 from search.reports import disclosure_response
-from search.serializers import LEAD_NOTICE
+from search.serializers import LEAD_NOTICE, WEAK_NOTICE
 from search.services import access, batches, cases, enrollment, privacy, searching
 from search.services.policy import policy_update
 from search.services.retention import retention_update
@@ -238,6 +238,7 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
     return render(request, template, {
         **search_page_context(search),
         "search": search, "candidates": candidates, "lead_notice": LEAD_NOTICE,
+        "has_weak": not candidates and selectors.weak_candidates_of(search=search).exists(),
         "can_review": has_role(request.user, *INVESTIGATORS), "decisions": ReviewDecision.choices,
         "reviewed_by_me": {c.pk for c in candidates
                            if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
@@ -246,6 +247,24 @@ def _show_search(request: MemberRequest, pk: int, template: str) -> HttpResponse
 @member_required()
 def search_detail(request: MemberRequest, pk: int) -> HttpResponse:
     return _show_search(request, pk, "search/search_detail.html")
+
+
+@require_POST
+@member_required()
+def search_weak_candidates(request: MemberRequest, pk: int) -> HttpResponse:
+    """The weak candidates, shown after a deliberate click (a POST, audited by the service)."""
+    try:
+        search, weak = access.search_weak_candidates_open(agency=_agency(request),
+                                                          user=request.user, pk=pk)
+    except ServiceError as refusal:
+        return _refused(request, refusal)
+    return render(request, "search/weak_candidates.html", {
+        "search": search, "candidates": weak, "lead_notice": LEAD_NOTICE,
+        "weak_notice": WEAK_NOTICE,
+        "can_review": has_role(request.user, *INVESTIGATORS),
+        "decisions": [(ReviewDecision.NOT_A_MATCH.value, ReviewDecision.NOT_A_MATCH.label)],
+        "reviewed_by_me": {c.pk for c in weak
+                           if any(r.reviewer_id == request.user.pk for r in c.reviews.all())}})
 
 
 @never_cache

@@ -36,7 +36,7 @@ def test_readyz_passes_each_check_with_the_real_services_and_workers(client: Cli
     status, body = _ready(client)
     assert status == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "broker", "workers", "model_weights"}
+    assert set(body["checks"]) == {"database", "broker", "workers", "model_weights", "calibration"}
     assert all(check["ok"] for check in body["checks"].values())
 
 
@@ -113,3 +113,20 @@ def test_probes_answer_only_reads(client: Client) -> None:
     assert response["Allow"] == "GET, HEAD"
     assert client.head("/healthz").status_code == 200
     assert client.get("/healthz/").status_code == 404  # only the two exact addresses
+
+
+def test_readyz_fails_when_the_score_calibration_is_missing(client: Client, tmp_path: Path) -> None:
+    with override_settings(CASEBOUND={**settings.CASEBOUND, "CALIBRATION_DIR": tmp_path}):
+        status, body = _ready(client)
+    assert status == 503
+    assert body["checks"]["calibration"] == {"ok": False}
+    assert str(tmp_path) not in json.dumps(body)
+
+
+def test_the_system_check_refuses_to_start_without_the_calibration(tmp_path: Path) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with (override_settings(CASEBOUND={**settings.CASEBOUND, "CALIBRATION_DIR": tmp_path}),
+          pytest.raises(SystemCheckError, match="casebound.E002")):
+        call_command("check")

@@ -95,7 +95,7 @@ def test_the_admin_saves_the_policy_and_retention_pages(cast) -> None:
 
     admin = _browser(cast.admin)
     response = admin.post("/policy/", {"allowed_offences": ["homicide", "robbery"],
-                                       "max_candidates": 5, "similarity_threshold": 0.92,
+                                       "max_candidates": 5, "target_false_match_rate": 0.5,
                                        "authorization_days": 14}, follow=True)
     assert b"Search policy saved" in response.content
     assert policy_of(cast.agency).max_candidates == 5

@@ -12,7 +12,7 @@ from tests.fixtures import api_client
 
 def test_a_refused_policy_or_retention_value_changes_nothing_and_is_not_audited(cast) -> None:
     client = api_client(cast.admin)
-    refused = client.patch("/api/v1/policy/", {"max_candidates": 10, "similarity_threshold": 7},
+    refused = client.patch("/api/v1/policy/", {"max_candidates": 10, "target_false_match_rate": 7},
                            format="json")
     assert refused.status_code == 400
     refused = client.patch("/api/v1/retention/", {"probe_max_days": 90,

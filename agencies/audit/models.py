@@ -62,6 +62,7 @@ class AuditAction(models.TextChoices):
     REEMBED_STARTED = "reembed_started", "Re-embedding of the galleries under another recipe started"
     REEMBED_FINISHED = "reembed_finished", "Agency switched to another face recipe"
     REEMBED_FAILED = "reembed_failed", "Re-embedding failed; the agency kept its recipe"
+    WEAK_CANDIDATES_VIEWED = "weak_candidates_viewed", "Weak candidates below the line opened"
 
 
 class AuditOutcome(models.TextChoices):

@@ -327,6 +327,8 @@ CASEBOUND: dict[str, Any] = {
     # least COHORT_REFRESH_MIN_CHANGES faces): hourly by beat, and after bulk enrollment or removal.
     "COHORT_REFRESH_SHARE": float(os.environ.get("CASEBOUND_COHORT_REFRESH_SHARE", 0.05)),
     "COHORT_REFRESH_MIN_CHANGES": int(os.environ.get("CASEBOUND_COHORT_REFRESH_MIN_CHANGES", 20)),
+    # Where the score calibration tables are (one per face recipe; `manage.py calibrate`).
+    "CALIBRATION_DIR": Path(os.environ.get("CASEBOUND_CALIBRATION_DIR", BASE_DIR / "fixtures")),
     # The most memory one agency's graph build may take (2 KB a face: 4 GB is ~2M faces).
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.

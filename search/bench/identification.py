@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from search.bench.evaluation import embed_all
 
+MODEL_NAME = "Dlib+mirror"  # the recipe evaluate embeds with (search.engine.pipeline.MODEL_NAME)
 CANDIDATES = 10  # the length of a candidate list an officer sees
 
 

@@ -68,6 +68,23 @@ def search_results_open(*, agency: Agency | None, user: Any, pk: Any) -> Search:
     return search
 
 
+def search_weak_candidates_open(*, agency: Agency | None, user: Any, pk: Any) -> tuple[Search, list[Any]]:
+    """The weak candidates of a search where none passed the line, opened on purpose: audited.
+
+    They sit below the agency's line (more likely a stranger than its policy accepts), so seeing
+    them is a deliberate act on the record, never a side effect of opening the results.
+    """
+    search = search_for_results(agency=agency, user=user, pk=pk)
+    weak = list(selectors.weak_candidates_of(search=search))
+    if not weak:
+        raise ServiceError("no_weak_candidates", "This search kept no weak candidates: they are "
+                           "kept only when no candidate passes the line.", status=404)
+    audit_record(action=AuditAction.WEAK_CANDIDATES_VIEWED, agency=search.agency, actor=user,
+                 obj=search, details=case_audit_details(
+                     search.case, search_id=search.pk, ranks=[c.rank for c in weak]))
+    return search, weak
+
+
 def candidate_image(*, agency: Agency | None, user: Any, pk: Any, rank: Any) -> FieldFile:
     """The enrolled face shown as candidate `rank` of a search, audited with the search."""
     search = search_for_results(agency=agency, user=user, pk=pk, action=AuditAction.IMAGE_VIEWED)

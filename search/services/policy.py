@@ -15,7 +15,7 @@ from portal.errors import ServiceError
 from search.models import OffenceCategory, SearchPolicy
 from search.selectors import policy_of
 
-EDITABLE = ("allowed_offences", "max_candidates", "similarity_threshold", "authorization_days")
+EDITABLE = ("allowed_offences", "max_candidates", "target_false_match_rate", "authorization_days")
 
 
 @transaction.atomic

@@ -59,7 +59,14 @@ def _supervisors_among(candidate: Candidate) -> set[int]:
                                          role=Role.SUPERVISOR).values_list("user_id", flat=True))
 
 
-def _ensure_first_review(candidate: Candidate, reviewer: Any) -> None:
+def _ensure_first_review(candidate: Candidate, reviewer: Any, decision: str) -> None:
+    if candidate.is_weak and decision == ReviewDecision.POSSIBLE_LEAD:
+        # Below the agency's line: one reviewer's hunch cannot undo the policy; a looser
+        # line is the agency admin's decision on the policy page, audited there.
+        raise ServiceError("weak_candidate", "This candidate is weak (below your agency's "
+                           "line), so it cannot be marked a possible lead; you may mark it "
+                           "not a match. Your agency admin sets the line on the policy page.",
+                           status=409)
     if Review.objects.filter(candidate=candidate, reviewer=reviewer).exists():
         raise ServiceError("already_reviewed", "You have already reviewed this candidate; a "
                            "second review must come from another person.", status=409)
@@ -71,7 +78,7 @@ def review_preview(*, candidate: Candidate, reviewer: Any, decision: str) -> str
     if decision not in ReviewDecision.values:
         raise ServiceError("invalid_decision", "The decision must be possible_lead or not_a_match.")
     _ensure_may_review(candidate, reviewer)
-    _ensure_first_review(candidate, reviewer)
+    _ensure_first_review(candidate, reviewer, decision)
     decisions = [*candidate.reviews.values_list("reviewer_id", "decision"), (reviewer.pk, decision)]
     supervisors = _supervisors_among(candidate)
     if has_role(reviewer, Role.SUPERVISOR):
@@ -88,7 +95,7 @@ def candidate_review(*, candidate: Candidate, reviewer: Any, decision: str, note
         locked = (Candidate.objects.select_for_update(of=("self",))
                   .select_related("search__case").get(pk=candidate.pk))
         _ensure_may_review(locked, reviewer)
-        _ensure_first_review(locked, reviewer)
+        _ensure_first_review(locked, reviewer, decision)
         Review.objects.create(agency=locked.agency, candidate=locked, reviewer=reviewer,
                               decision=decision, note=note)
         locked.status = review_status(list(locked.reviews.values_list("reviewer_id", "decision")),

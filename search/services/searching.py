@@ -30,12 +30,12 @@ from portal.errors import ServiceError
 from portal.recipes import recipe_get
 from portal.workers import live_workers, worker_identity
 from search import selectors
-from search.engine import pipeline
+from search.engine import calibration, pipeline
 from search.engine.pipeline import Pick
-from search.models import Candidate, Case, Face, Search, SearchStage, SearchStatus
+from search.models import DEFAULT_TARGET_FMR, Band, Candidate, Case, Face, Search, SearchStage, SearchStatus
 from search.selectors import policy_of
 from search.services.cases import case_audit_details, ensure_case_searchable
-from search.services.cohorts import faces_rank
+from search.services.cohorts import Ranked, faces_rank
 from search.services.files import jpeg_file
 from search.services.reembed import recipe_held, recipe_of
 
@@ -46,6 +46,7 @@ PROBE_MAX_SIDE = 2000  # keep enough detail for a reviewer, not the original fil
 NO_FACE_MESSAGE = ("No face was found in the probe photo. Try a photo where the face is frontal, "
                    "lit and at least about 80 pixels wide: a sharper frame of the same video, "
                    "or a crop around the person (not a thumbnail).")
+WEAK_KEPT = 3  # when none passes the line, the best few are kept, marked weak, behind a click
 
 
 def search_create(*, case: Case, user: Any, probe: bytes, face_index: int | None = None) -> Search:
@@ -258,10 +259,45 @@ def _faces_of_another_recipe(search: Search, recipe: str) -> bool:
     return Face.objects.for_agency(search.agency).exclude(model_name=recipe).exists()
 
 
+def calibrated_score(ranked: Ranked) -> float:
+    """The score the agency's line is drawn on, of a re-ranked face.
+
+    The one place that names it: the calibration table must be fitted on the same score
+    (calibration.SCORE_KIND). Raw cosine similarity today.
+    """
+    return ranked.similarity
+
+
+def calibration_table(recipe: str) -> calibration.Calibration:
+    """The shipped calibration of the face recipe; a search without one fails with the reason."""
+    try:
+        return calibration.table_for(setting("CALIBRATION_DIR"), recipe)
+    except calibration.CalibrationMissing as missing:
+        logger.error("%s", missing)
+        raise ServiceError("calibration_missing", "The search cannot draw your agency's line: the "
+                           "score calibration of the face model is missing. Tell your "
+                           "administrator (readyz reports it).", status=503) from None
+
+
+def _scored(faces: list[Ranked], table: calibration.Calibration, target: float,
+            gallery_size: int) -> list[tuple[Ranked, float, str]]:
+    """(face, estimate, band) above the line, or the best few below it when none passes."""
+    scored = []
+    for face in faces:
+        estimate = table.false_match_rate(calibrated_score(face), gallery_size)
+        scored.append((face, estimate, calibration.band(estimate, target)))
+    above = [entry for entry in scored if entry[2] != Band.WEAK]
+    return above or scored[:WEAK_KEPT]
+
+
 def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds: float,
                       recipe: str) -> bool:
     """Rank and store; False (nothing stored) when the agency's recipe changed meanwhile."""
     policy = search.policy or policy_of(search.agency).snapshot()
+    # A search queued before the policy took a target (its snapshot has the old threshold) gets
+    # the default target.
+    target = float(policy.get("target_false_match_rate", DEFAULT_TARGET_FMR))
+    table = calibration_table(recipe)
     started = time.perf_counter()
     shown_at_most = int(policy["max_candidates"])
     # The vector search ranks by raw similarity; a wider set is then ordered by the normalized
@@ -270,8 +306,9 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                                       model_name=recipe,
                                       limit=max(shown_at_most, int(setting("RERANK_CANDIDATES"))))
     ranked = faces_rank(agency=search.agency, faces=nearest, model_name=recipe)
+    with transaction.atomic():  # a connection lost here is closed by atomic, so the hand-back works
+        gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=recipe)
     query_seconds = time.perf_counter() - started
-    threshold = policy["similarity_threshold"]
     started = time.perf_counter()
     with transaction.atomic():
         if not _recipe_holds(search, recipe):
@@ -283,18 +320,20 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
             return True
         if not _still_ours(search) or not _still_authorized(search):
             return True
-        shown = [r for r in ranked if r.similarity >= threshold][:shown_at_most]
         Candidate.objects.bulk_create(
             Candidate(agency=search.agency, search=search, face=r.face, subject=r.face.subject,
                       gallery=r.face.gallery, rank=rank, similarity=round(r.similarity, 4),
-                      score=None if r.score is None else round(r.score, 4))
-            for rank, r in enumerate(shown, start=1))
+                      score=None if r.score is None else round(r.score, 4),
+                      band=band, false_match_estimate=float(f"{estimate:.4g}"))
+            for rank, (r, estimate, band) in enumerate(
+                _scored(ranked[:shown_at_most], table, target, gallery_size), start=1))
         timings = {"decode": decode_seconds, **face.timings, "query": query_seconds,
                    "store": time.perf_counter() - started}
         _finish(search, SearchStatus.DONE, stage=SearchStage.DONE, faces_found=face.faces_found,
                 probe_box=face.box, faces=face.boxes, face_index=face.face_index,
                 probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
-                model_name=recipe, threshold=threshold,
+                model_name=recipe, threshold=round(table.threshold(target, gallery_size), 4),
+                target_false_match_rate=target, gallery_size=gallery_size,
                 timings={k: round(v, 4) for k, v in timings.items()})
         meter_search(search)  # billed once, even if this task runs again
     return True

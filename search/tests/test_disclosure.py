@@ -44,7 +44,11 @@ def test_the_report_says_everything_a_prosecutor_needs(cast, reviewed_search) ->
     assert "not an identification" in text
     assert "Colin_Powell" in text
     assert "Possible lead by alice" in text and "Possible lead by bob" in text
-    assert "threshold 0.90" in text
+    assert "target false-match rate 1%;" in text  # the policy in force
+    reviewed_search.refresh_from_db()
+    assert (f"target false-match rate 1% in a gallery of {reviewed_search.gallery_size} faces"
+            in " ".join(text.split()))
+    assert "about 1 in" in text
     shown = reviewed_search.candidates.count()
     assert text.count("Similarity") >= 1 and shown >= 1
     assert AuditEvent.objects.filter(action=AuditAction.EXPORT, object_id=str(reviewed_search.pk)).exists()

@@ -26,8 +26,8 @@ def _search(user: Any, case: Case) -> Any:
 def test_the_default_policy_allows_only_serious_offences(cast) -> None:
     policy = policy_of(cast.agency)
     assert "robbery" in policy.allowed_offences and "theft" not in policy.allowed_offences
-    assert (policy.max_candidates, policy.similarity_threshold, policy.authorization_days) == (
-        10, 0.90, 30)
+    assert (policy.max_candidates, policy.target_false_match_rate, policy.authorization_days) == (
+        10, 0.01, 30)
 
 
 def test_a_case_for_an_offence_not_allowed_cannot_be_opened(cast) -> None:
@@ -94,7 +94,7 @@ def test_only_the_agency_admin_changes_the_policy(cast) -> None:
 
 
 def test_policy_values_are_validated(cast) -> None:
-    response = api_client(cast.admin).patch("/api/v1/policy/", {"similarity_threshold": 0.1},
+    response = api_client(cast.admin).patch("/api/v1/policy/", {"target_false_match_rate": 0.5},
                                             format="json")
     assert response.status_code == 400
 

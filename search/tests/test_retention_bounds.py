@@ -45,15 +45,16 @@ def test_the_page_refuses_retention_beyond_three_years(cast) -> None:
 
 def test_the_policy_refuses_numbers_outside_its_bounds(cast) -> None:
     client = api_client(cast.admin)
-    for field, value in (("max_candidates", 51), ("max_candidates", 0), ("similarity_threshold", "NaN"),
-                         ("similarity_threshold", "Infinity"), ("similarity_threshold", 0.2),
+    for field, value in (("max_candidates", 51), ("max_candidates", 0), ("target_false_match_rate", "NaN"),
+                         ("target_false_match_rate", "Infinity"), ("target_false_match_rate", 0.2),
                          ("authorization_days", 366), ("authorization_days", 0)):
         response = client.patch("/api/v1/policy/", {field: value}, format="multipart")
         assert response.status_code == 400, (field, value, response.content)
         assert response.json()["errors"][field], (field, value)
     assert not SearchPolicy.objects.exists()
-    page = web_client(cast.admin).post("/policy/", {"allowed_offences": ["robbery"], "max_candidates": 10,
-                                                    "similarity_threshold": "nan", "authorization_days": 30})
+    page = web_client(cast.admin).post("/policy/", {
+        "allowed_offences": ["robbery"], "max_candidates": 10, "target_false_match_rate": "nan",
+        "authorization_days": 30})
     assert page.status_code == 200 and not SearchPolicy.objects.exists()
 
 

@@ -92,6 +92,29 @@ def test_evaluate_identification_refuses_a_missing_folder_and_a_bad_cache(tmp_pa
         call_command("evaluate_identification", "--embeddings-cache", str(tmp_path / "bad.npz"))
 
 
+def test_calibrate_builds_the_table_and_reuses_the_embeddings_cache(tmp_path: Path) -> None:
+    from search.engine import calibration
+
+    images, cache = _numbered_copy(tmp_path), tmp_path / "cache.npz"
+    call_command("calibrate", "--images", str(images), "--embeddings-cache", str(cache),
+                 "--output-dir", str(tmp_path), stdout=io.StringIO())
+    assert cache.is_file()
+    table_file = calibration.table_path(tmp_path, "Dlib+mirror")
+    first = json.loads(table_file.read_text())
+    assert first["recipe"] == "Dlib+mirror" and first["score_kind"] == "cosine_similarity"
+    assert first["comparisons"] == 30 * 14 and "LFW" in first["fitted_on"]
+    shutil.rmtree(images)  # with the cache, nothing is embedded: the photos are not needed
+    out = io.StringIO()
+    call_command("calibrate", "--images", str(images), "--embeddings-cache", str(cache),
+                 "--output-dir", str(tmp_path), stdout=out)
+    assert json.loads(table_file.read_text())["tail"] == first["tail"]
+    assert json.loads(out.getvalue().strip().splitlines()[-1])["comparisons"] == 420
+    evaluated = io.StringIO()
+    call_command("evaluate_identification", "--images", str(images), "--embeddings-cache",
+                 str(cache), stdout=evaluated)
+    assert json.loads(evaluated.getvalue().strip().splitlines()[-1])["people"] == 15
+
+
 @pytest.mark.django_db(transaction=True)  # the owner's connection loads and indexes the faces
 def test_benchmark_search_keeps_recall_on_both_paths() -> None:
     out, log = io.StringIO(), io.StringIO()

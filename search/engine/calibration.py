@@ -1,0 +1,191 @@
+"""Score to false-match rate: how often a person who is not enrolled scores this high.
+
+The table holds, on a grid of scores, the per-comparison tail q(s): the share of comparisons of
+two different people that score s or more, measured on non-mated LFW searches (`manage.py
+calibrate`). A search for someone not enrolled compares the probe with N gallery faces; the chance
+that the best of them reaches s would be 1 - (1 - q(s))^N if the comparisons were independent.
+They are not (a probe that looks like many people looks like them all at once), so N is replaced
+by an effective gallery size, N_eff = min(N, scale * N^exponent), fitted on the top scores of
+non-mated searches in galleries of several sizes: FPIR(s, N) = 1 - (1 - q(s))^N_eff.
+docs/benchmarks.md, "Calibration", measures how well that holds on held-out people.
+
+Pure: arrays and numbers in, arrays and numbers out; reading the shipped table is the one side
+effect (`table_for`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Which score the table calibrates and the search compares with the line. The search computes
+# it in one place (search.services.searching.calibrated_score); switching to another score
+# (a normalized one) means changing both and running `manage.py calibrate` again.
+SCORE_KIND = "cosine_similarity"
+GRID = np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)
+# Below this many exceedances the empirical tail is noise: an exponential fitted on the last
+# well-measured stretch of the tail carries it further (log q is close to linear in s there).
+TAIL_FIT_MIN_COUNT = 50
+TAIL_FIT_MAX_COUNT = 1250  # the fit uses the stretch where 50 to 1,250 comparisons reach the score
+FLOOR = 1e-15  # the smallest tail the table stores; beyond it every rate reads as zero
+
+BAND_STRONG = "strong"
+BAND_POSSIBLE = "possible"
+BAND_WEAK = "weak"
+STRONG_FACTOR = 10  # strong: ten times rarer than the agency's target among non-enrolled people
+
+
+class CalibrationMissing(Exception):
+    """No calibration table for this recipe and score: searches cannot draw the agency's line."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    recipe: str
+    score_kind: str
+    scores: NDArray[np.float64]  # ascending
+    tails: NDArray[np.float64]  # per-comparison P(score >= s), non-increasing
+    meta: dict[str, Any] = field(default_factory=dict)
+    scale: float = 1.0  # N_eff = min(N, scale * N^exponent); 1 and 1: independent comparisons
+    exponent: float = 1.0
+
+    def effective_size(self, gallery_size: int) -> float:
+        size = max(gallery_size, 1)
+        return float(min(size, self.scale * size ** self.exponent))
+
+    def false_match_rate(self, score: float, gallery_size: int) -> float:
+        """The chance that a person not enrolled reaches `score` in a gallery of this size."""
+        return float(fpir(comparison_tail_at(self, score), self.effective_size(gallery_size)))
+
+    def threshold(self, target: float, gallery_size: int) -> float:
+        """The lowest score whose false-match rate in this gallery is at most `target`."""
+        wanted = per_comparison_rate(target, self.effective_size(gallery_size))
+        log_tails = np.log(np.maximum(self.tails, FLOOR))
+        # log q falls with s: interpolate s as a function of log q on the reversed grid
+        return float(np.interp(np.log(max(wanted, FLOOR)), log_tails[::-1], self.scores[::-1]))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "score_kind": self.score_kind, **self.meta,
+                "effective_gallery": {"scale": round(self.scale, 4),
+                                      "exponent": round(self.exponent, 4)},
+                "grid": [float(s) for s in self.scores],
+                "tail": [float(f"{q:.6g}") for q in self.tails]}
+
+
+def comparison_tail_at(calibration: Calibration, score: float) -> float:
+    log_tails = np.log(np.maximum(calibration.tails, FLOOR))
+    return float(np.exp(np.interp(score, calibration.scores, log_tails)))
+
+
+def fpir(tail: float | NDArray[np.float64], gallery_size: float) -> Any:
+    """1 - (1 - q)^N, accurate for tiny q."""
+    return -np.expm1(gallery_size * np.log1p(-np.minimum(tail, 1 - 1e-12)))
+
+
+def per_comparison_rate(target: float, gallery_size: float) -> float:
+    """The q whose false-match rate over `gallery_size` comparisons is `target`."""
+    return float(-np.expm1(np.log1p(-target) / max(gallery_size, 1.0)))
+
+
+def comparison_tail(nonmated: NDArray[np.floating[Any]],
+                    grid: NDArray[np.float64] = GRID) -> NDArray[np.float64]:
+    """Per-comparison tail on the grid from non-mated comparison scores, the far tail fitted.
+
+    Where fewer than TAIL_FIT_MIN_COUNT comparisons reach a score, log q is extended by a straight
+    line fitted (weighted by the counts' precision) where TAIL_FIT_MIN_COUNT to TAIL_FIT_MAX_COUNT
+    reach it, so the table answers for galleries larger than the calibration set (a million faces
+    needs q near 1e-8).
+    """
+    ordered = np.sort(np.asarray(nonmated, dtype=np.float64))
+    count = len(ordered)
+    reaching = count - np.searchsorted(ordered, grid, side="left")
+    tails = reaching / count
+    # A small sample (the tests' fifteen people) scales the stretch down with it.
+    low = min(TAIL_FIT_MIN_COUNT, max(count // 50, 2))
+    high = min(TAIL_FIT_MAX_COUNT, max(count // 4, low + 1))
+    cut_score = ordered[count - low]
+    fit = (reaching >= low) & (reaching <= high)
+    if fit.sum() >= 2:
+        slope, intercept = np.polyfit(grid[fit], np.log(tails[fit]), 1,
+                                      w=np.sqrt(reaching[fit]))  # Poisson: log's error ~ 1/sqrt(n)
+        far = grid > cut_score
+        tails[far] = np.exp(intercept + min(slope, 0.0) * grid[far])
+    return np.maximum(np.minimum.accumulate(tails), FLOOR)
+
+
+def fit(nonmated: NDArray[np.floating[Any]], *, recipe: str, meta: dict[str, Any]) -> Calibration:
+    """The tail alone (independent comparisons); `with_effective_size` adds the correction."""
+    return Calibration(recipe=recipe, score_kind=SCORE_KIND, scores=GRID.copy(),
+                       tails=comparison_tail(nonmated), meta=meta)
+
+
+def effective_size_fit(table: Calibration, observations: list[tuple[int, float, float]]
+                       ) -> tuple[float, float]:
+    """(scale, exponent) of N_eff = scale * N^exponent from (N, score, observed FPIR) triples:
+    for each, the N_eff that makes 1 - (1 - q(score))^N_eff the observed rate, then a line in
+    log-log."""
+    sizes, effective = [], []
+    for size, score, observed in observations:
+        tail = comparison_tail_at(table, score)
+        if 0 < observed < 1 and tail > 0:
+            sizes.append(np.log(size))
+            effective.append(np.log(np.log1p(-observed) / np.log1p(-tail)))
+    if len(set(sizes)) < 2:
+        return 1.0, 1.0
+    exponent, log_scale = np.polyfit(sizes, effective, 1)
+    return float(np.exp(log_scale)), float(exponent)
+
+
+def band(estimate: float, target: float) -> str:
+    """Strong: ten times rarer than the target; possible: at most the target; weak: above it."""
+    if estimate <= target / STRONG_FACTOR:
+        return BAND_STRONG
+    return BAND_POSSIBLE if estimate <= target else BAND_WEAK
+
+
+def one_in(estimate: float) -> str:
+    """'about 1 in 400' for a rate, rounded to two significant figures."""
+    if estimate >= 0.5:
+        return "more than 1 in 2"
+    if estimate < 1e-9:
+        return "less than 1 in a billion"
+    odds = 1 / estimate
+    digits = max(0, int(np.floor(np.log10(odds))) - 1)
+    rounded = int(round(odds / 10 ** digits) * 10 ** digits)
+    return f"about 1 in {rounded:,}"
+
+
+def from_json(data: dict[str, Any]) -> Calibration:
+    meta = {k: v for k, v in data.items()
+            if k not in ("recipe", "score_kind", "grid", "tail", "effective_gallery")}
+    effective = data.get("effective_gallery", {})
+    return Calibration(recipe=data["recipe"], score_kind=data["score_kind"],
+                       scores=np.asarray(data["grid"], dtype=np.float64),
+                       tails=np.asarray(data["tail"], dtype=np.float64), meta=meta,
+                       scale=float(effective.get("scale", 1.0)),
+                       exponent=float(effective.get("exponent", 1.0)))
+
+
+def table_path(directory: Path, recipe: str) -> Path:
+    return directory / f"calibration-{recipe.replace('+', '-plus-').lower()}.json"
+
+
+@lru_cache(maxsize=8)
+def table_for(directory: Path, recipe: str, score_kind: str = SCORE_KIND) -> Calibration:
+    """The shipped table of a recipe; CalibrationMissing if absent or for another score."""
+    path = table_path(directory, recipe)
+    if not path.is_file():
+        raise CalibrationMissing(f"No calibration table for the face recipe {recipe!r} at {path}. "
+                                 "Run `manage.py calibrate --images LFW_DIR` to build it.")
+    calibration = from_json(json.loads(path.read_text()))
+    if calibration.score_kind != score_kind or calibration.recipe != recipe:
+        raise CalibrationMissing(f"{path} calibrates {calibration.score_kind!r} of "
+                                 f"{calibration.recipe!r}, not {score_kind!r} of {recipe!r}. Run "
+                                 "`manage.py calibrate` again.")
+    return calibration
