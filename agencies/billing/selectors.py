@@ -113,3 +113,15 @@ def revenue_by_month(*, months: int = 12) -> list[dict[str, Any]]:
     rows = (Invoice.objects.values("period", "currency").annotate(total=Sum("total"))
             .order_by("-period", "currency")[:months])
     return list(reversed(rows))
+
+
+def platform_invoices(*, agency: Agency | None = None, period: date | None = None
+                      ) -> QuerySet[Invoice]:
+    """Every agency's invoices, newest first, optionally one agency's or one month's (operator
+    only: no tenant filter, the operator bills every agency)."""
+    invoices = Invoice.objects.select_related("agency").order_by("-period", "agency__name")
+    if agency is not None:
+        invoices = invoices.filter(agency=agency)
+    if period is not None:
+        invoices = invoices.filter(period=month_start(period))
+    return invoices
