@@ -62,6 +62,9 @@ class AuditAction(models.TextChoices):
     REEMBED_STARTED = "reembed_started", "Re-embedding of the galleries under another recipe started"
     REEMBED_FINISHED = "reembed_finished", "Agency switched to another face recipe"
     REEMBED_FAILED = "reembed_failed", "Re-embedding failed; the agency kept its recipe"
+    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+    INVITATION_RESENT = "invitation_resent", "Invitation sent again with a new link"
+    GALLERY_CHANGED = "gallery_changed", "Gallery settings changed"
 
 
 class AuditOutcome(models.TextChoices):
