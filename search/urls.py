@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from search import compare_views, model_views, opt_out_reviews, oversight_views, public_views, views
+from search import (
+    compare_views,
+    gallery_views,
+    model_views,
+    opt_out_reviews,
+    oversight_views,
+    public_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,6 +41,7 @@ urlpatterns = [
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("face-model/", model_views.face_model, name="face-model"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
+    path("galleries/<int:pk>/settings/", gallery_views.gallery_settings, name="gallery-settings"),
     path("galleries/<int:pk>/batches/", views.batch_new, name="batch-new"),
     path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
     path("batches/<int:pk>/panel/", views.batch_panel, name="batch-panel"),
