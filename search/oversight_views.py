@@ -9,9 +9,13 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from agencies.audit.models import AuditAction
+from agencies.audit.trail import audit_record
 from agencies.tenancy.decorators import member_required
 from agencies.tenancy.models import AUDIT_READERS
 from agencies.tenancy.requests import MemberRequest
+from portal.http import attachment
+from search.oversight_files import oversight_csv, oversight_pdf
 
 
 @member_required(*AUDIT_READERS)
@@ -30,3 +34,27 @@ def _year(value: str | None) -> int:
         return int(value) if value else timezone.now().year
     except ValueError:
         return timezone.now().year
+
+
+def _exported(request: MemberRequest, kind: str) -> dict[str, Any]:
+    """The year's report for a download, whose export is recorded like the audit CSV's."""
+    from search.selectors import oversight_report
+
+    year = _year(request.GET.get("year"))
+    audit_record(action=AuditAction.EXPORT, agency=request.agency, actor=request.user,
+                 details={"export": kind, "year": year})
+    return oversight_report(agency=request.agency, year=year)
+
+
+@member_required(*AUDIT_READERS)
+def audit_reports_csv(request: MemberRequest) -> HttpResponse:
+    report = _exported(request, "oversight_csv")
+    return attachment(oversight_csv(report), content_type="text/csv",
+                      filename=f"casebound-oversight-{report['year']}.csv")
+
+
+@member_required(*AUDIT_READERS)
+def audit_reports_pdf(request: MemberRequest) -> HttpResponse:
+    report = _exported(request, "oversight_pdf")
+    return attachment(oversight_pdf(report, request.agency), content_type="application/pdf",
+                      filename=f"casebound-oversight-{report['year']}.pdf")
