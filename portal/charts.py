@@ -39,7 +39,8 @@ def column_chart(values: list[tuple[str, float]], *, height: int = 160, bar: int
                 "height": round(bottom - y(value), 1), "middle": left + i * (bar + gap) + bar / 2,
                 "value_y": y(value) - 3}
                for i, (label, value) in enumerate(values)]
-    ticks = [{"value": f"{t:g}", "y": y(t)} for t in (0, top / 2, top)]
+    # Counts have no halves: the middle line only where it is a whole number.
+    ticks = [{"value": f"{t:g}", "y": y(t)} for t in (0, top / 2, top) if t == int(t)]
     width = left + len(values) * (bar + gap) + gap
     return {"columns": columns, "ticks": ticks, "width": width, "height": bottom + 34,
             "left": left, "bottom": bottom, "plot_top": plot_top, "tick_x": left - 6,

@@ -7,6 +7,7 @@ from datetime import date
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -39,7 +40,8 @@ def plan_list(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Plan {plan.name} is created. Grant it from the Agencies page.")
         return redirect("platform-plans")
     return render(request, "platform/plans.html",
-                  {"plans": Plan.objects.order_by("name"), "form": form},
+                  {"plans": Plan.objects.annotate(license_count=Count("licenses")).order_by("name"),
+                   "form": form},
                   status=400 if form.errors else 200)
 
 
