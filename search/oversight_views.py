@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -36,25 +36,42 @@ def _year(value: str | None) -> int:
         return timezone.now().year
 
 
-def _exported(request: MemberRequest, kind: str) -> dict[str, Any]:
+def _asked_year(request: MemberRequest) -> int | None:
+    """The year a download asks for (this year if none); None for a typo, which is refused rather
+    than answered with another year's figures."""
+    value = request.GET.get("year", "").strip()
+    if not value:
+        return timezone.now().year
+    return int(value) if value.isascii() and value.isdigit() and len(value) == 4 else None
+
+
+def _exported(request: MemberRequest, year: int, kind: str) -> dict[str, Any]:
     """The year's report for a download, whose export is recorded like the audit CSV's."""
     from search.selectors import oversight_report
 
-    year = _year(request.GET.get("year"))
     audit_record(action=AuditAction.EXPORT, agency=request.agency, actor=request.user,
                  details={"export": kind, "year": year})
     return oversight_report(agency=request.agency, year=year)
 
 
+BAD_YEAR = "Give the year as four digits, e.g. ?year=2026."
+
+
 @member_required(*AUDIT_READERS)
 def audit_reports_csv(request: MemberRequest) -> HttpResponse:
-    report = _exported(request, "oversight_csv")
+    year = _asked_year(request)
+    if year is None:
+        return HttpResponseBadRequest(BAD_YEAR, content_type="text/plain")
+    report = _exported(request, year, "oversight_csv")
     return attachment(oversight_csv(report), content_type="text/csv",
-                      filename=f"casebound-oversight-{report['year']}.csv")
+                      filename=f"casebound-oversight-{year}.csv")
 
 
 @member_required(*AUDIT_READERS)
 def audit_reports_pdf(request: MemberRequest) -> HttpResponse:
-    report = _exported(request, "oversight_pdf")
+    year = _asked_year(request)
+    if year is None:
+        return HttpResponseBadRequest(BAD_YEAR, content_type="text/plain")
+    report = _exported(request, year, "oversight_pdf")
     return attachment(oversight_pdf(report, request.agency), content_type="application/pdf",
-                      filename=f"casebound-oversight-{report['year']}.pdf")
+                      filename=f"casebound-oversight-{year}.pdf")

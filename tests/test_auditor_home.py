@@ -117,3 +117,12 @@ def test_the_report_downloads_are_only_for_audit_readers(cast, search) -> None:
     # Another agency's auditor-side reader gets their own (empty) figures, never these.
     rows = web_client(cast.other_admin).get("/audit/reports/report.csv").content.decode()
     assert "alice" not in rows and "searches run,0" in rows
+
+
+def test_a_wrong_year_is_refused_with_a_400_that_says_what_to_give(cast) -> None:
+    client = web_client(cast.auditor)
+    for year in ("abc", "20266", "²026"):
+        response = client.get("/audit/reports/report.csv", {"year": year})
+        assert response.status_code == 400 and b"four digits" in response.content
+        assert client.get("/audit/reports/report.pdf", {"year": year}).status_code == 400
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from agencies.audit.models import AuditAction, AuditEvent
 from search.models import Gallery, LegalBasis
 from tests.factories import GalleryFactory
-from tests.fixtures import api_client, web_client
+from tests.fixtures import api_client, enroll_people, web_client
 
 SETTINGS = {"name": "North archive", "source": "County archive 1990-2020",
             "legal_basis": LegalBasis.OTHER_STATUTE, "honours_opt_outs": "on",
@@ -82,3 +82,24 @@ def test_other_roles_get_403_and_another_agency_404(cast) -> None:
     gallery.refresh_from_db()
     assert gallery.name == "North bookings" and not _events()
     assert Gallery.objects.filter(name="North archive").count() == 0
+
+
+def test_a_gallery_holding_faces_keeps_its_legal_basis(cast) -> None:
+    """Else an admin could move a gallery out of reach of public opt-outs after enrolling."""
+    gallery = GalleryFactory(agency=cast.agency, name="Register",
+                             legal_basis=LegalBasis.OTHER_STATUTE, honours_opt_outs=True)
+    enroll_people(gallery, count=1)
+    client = web_client(cast.admin)
+    moved = client.post(f"/galleries/{gallery.pk}/settings/",
+                        {**SETTINGS, "name": "Register", "legal_basis": LegalBasis.WARRANT,
+                         "honours_opt_outs": ""})
+    assert moved.status_code == 400
+    assert "cannot change: they were enrolled under it" in moved.content.decode()
+    gallery.refresh_from_db()
+    assert gallery.legal_basis == LegalBasis.OTHER_STATUTE and gallery.honours_opt_outs
+    renamed = client.post(f"/galleries/{gallery.pk}/settings/",
+                          {**SETTINGS, "name": "Register 2", "retention_days": ""}, follow=True)
+    assert "Settings of Register 2 are saved." in renamed.content.decode()
+    gallery.refresh_from_db()
+    assert gallery.retention_days is None and [e.details["after"] for e in _events()] == [
+        {"name": "Register 2", "source": SETTINGS["source"]}]

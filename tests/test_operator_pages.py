@@ -49,10 +49,12 @@ def test_the_operator_creates_a_plan_from_the_page_and_it_is_audited(cast) -> No
 
 def test_a_bad_plan_is_refused_with_the_field_named_and_nothing_audited(cast) -> None:
     client = web_client(cast.operator)
-    response = client.post("/platform/plans/", {**PLAN, "seats": "-3", "name": "Standard"})
+    response = client.post("/platform/plans/", {**PLAN, "seats": "-3", "name": "Standard",
+                                                "overage_price": "-1.00"})
     assert response.status_code == 400
     page = response.content.decode()
     assert "Ensure this value is greater than or equal to 0" in page
+    assert "A price cannot be negative." in page
     assert "Plan with this Name already exists" in page
     assert not _plan_events() and not Plan.objects.filter(seats=-3).exists()
 

@@ -4,6 +4,7 @@ services of agencies.billing.licensing; the pages parse input and say what happe
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -22,6 +23,8 @@ from portal.http import attachment
 
 
 class PlanForm(forms.ModelForm):  # type: ignore[type-arg]
+    MONEY = ("overage_price", "annual_fee_per_seat", "storage_price_per_1000_faces")
+
     class Meta:
         model = Plan
         fields = list(PLAN_FIELDS)
@@ -29,6 +32,14 @@ class PlanForm(forms.ModelForm):  # type: ignore[type-arg]
                       "overage_price": "Price of each search over the quota, if billed",
                       "currency": "Three letters, e.g. USD",
                       "validity_days": "Length of a license granted on this plan"}
+
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in self.MONEY:
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, "A price cannot be negative.")
+        return data
 
 
 @platform_admin_required

@@ -54,6 +54,13 @@ def gallery_update(*, gallery: Gallery, actor: Any, **changes: Any) -> Gallery:
     _ensure_gallery_admin(actor, gallery.agency)
     gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
     before = fields_apply(gallery, GALLERY_SETTINGS, changes)
+    if gallery.legal_basis != before["legal_basis"] and Face.all_objects.filter(
+            gallery=gallery).exists():
+        # Its faces were enrolled under the old basis; relabelling them would also let a gallery
+        # slip out of (or into) the reach of public opt-outs after the fact.
+        raise ServiceError("legal_basis_fixed", "The legal basis of a gallery that holds faces "
+                           "cannot change: they were enrolled under it. Create a gallery under the "
+                           "new basis and enroll the faces there.", status=409)
     if gallery.honours_opt_outs and gallery.legal_basis not in OPT_OUT_BASES:
         # Said here in words; the check constraint still binds every other writer.
         raise ServiceError("opt_outs_not_allowed", "Only a gallery held under another statutory "
