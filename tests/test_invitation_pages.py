@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agencies.accounts.models import Invitation
 from agencies.audit.models import AuditAction, AuditEvent
-from tests.fixtures import web_client
+from tests.fixtures import api_client, web_client
 
 PASSWORD = "a-long-good-passphrase-2026"
 
@@ -107,3 +107,27 @@ def test_an_accepted_invitation_is_no_longer_pending(cast) -> None:
     assert f'id="invitation-{invitation.pk}"' not in client.get("/people/").content.decode()
     assert client.post(f"/people/invites/{invitation.pk}/revoke/",
                        {"confirm": "yes"}).status_code == 404
+
+
+def test_the_api_lists_revokes_and_resends_like_the_page_for_the_admin_only(cast) -> None:
+    invitation, path = _invite(cast.admin)
+    admin = api_client(cast.admin)
+    listed = admin.get("/api/v1/invitations/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [(r["id"], r["email"], r["role"]) for r in rows] == [
+        (invitation.pk, "k***@north.gov", "officer")]
+    assert invitation.token not in str(listed)
+    for user in (cast.officer, cast.auditor):
+        assert api_client(user).get("/api/v1/invitations/").status_code == 403
+        assert api_client(user).post(f"/api/v1/invitations/{invitation.pk}/revoke/").status_code == 403
+    foreign = api_client(cast.other_admin)
+    assert foreign.get("/api/v1/invitations/").json() in ([], {"count": 0, "next": None,
+                                                              "previous": None, "results": []})
+    assert foreign.post(f"/api/v1/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert foreign.post(f"/api/v1/invitations/{invitation.pk}/resend/").status_code == 404
+    resent = admin.post(f"/api/v1/invitations/{invitation.pk}/resend/")
+    assert resent.status_code == 200 and Client().get(path).status_code == 404
+    assert admin.post(f"/api/v1/invitations/{invitation.pk}/revoke/").status_code == 200
+    assert admin.post(f"/api/v1/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert [e.actor for e in _events(AuditAction.INVITATION_RESENT) +
+            _events(AuditAction.INVITATION_REVOKED)] == [cast.admin, cast.admin]
