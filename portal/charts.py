@@ -12,3 +12,36 @@ def bars(values: list[tuple[str, float]], height: int = 120) -> list[dict[str, A
     return [{"label": label, "value": value, "x": i * (width + 8), "width": width,
              "height": round(height * value / top), "y": height - round(height * value / top)}
             for i, (label, value) in enumerate(values)]
+
+
+def _nice_top(value: float) -> float:
+    """The smallest 1, 2 or 5 x 10^k at or above `value` (at least 1): a y axis that reads well."""
+    step = 1.0
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def column_chart(values: list[tuple[str, float]], *, height: int = 160, bar: int = 18,
+                 gap: int = 4, left: int = 44) -> dict[str, Any]:
+    """Geometry of a column chart with a y axis (0, half, top), a labelled x axis and each
+    non-zero value written above its column; the template draws it as SVG (no script)."""
+    top = _nice_top(max([v for _, v in values] or [0]))
+    plot_top, bottom = 16, 16 + height
+
+    def y(value: float) -> float:
+        return round(bottom - height * value / top, 1)
+
+    columns = [{"label": label, "value": value, "shown": f"{value:g}",
+                "x": left + i * (bar + gap), "width": bar, "y": y(value),
+                "height": round(bottom - y(value), 1), "middle": left + i * (bar + gap) + bar / 2,
+                "value_y": y(value) - 3}
+               for i, (label, value) in enumerate(values)]
+    # Counts have no halves: the middle line only where it is a whole number.
+    ticks = [{"value": f"{t:g}", "y": y(t)} for t in (0, top / 2, top) if t == int(t)]
+    width = left + len(values) * (bar + gap) + gap
+    return {"columns": columns, "ticks": ticks, "width": width, "height": bottom + 34,
+            "left": left, "bottom": bottom, "plot_top": plot_top, "tick_x": left - 6,
+            "label_y": bottom + 13, "title_y": bottom + 31}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
@@ -16,7 +16,7 @@ from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from pgvector.django import CosineDistance
 
 from agencies.audit.bypass import platform_rows
-from agencies.audit.models import AuditAction, AuditEvent
+from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
 from agencies.tenancy.models import Agency, Membership, Role
 from agencies.tenancy.selectors import has_role, membership_of
 from search.models import (
@@ -327,6 +327,42 @@ def oversight_report(*, agency: Agency, year: int) -> dict[str, Any]:
         "refusals": list(refusals),
         "cases_opened": case_list(agency=agency).filter(created_at__year=year).count(),
     }
+
+
+
+def _month_bounds(today: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime(today.year, today.month, 1))
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def oversight_month(*, agency: Agency, today: date | None = None) -> dict[str, Any]:
+    """The auditor's figures for the month of `today` (UTC): searches, refusals by reason,
+    candidates confirmed or rejected (by their last review), cases opened and closed."""
+    today = today or timezone.now().date()
+    start, end = _month_bounds(today)
+    decided = (Candidate.objects.for_agency(agency).annotate(last_review=Max("reviews__created_at"))
+               .filter(last_review__gte=start, last_review__lt=end))
+    refusals = (AuditEvent.objects.for_agency(agency)
+                .filter(outcome=AuditOutcome.REFUSED, at__gte=start, at__lt=end)
+                .values("action", code=KeyTextTransform("code", "details"))
+                .annotate(count=Count("pk")).order_by("-count", "action"))
+    cases = case_list(agency=agency)
+    return {
+        "month": start.date(), "date_from": start.date(), "date_to": (end - timedelta(days=1)).date(),
+        "searches": search_list(agency=agency).filter(created_at__gte=start, created_at__lt=end).count(),
+        "refusals": [{**row, "label": AuditAction(row["action"]).label} for row in refusals],
+        "confirmed": decided.filter(status=CandidateStatus.POSSIBLE_LEAD).count(),
+        "rejected": decided.filter(status=CandidateStatus.NOT_A_MATCH).count(),
+        "cases_opened": cases.filter(created_at__gte=start, created_at__lt=end).count(),
+        "cases_closed": cases.filter(closed_at__gte=start, closed_at__lt=end).count(),
+    }
+
+
+def refusals_latest(*, agency: Agency, limit: int = 10) -> QuerySet[AuditEvent]:
+    """The agency's most recent refused actions, newest first."""
+    return (AuditEvent.objects.for_agency(agency).filter(outcome=AuditOutcome.REFUSED)
+            .select_related("actor").order_by("-at", "-seq")[:limit])
 
 
 TRANSPARENCY_CACHE_SECONDS = 600

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from search import compare_views, model_views, opt_out_reviews, oversight_views, public_views, views
+from search import (
+    compare_views,
+    gallery_views,
+    model_views,
+    opt_out_reviews,
+    oversight_views,
+    public_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,11 +39,14 @@ urlpatterns = [
     path("opt-out/confirm/<str:token>/", public_views.opt_out_confirm, name="opt-out-confirm"),
     path("transparency/", public_views.transparency, name="transparency"),
     path("audit/reports/", oversight_views.audit_reports, name="audit-reports"),
+    path("audit/reports/report.csv", oversight_views.audit_reports_csv, name="audit-reports-csv"),
+    path("audit/reports/report.pdf", oversight_views.audit_reports_pdf, name="audit-reports-pdf"),
     path("opt-out-reviews/", opt_out_reviews.consultation_list, name="opt-out-reviews"),
     path("opt-out-reviews/<int:pk>/", opt_out_reviews.consultation_detail, name="opt-out-review"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("face-model/", model_views.face_model, name="face-model"),
     path("galleries/<int:pk>/", views.gallery_detail, name="gallery-detail"),
+    path("galleries/<int:pk>/settings/", gallery_views.gallery_settings, name="gallery-settings"),
     path("galleries/<int:pk>/batches/", views.batch_new, name="batch-new"),
     path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
     path("batches/<int:pk>/panel/", views.batch_panel, name="batch-panel"),

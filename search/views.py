@@ -67,11 +67,14 @@ def home(request: HttpRequest) -> HttpResponseBase:
 @member_required()
 def _agency_home(request: MemberRequest) -> HttpResponse:
     agency = _agency(request)
+    auditor = has_role(request.user, Role.AUDITOR)  # the auditor's home: the month and refusals
     return render(request, "search/home.html", {
         "my_cases": selectors.cases_searchable_by(user=request.user, agency=agency)[:20],
         "pending_cases": selectors.approvals_waiting(user=request.user, agency=agency)[:20],
         "recent_searches": selectors.searches_open_to(user=request.user, agency=agency).filter(
             requested_by=request.user.pk)[:10],
+        "month": selectors.oversight_month(agency=agency) if auditor else None,
+        "refusals": selectors.refusals_latest(agency=agency) if auditor else [],
     })
 
 

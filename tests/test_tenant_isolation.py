@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agencies.accounts.models import Invitation
 from agencies.accounts.services import member_update
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import audit_record
@@ -77,7 +78,11 @@ def agency_a(cast) -> dict[str, Any]:
     role_request = member_update(admin=cast.admin, user=cast.officer, role=Role.SUPERVISOR)
     batch = EnrollmentBatch.objects.create(agency=cast.agency, gallery=gallery, archive="batches/a.zip",
                                            archive_sha256="0", created_by=cast.admin)
+    invitation = Invitation.objects.create(
+        agency=cast.agency, token="A-SECRET-TOKEN", email="a-invitee@example.org",
+        role=Role.OFFICER, created_by=cast.admin, expires_at=timezone.now() + timedelta(days=7))
     return {"subjects": Subject.objects.filter(agency=cast.agency)[0].pk, "invoices": invoice.pk,
+            "invitations": invitation.pk, "people/invites": invitation.pk,
             "batches": batch.pk,
             "platform/agencies": cast.agency.pk, "platform/licenses": license_a.pk,
             "platform/plans": license_a.plan_id,

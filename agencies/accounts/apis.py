@@ -21,7 +21,15 @@ from agencies.accounts.approvals import (
     role_request_refuse,
 )
 from agencies.accounts.models import Invitation, RoleRequest
-from agencies.accounts.services import invitation_accept, invitation_create, invitation_open, masked_email
+from agencies.accounts.selectors import invitations_pending
+from agencies.accounts.services import (
+    invitation_accept,
+    invitation_create,
+    invitation_open,
+    invitation_resend,
+    invitation_revoke,
+    masked_email,
+)
 from agencies.accounts.usernames import USERNAME_HELP, validate_username
 from agencies.tenancy.apis import TenantViewSet
 from agencies.tenancy.models import Role
@@ -40,15 +48,37 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
 
     class Meta:
         model = Invitation
-        fields = ["id", "email", "role", "expires_at"]
+        fields = ["id", "email", "role", "created_at", "expires_at"]
 
     def get_email(self, invitation: Invitation) -> str:
         return masked_email(invitation.email)
 
 
-class InvitationViewSet(mixins.CreateModelMixin, TenantViewSet[Invitation]):
+ADMIN = (Role.AGENCY_ADMIN,)
+
+
+class InvitationViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, TenantViewSet[Invitation]):
+    """Invitations of the agency: send one, list those pending, revoke or send one again."""
+
     serializer_class = InvitationSerializer
-    action_roles = {"create": (Role.AGENCY_ADMIN,)}
+    action_roles = {"create": ADMIN, "list": ADMIN, "revoke": ADMIN, "resend": ADMIN}
+
+    def tenant_queryset(self) -> QuerySet[Invitation]:
+        return invitations_pending(agency=self.agency)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        """The link stops working at once; audited."""
+        revoked = invitation_revoke(admin=request.user, invitation_id=self.get_object().pk)
+        return Response(InvitationSerializer(revoked).data)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str) -> Response:
+        """Mail a new link valid 7 days; the earlier one stops working. Audited."""
+        sent = invitation_resend(admin=request.user, invitation_id=self.get_object().pk)
+        return Response(InvitationSerializer(sent).data)
 
     @extend_schema(request=InvitationRequestSerializer, responses={201: InvitationSerializer})
     def create(self, request: Request) -> Response:

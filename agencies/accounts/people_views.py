@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agencies.accounts.approvals import (
@@ -21,6 +22,8 @@ from agencies.accounts.filters import PeopleFilter
 from agencies.accounts.selectors import (
     agency_member_get,
     agency_members_with_roles,
+    invitation_get,
+    invitations_pending,
     locked_usernames,
 )
 from agencies.accounts.services import (
@@ -29,6 +32,8 @@ from agencies.accounts.services import (
     invitation_accept,
     invitation_create,
     invitation_open,
+    invitation_resend,
+    invitation_revoke,
     masked_email,
     member_update,
     mfa_reset,
@@ -48,9 +53,14 @@ def people(request: MemberRequest) -> HttpResponse:
     members = listing(request, PeopleFilter, agency_members_with_roles(agency=request.agency),
                       PEOPLE_COLUMNS)
     locked = locked_usernames([m.username for m in members.page])
+    invitations = list(invitations_pending(agency=request.agency))
+    for invitation in invitations:  # masked, as everywhere the admin sees an invitee's address
+        invitation.shown_email = masked_email(invitation.email)  # type: ignore[attr-defined]
     return render(request, "agencies/people.html", {
         "listing": members, "locked": locked, "invite_form": InviteForm(), "roles": Role.choices,
-        "role_requests": pending_role_requests(agency=request.agency)},
+        "role_requests": pending_role_requests(agency=request.agency),
+        "invitations": invitations, "now": timezone.now(),
+        "invitation_days": INVITATION_DAYS},
         status=400 if members.invalid else 200)
 
 
@@ -120,6 +130,35 @@ def person_invite(request: MemberRequest) -> HttpResponse:
     else:  # the link went to the invitee alone; the admin sees only whom it went to
         messages.success(request, f"Invitation e-mailed to {masked_email(invitation.email)}. "
                          f"The link in it works for {INVITATION_DAYS} days.")
+    return redirect("people")
+
+
+@member_required(Role.AGENCY_ADMIN)
+def invitation_revoke_view(request: MemberRequest, pk: int) -> HttpResponse:
+    """Ask first (GET, or a POST without the confirmation), then revoke; the link dies at once."""
+    invitation = invitation_get(agency=request.agency, pk=pk)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return render(request, "agencies/invitation_revoke_confirm.html",
+                      {"invitation": invitation, "shown_email": masked_email(invitation.email)})
+    invitation_revoke(admin=request.user, invitation_id=invitation.pk)
+    messages.success(request, f"The invitation of {masked_email(invitation.email)} is revoked; its link no "
+                     "longer works.")
+    return redirect("people")
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def invitation_resend_view(request: MemberRequest, pk: int) -> HttpResponse:
+    try:
+        invitation = invitation_resend(admin=request.user, invitation_id=pk)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation e-mailed again to {masked_email(invitation.email)} "
+                         f"with a new link, valid until {invitation.expires_at:%Y-%m-%d %H:%M} "
+                         "UTC; the earlier link no longer works.")
     return redirect("people")
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet, Sum
 
+from agencies.accounts.models import Invitation
 from agencies.tenancy.models import Agency, Membership
 from agencies.tenancy.selectors import membership_of
 from portal.errors import NotFound
@@ -65,3 +66,19 @@ def locked_usernames(usernames: list[str] | None = None) -> set[str]:
     totals = (attempts.values("username")
               .annotate(failures=Sum("failures_since_start")))
     return {row["username"] for row in totals if row["failures"] >= settings.AXES_FAILURE_LIMIT}
+
+
+def invitations_pending(*, agency: Agency | None) -> QuerySet[Invitation]:
+    """The agency's invitations not yet accepted nor revoked (expired ones too: the admin may send
+    them again), newest first."""
+    return (Invitation.objects.for_agency(agency)
+            .filter(accepted_by__isnull=True, revoked_at__isnull=True)
+            .select_related("created_by").order_by("-created_at"))
+
+
+def invitation_get(*, agency: Agency | None, pk: int) -> Invitation:
+    """A pending invitation of the agency, or NotFound: another agency's answers like a missing one."""
+    invitation = invitations_pending(agency=agency).filter(pk=pk).first()
+    if invitation is None:
+        raise NotFound("not_found", "No such pending invitation in your agency.")
+    return invitation

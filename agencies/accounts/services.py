@@ -32,7 +32,7 @@ from agencies.tenancy.row_security import agency_rows
 from agencies.tenancy.selectors import acting_agency, has_role
 from portal.config import setting
 from portal.db import scope
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,8 @@ def invitation_open(token: str) -> Invitation:
 
 def _valid_invitation(token: str) -> Invitation:
     invitation = Invitation.objects.select_related("agency").filter(token=token).first()
-    if invitation is None or invitation.accepted_by_id or invitation.expires_at < timezone.now():
+    if (invitation is None or invitation.accepted_by_id or invitation.revoked_at
+            or invitation.expires_at < timezone.now()):
         raise ServiceError("invitation_invalid", "This invitation link is not valid any more. Ask "
                            "your agency admin for a new one.", status=404)
     return invitation
@@ -225,8 +226,9 @@ def invitation_accept(*, token: str, username: str, password: str) -> Any:
 
 def _accept(invitation_id: int, *, username: str, password: str) -> Any:
     invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
-    if invitation.accepted_by_id:  # accepted by a concurrent request a moment ago
-        raise ServiceError("invitation_invalid", "This invitation has already been used.", status=404)
+    if invitation.accepted_by_id or invitation.revoked_at:  # by a concurrent request a moment ago
+        raise ServiceError("invitation_invalid", "This invitation is not valid any more. Ask your "
+                           "agency admin for a new one.", status=404)
     try:
         validate_username(username)
     except ValidationError as exc:
@@ -253,6 +255,48 @@ def _accept(invitation_id: int, *, username: str, password: str) -> Any:
         role_request_create(requester=invitation.created_by, user=user, agency=invitation.agency,
                             role=invitation.role, new_account=True)
     return user
+
+
+def _pending_invitation(admin: Any, invitation_id: int) -> Invitation:
+    """A pending invitation of the admin's own agency, locked; any other answers 404 alike."""
+    agency = acting_agency(admin)
+    ensure_acts_for(admin, agency, Role.AGENCY_ADMIN, code="agency_admin_required",
+                    message="Only the agency admin manages invitations.")
+    invitation = (Invitation.objects.for_agency(agency).select_for_update()
+                  .filter(pk=invitation_id, accepted_by__isnull=True, revoked_at__isnull=True)
+                  .first())
+    if invitation is None:
+        raise NotFound("not_found", "No such pending invitation in your agency: it may have been "
+                       "accepted or revoked already.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, admin: Any, invitation_id: int) -> Invitation:
+    """Withdraw a pending invitation: its link stops working at once. Audited."""
+    invitation = _pending_invitation(admin, invitation_id)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(action=AuditAction.INVITATION_REVOKED, agency=invitation.agency, actor=admin,
+                 obj=invitation, details={"email": masked_email(invitation.email),
+                                          "role": invitation.role})
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, admin: Any, invitation_id: int) -> Invitation:
+    """Mail a pending (or expired) invitation again with a new link valid 7 days; the old link
+    stops working, so a forwarded or leaked copy is worth nothing. Audited."""
+    invitation = _pending_invitation(admin, invitation_id)
+    invitation.token = secrets.token_urlsafe(32)
+    invitation.expires_at = timezone.now() + timedelta(days=INVITATION_DAYS)
+    invitation.save(update_fields=["token", "expires_at"])
+    audit_record(action=AuditAction.INVITATION_RESENT, agency=invitation.agency, actor=admin,
+                 obj=invitation, details={"email": masked_email(invitation.email),
+                                          "role": invitation.role,
+                                          "expires_at": invitation.expires_at.isoformat()})
+    _invitation_mail(invitation, setting("SITE_URL"))  # a failed mail rolls all of it back
+    return invitation
 
 
 @transaction.atomic

@@ -63,6 +63,9 @@ class AuditAction(models.TextChoices):
     REEMBED_FINISHED = "reembed_finished", "Agency switched to another face recipe"
     REEMBED_FAILED = "reembed_failed", "Re-embedding failed; the agency kept its recipe"
     WEAK_CANDIDATES_VIEWED = "weak_candidates_viewed", "Weak candidates below the line opened"
+    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+    INVITATION_RESENT = "invitation_resent", "Invitation sent again with a new link"
+    GALLERY_CHANGED = "gallery_changed", "Gallery settings changed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, F, QuerySet, Sum
@@ -113,3 +114,45 @@ def revenue_by_month(*, months: int = 12) -> list[dict[str, Any]]:
     rows = (Invoice.objects.values("period", "currency").annotate(total=Sum("total"))
             .order_by("-period", "currency")[:months])
     return list(reversed(rows))
+
+
+def platform_invoices(*, agency: Agency | None = None, period: date | None = None
+                      ) -> QuerySet[Invoice]:
+    """Every agency's invoices, newest first, optionally one agency's or one month's (operator
+    only: no tenant filter, the operator bills every agency)."""
+    invoices = Invoice.objects.select_related("agency").order_by("-period", "agency__name")
+    if agency is not None:
+        invoices = invoices.filter(agency=agency)
+    if period is not None:
+        invoices = invoices.filter(period=month_start(period))
+    return invoices
+
+
+def searches_per_day(*, agency: Agency, today: date | None = None) -> list[tuple[date, int]]:
+    """Searches metered on every day of the month of `today` (days to come count 0)."""
+    today = today or timezone.localdate()
+    period = month_start(today)
+    counted = dict(UsageEvent.objects.for_agency(agency).filter(kind=UsageKind.SEARCH, period=period)
+                   .annotate(day=TruncDate("at")).values_list("day").annotate(n=Sum("quantity")))
+    days = calendar.monthrange(period.year, period.month)[1]
+    return [(period.replace(day=d), int(counted.get(period.replace(day=d), 0)))
+            for d in range(1, days + 1)]
+
+
+def usage_by_month(*, agency: Agency, months: int = 12, today: date | None = None
+                   ) -> list[dict[str, Any]]:
+    """The last `months` months, oldest first: searches metered and the invoiced amount (None
+    for a month not invoiced yet, as the current one)."""
+    period = month_start(today or timezone.localdate())
+    periods = []
+    for _ in range(months):
+        periods.append(period)
+        period = month_start(period - timedelta(days=1))
+    periods.reverse()
+    searches = dict(UsageEvent.objects.for_agency(agency)
+                    .filter(kind=UsageKind.SEARCH, period__in=periods)
+                    .values_list("period").annotate(n=Sum("quantity")))
+    invoices = {inv.period: inv for inv in Invoice.objects.for_agency(agency).filter(period__in=periods)}
+    return [{"period": p, "searches": int(searches.get(p, 0)),
+             "amount": invoices[p].total if p in invoices else None,
+             "currency": invoices[p].currency if p in invoices else ""} for p in periods]

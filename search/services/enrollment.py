@@ -11,6 +11,7 @@ from agencies.audit.models import AuditAction
 from agencies.audit.trail import audit_record
 from agencies.tenancy.models import Agency, Role
 from agencies.tenancy.permissions import ensure_acts_for
+from portal.changes import clean_or_refuse, fields_apply
 from portal.config import setting
 from portal.errors import ServiceError
 from portal.recipes import Recipe, recipe_get
@@ -41,6 +42,41 @@ def gallery_create(*, agency: Agency, name: str, source: str, legal_basis: str,
     audit_record(action=AuditAction.GALLERY_CREATED, agency=agency, actor=actor, obj=gallery,
                  actor_name="" if getattr(actor, "pk", None) else "system",
                  details={"name": name, "source": source, "legal_basis": legal_basis})
+    return gallery
+
+
+GALLERY_SETTINGS = ("name", "source", "legal_basis", "honours_opt_outs", "retention_days")
+
+
+@transaction.atomic
+def gallery_update(*, gallery: Gallery, actor: Any, **changes: Any) -> Gallery:
+    """Change a gallery's name, source, legal basis, opt-out rule or retention; audited with the
+    values before and after. The model's rules refuse what the law does not allow (400)."""
+    _ensure_gallery_admin(actor, gallery.agency)
+    gallery = Gallery.objects.select_for_update().get(pk=gallery.pk)
+    before = fields_apply(gallery, GALLERY_SETTINGS, changes)
+    if gallery.legal_basis != before["legal_basis"] and Face.all_objects.filter(
+            gallery=gallery).exists():
+        # Its faces were enrolled under the old basis; relabelling them would also let a gallery
+        # slip out of (or into) the reach of public opt-outs after the fact.
+        raise ServiceError("legal_basis_fixed", "The legal basis of a gallery that holds faces "
+                           "cannot change: they were enrolled under it. Create a gallery under the "
+                           "new basis and enroll the faces there.", status=409)
+    if gallery.honours_opt_outs and gallery.legal_basis not in OPT_OUT_BASES:
+        # Said here in words; the check constraint still binds every other writer.
+        raise ServiceError("opt_outs_not_allowed", "Only a gallery held under another statutory "
+                           "basis may honour opt-outs. Untick it, or choose that legal basis.")
+    if Gallery.objects.for_agency(gallery.agency).filter(name=gallery.name).exclude(
+            pk=gallery.pk).exists():
+        raise ServiceError("duplicate_gallery", f"Your agency already has a gallery named "
+                           f"{gallery.name}; choose another name.", status=409)
+    clean_or_refuse(gallery, code="invalid_gallery")
+    gallery.save()
+    after = {name: getattr(gallery, name) for name in GALLERY_SETTINGS}
+    audit_record(action=AuditAction.GALLERY_CHANGED, agency=gallery.agency, actor=actor,
+                 obj=gallery, details={
+                     "before": {k: v for k, v in before.items() if v != after[k]},
+                     "after": {k: v for k, v in after.items() if v != before[k]}})
     return gallery
 
 
