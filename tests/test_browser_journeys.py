@@ -231,6 +231,7 @@ def _walk(page: Page, role: str, world: World) -> None:
 
 
 def _context(browser: Any, live_server: Any) -> Any:
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` (make test does)"
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     context.set_default_timeout(30_000)
     context.add_init_script(path=str(AXE))
