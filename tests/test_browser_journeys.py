@@ -199,6 +199,7 @@ USERNAMES = {"officer": "alice", "supervisor": "bob", "agency_admin": "dana", "a
 
 def _check(page: Page, role: str, row: Row, world: World) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(row.heading)
+    page.wait_for_load_state("load")
     for width, height in WIDTHS:
         page.set_viewport_size({"width": width, "height": height})
         where = f"{role} {row.name} at {width} px ({page.url})"
@@ -206,6 +207,7 @@ def _check(page: Page, role: str, row: Row, world: World) -> None:
         if scroll_width > width:
             world.problems.append(f"{where}: {scroll_width} px wide, scrolls sideways")
         world.problems.extend(f"{where}: {v}" for v in _axe_violations(page))
+        world.problems.extend(f"{where}: image did not load: {src}" for src in _broken_images(page))
         page.screenshot(path=str(SHOTS / f"{role}-{row.name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": WIDTHS[0][0], "height": WIDTHS[0][1]})
     world.pages += 1
@@ -219,6 +221,15 @@ def _axe_violations(page: Page) -> list[str]:
                                targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))""")
     return [f"axe {v['impact']} {v['id']}: {v['help']} [{'; '.join(v['targets'])}]"
             for v in found if v["impact"] in SERIOUS]
+
+
+def _broken_images(page: Page) -> list[str]:
+    """The page's images that failed to load, once every pending one has finished (a page that
+    polls may add images after its load event, as the search page does with the probe)."""
+    return page.evaluate("""async () => {
+        const pending = [...document.images].filter(i => !i.complete);
+        await Promise.all(pending.map(i => new Promise(done => { i.onload = i.onerror = done; })));
+        return [...document.images].filter(i => i.naturalWidth === 0).map(i => i.src); }""")
 
 
 def _walk(page: Page, role: str, world: World) -> None:
