@@ -108,6 +108,7 @@ def _invite(page: Page, world: World) -> None:
     page.get_by_label("Role", exact=True).select_option("officer")
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_role("status").first).to_contain_text("Invitation e-mailed")
+    expect(page.get_by_role("heading", name="Pending invitations")).to_be_visible()
 
 
 def _enroll(page: Page, world: World) -> None:
@@ -159,10 +160,10 @@ JOURNEYS: dict[str, list[Row]] = {
         Row("home", "/", "North County Sheriff"),
         Row("people", "/people/", "People of North County Sheriff"),
         Row("invite", _invite, "People of North County Sheriff"),
-        # PENDING (another branch): pending invitations, e.g. Row("invitations", ...)
+        # the invitation just sent is listed under "Pending invitations" on this page
         Row("galleries", "/galleries/", "Galleries"),
         Row("gallery-enroll", _enroll, "North bookings"),
-        # PENDING (another branch): gallery settings, e.g. Row("gallery-settings", ...)
+        Row("gallery-settings", "/galleries/{gallery}/settings/", "Settings of North bookings"),
         Row("policy", "/policy/", "Search policy"),
         Row("retention", "/retention/", "Retention schedule"),
         Row("usage", "/usage/", "Usage and invoices"),
@@ -170,7 +171,7 @@ JOURNEYS: dict[str, list[Row]] = {
         Row("opt-out-reviews", "/opt-out-reviews/", "Opt-out requests that match your faces"),
     ],
     "auditor": [
-        Row("home", "/", "North County Sheriff"),  # PENDING (another branch): the auditor's home
+        Row("home", "/", "North County Sheriff"),  # the auditor's home: the month's figures
         Row("audit", "/audit/", "Audit trail"),
         Row("audit-filtered", _filter_audit, "Audit trail"),
         Row("reports", "/audit/reports/", re.compile(r"^Oversight report \d{4}$")),
@@ -179,8 +180,8 @@ JOURNEYS: dict[str, list[Row]] = {
     ],
     "operator": [
         Row("agencies", "/platform/", "Agencies and licenses"),
-        # PENDING (another branch): Row("plans", "/platform/plans/", ...),
-        # PENDING (another branch): Row("invoices", "/platform/invoices/", ...),
+        Row("plans", "/platform/plans/", "Plans"),
+        Row("invoices", "/platform/invoices/", "Invoices"),
         Row("role-requests", "/platform/role-requests/", "Roles to approve"),
         Row("opt-outs", "/platform/opt-outs/", "Opt-out requests"),
     ],
