@@ -84,6 +84,7 @@ def search_another_face(*, search: Search, user: Any, face_index: int) -> Search
     except ServiceError as refusal:
         _audit_refusal(case=search.case, user=user, obj=search, refusal=refusal,
                        face_index=face_index)
+        metrics.search_refused(code=refusal.code)  # as a refused new search is
         raise
 
 
