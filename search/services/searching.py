@@ -219,14 +219,17 @@ def search_run(*, search_id: int) -> None:
                                     face_index=search.face_index,
                                     on_stage=lambda stage: _stage(search, stage))
         except pipeline.FaceIndexOutOfRange as wrong:
-            _finish(search, SearchStatus.FAILED, faces_found=len(wrong.boxes), faces=wrong.boxes,
-                    error_code=wrong.code, error=wrong.message)
-            return  # not metered: no face was searched
+            with transaction.atomic():
+                if _still_ours(search):  # not metered: no face was searched
+                    _finish(search, SearchStatus.FAILED, faces_found=len(wrong.boxes),
+                            faces=wrong.boxes, error_code=wrong.code, error=wrong.message)
+            return
         if face is None:
             with transaction.atomic():
-                _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
-                        error=NO_FACE_MESSAGE, timings={"decode": decode_seconds})
-                meter_search(search)
+                if _still_ours(search):  # else the run that claimed it since finishes it, once
+                    _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
+                            error=NO_FACE_MESSAGE, timings={"decode": decode_seconds})
+                    meter_search(search)
             return
         _stage(search, SearchStage.SEARCHING)
         if _store_candidates(search, face, decode_seconds, recipe.name):
