@@ -335,8 +335,13 @@ def _still_ours(search: Search) -> bool:
 
 
 def search_fail(*, search_id: int, code: str, message: str) -> None:
-    """Mark a running search failed, with a reason an officer can read."""
-    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).first()
+    """Mark this process's running search failed, with a reason an officer can read.
+
+    Only while this process's claim holds: if the search was given back meanwhile and another
+    worker runs it now, this run's failure is not that run's.
+    """
+    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
+                                   claimed_by=worker_identity()).first()
     if search is not None:
         _finish(search, SearchStatus.FAILED, error_code=code, error=message)
 

@@ -106,3 +106,26 @@ def test_a_run_given_back_meanwhile_does_not_finish_the_search_with_no_face(
     assert search.status == SearchStatus.RUNNING and search.attempts == 2  # the second run's
     assert search.finished_at is None
     assert not UsageEvent.objects.filter(agency=cast.agency).exists()
+
+
+def test_a_run_that_fails_after_its_search_went_to_another_worker_leaves_it_running(
+        cast, monkeypatch) -> None:
+    """The first run crashes after the sweeper gave its search to a worker in another process:
+    the crash is the first run's, and must not fail the search the second run is working on."""
+    from search.engine import pipeline
+
+    search = Search.objects.create(
+        agency=cast.agency, case=assigned_case(cast.agency, cast.officer), requested_by=cast.officer,
+        probe=jpeg_file(photos.photo("Colin_Powell", 2)), policy=policy_of(cast.agency).snapshot())
+
+    def given_to_another_worker_then_crash(*args, **kwargs):
+        searching._give_back(Search.objects.filter(pk=search.pk))  # the sweeper
+        Search.objects.filter(pk=search.pk).update(  # claimed by a worker in another process
+            status=SearchStatus.RUNNING, attempts=2, claimed_by="elsewhere:4242:0123456789ab")
+        raise RuntimeError("the first run's own failure")
+
+    monkeypatch.setattr(pipeline, "analyze", given_to_another_worker_then_crash)
+    searching.search_execute(search_id=search.pk)
+    search.refresh_from_db()
+    assert search.status == SearchStatus.RUNNING and search.attempts == 2
+    assert search.error_code == "" and search.finished_at is None
