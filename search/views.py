@@ -222,7 +222,8 @@ def search_another_face(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _face_index(value: str) -> int:
-    if not value.isdigit() or int(value) > MAX_FACE_INDEX:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500, not a 400).
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_FACE_INDEX:
         raise ServiceError("invalid_face_index", "Choose one of the faces listed under the photo.")
     return int(value)
 

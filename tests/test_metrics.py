@@ -153,3 +153,17 @@ def test_made_up_methods_and_addresses_add_no_new_series(client: Client) -> None
     views = {dict(key[1]).get("view") for key in samples
              if key[0] == "casebound_http_request_duration_seconds_count"}
     assert not any(view and "invented" in view for view in views) and "unresolved" in views
+
+
+@pytest.mark.django_db
+def test_a_refused_search_of_another_face_is_counted_too(cast: Any, search: Any, client: Client) -> None:
+    before = _scrape(client)
+    # The supervisor may see the search's results but is not assigned to its case: refused.
+    response = api_client(cast.supervisor).post(f"/api/v1/searches/{search.pk}/another-face/",
+                                                {"face_index": 0}, format="json")
+    assert response.status_code == 403, response.content
+    code = response.json()["code"]
+    after = _scrape(client)
+    name = "casebound_searches_total"
+    assert _value(after, name, outcome="refused", code=code) - _value(
+        before, name, outcome="refused", code=code) == 1

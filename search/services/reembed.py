@@ -30,6 +30,7 @@ from search.engine import pipeline
 from search.models import (
     ACTIVE_REEMBED,
     EMBEDDING_DIMENSIONS,
+    CohortState,
     Face,
     ReembedJob,
     ReembedStatus,
@@ -221,6 +222,9 @@ def _switch(job: ReembedJob, recipe: Recipe) -> None:
         # Cohort statistics belong to the old vectors: none until they are computed again below.
         faces.update(embedding=F("embedding_next"), embedding_next=None, model_name=recipe.name,
                      cohort_mean=None, cohort_std=None)
+        # And no state of an earlier stay on a recipe: "never computed" makes the hourly task
+        # recompute them if the refresh after this switch does not happen.
+        CohortState.objects.for_agency(job.agency).delete()
         Agency.objects.filter(pk=job.agency_id).update(face_recipe=recipe.name)
         total = faces.count()
         ReembedJob.objects.filter(pk=job.pk).update(status=ReembedStatus.DONE, done=total,

@@ -85,6 +85,7 @@ def search_another_face(*, search: Search, user: Any, face_index: int) -> Search
     except ServiceError as refusal:
         _audit_refusal(case=search.case, user=user, obj=search, refusal=refusal,
                        face_index=face_index)
+        metrics.search_refused(code=refusal.code)  # as a refused new search is
         raise
 
 
@@ -219,14 +220,17 @@ def search_run(*, search_id: int) -> None:
                                     face_index=search.face_index,
                                     on_stage=lambda stage: _stage(search, stage))
         except pipeline.FaceIndexOutOfRange as wrong:
-            _finish(search, SearchStatus.FAILED, faces_found=len(wrong.boxes), faces=wrong.boxes,
-                    error_code=wrong.code, error=wrong.message)
-            return  # not metered: no face was searched
+            with transaction.atomic():
+                if _still_ours(search):  # not metered: no face was searched
+                    _finish(search, SearchStatus.FAILED, faces_found=len(wrong.boxes),
+                            faces=wrong.boxes, error_code=wrong.code, error=wrong.message)
+            return
         if face is None:
             with transaction.atomic():
-                _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
-                        error=NO_FACE_MESSAGE, timings={"decode": decode_seconds})
-                meter_search(search)
+                if _still_ours(search):  # else the run that claimed it since finishes it, once
+                    _finish(search, SearchStatus.NO_FACE, faces_found=0, error_code="no_face",
+                            error=NO_FACE_MESSAGE, timings={"decode": decode_seconds})
+                    meter_search(search)
             return
         _stage(search, SearchStage.SEARCHING)
         if _store_candidates(search, face, decode_seconds, recipe.name):
@@ -370,8 +374,13 @@ def _still_ours(search: Search) -> bool:
 
 
 def search_fail(*, search_id: int, code: str, message: str) -> None:
-    """Mark a running search failed, with a reason an officer can read."""
-    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).first()
+    """Mark this process's running search failed, with a reason an officer can read.
+
+    Only while this process's claim holds: if the search was given back meanwhile and another
+    worker runs it now, this run's failure is not that run's.
+    """
+    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
+                                   claimed_by=worker_identity()).first()
     if search is not None:
         _finish(search, SearchStatus.FAILED, error_code=code, error=message)
 

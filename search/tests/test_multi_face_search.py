@@ -163,3 +163,15 @@ def test_no_face_shows_the_photo_the_stage_and_what_to_try(cast, galleries, cele
     assert "Stopped while finding faces" in page and "No face found" in page
     assert "What to try next" in page and f"/images/searches/{body['id']}/probe/" in page
     assert "Upload another photo in this case" in page
+
+
+@pytest.mark.django_db
+def test_a_face_number_in_other_digits_is_a_400_not_a_500(cast, search) -> None:
+    # "²" and "٣" pass str.isdigit(); int() refuses the first, so only ASCII digits are numbers.
+    searches = Search.objects.count()
+    for value in ("\u00b2", "\u0663", "1\u00b2"):
+        answer = web_client(cast.officer).post(f"/searches/{search.pk}/another-face/",
+                                               {"face_index": value})
+        assert answer.status_code == 400, (value, answer.status_code)
+        assert "Choose one of the faces listed under the photo." in answer.content.decode()
+    assert Search.objects.count() == searches

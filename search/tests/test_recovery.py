@@ -80,3 +80,52 @@ def test_the_sweeper_gets_an_abandoned_search_done_on_a_real_worker(cast, celery
     wait_for(done, timeout=90)
     assert search.attempts == 2
     assert search.candidates.first().subject.reference == "Colin_Powell"
+
+
+def test_a_run_given_back_meanwhile_does_not_finish_the_search_with_no_face(
+        cast, monkeypatch) -> None:
+    """The sweeper gives a slow run's search back and another worker claims it while the first
+    run is still looking for a face: the first run must leave it to the second (as it does with
+    candidates), not finish it under the second's feet, bill it and count it."""
+    from agencies.billing.models import UsageEvent
+    from search.engine import pipeline
+
+    search = Search.objects.create(
+        agency=cast.agency, case=assigned_case(cast.agency, cast.officer), requested_by=cast.officer,
+        probe=jpeg_file(photos.blank_photo()), policy=policy_of(cast.agency).snapshot())
+    real_analyze = pipeline.analyze
+
+    def given_back_and_claimed_again(*args, **kwargs):
+        searching._give_back(Search.objects.filter(pk=search.pk))  # the sweeper
+        assert searching._claim(search.pk) is not None  # another worker's run
+        return real_analyze(*args, **kwargs)  # the real model, on a photo without a face
+
+    monkeypatch.setattr(pipeline, "analyze", given_back_and_claimed_again)
+    searching.search_run(search_id=search.pk)
+    search.refresh_from_db()
+    assert search.status == SearchStatus.RUNNING and search.attempts == 2  # the second run's
+    assert search.finished_at is None
+    assert not UsageEvent.objects.filter(agency=cast.agency).exists()
+
+
+def test_a_run_that_fails_after_its_search_went_to_another_worker_leaves_it_running(
+        cast, monkeypatch) -> None:
+    """The first run crashes after the sweeper gave its search to a worker in another process:
+    the crash is the first run's, and must not fail the search the second run is working on."""
+    from search.engine import pipeline
+
+    search = Search.objects.create(
+        agency=cast.agency, case=assigned_case(cast.agency, cast.officer), requested_by=cast.officer,
+        probe=jpeg_file(photos.photo("Colin_Powell", 2)), policy=policy_of(cast.agency).snapshot())
+
+    def given_to_another_worker_then_crash(*args, **kwargs):
+        searching._give_back(Search.objects.filter(pk=search.pk))  # the sweeper
+        Search.objects.filter(pk=search.pk).update(  # claimed by a worker in another process
+            status=SearchStatus.RUNNING, attempts=2, claimed_by="elsewhere:4242:0123456789ab")
+        raise RuntimeError("the first run's own failure")
+
+    monkeypatch.setattr(pipeline, "analyze", given_to_another_worker_then_crash)
+    searching.search_execute(search_id=search.pk)
+    search.refresh_from_db()
+    assert search.status == SearchStatus.RUNNING and search.attempts == 2
+    assert search.error_code == "" and search.finished_at is None

@@ -419,3 +419,33 @@ def test_a_job_whose_worker_is_killed_is_resumed_by_the_sweeper(cast) -> None:
         log.close()
     assert set(_agency_faces(cast.agency).values_list("model_name", flat=True)) == {NEW}
     assert reembed_jobs_orphaned() == []
+
+
+def test_faces_get_cohorts_after_a_switch_whose_refresh_failed(cast, north, monkeypatch) -> None:
+    """The switch clears the faces' cohorts; if the refresh right after it fails (the database
+    away for a moment: the retried task finds the job done), the hourly task must still see that
+    the new vectors have none, even when a state of an earlier stay on that recipe is there."""
+    from django.db import OperationalError
+    from django.utils import timezone
+
+    from search.models import CohortState
+    from search.services import cohorts
+    from search.tasks import maintain_face_cohorts
+
+    CohortState.objects.create(agency=cast.agency, model_name=NEW, faces=10,
+                               refreshed_at=timezone.now(),
+                               typical_mean=0.5, typical_std=0.1)  # left by an earlier stay
+
+    def database_away(**kwargs: Any) -> int:
+        raise OperationalError("the connection was lost")
+
+    monkeypatch.setattr(reembed, "agency_cohorts_refresh", database_away)
+    job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin, enqueue=False)
+    with pytest.raises(OperationalError):
+        reembed.reembed_run(job_id=job.pk)
+    assert _agency_faces(cast.agency).filter(model_name=NEW, cohort_mean__isnull=True).count() == 10
+    monkeypatch.undo()
+
+    assert cohorts.cohorts_stale(agency=cast.agency, model_name=NEW)
+    maintain_face_cohorts()
+    assert not _agency_faces(cast.agency).filter(cohort_mean__isnull=True).exists()

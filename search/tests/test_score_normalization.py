@@ -260,3 +260,23 @@ def _assert_scores_recomputed(cast: Any, candidates: list[dict[str, Any]]) -> No
         expected = scoring.s_norm(sims[i], probe_mean[i], probe_std[i], faces[i].cohort_mean,
                                   faces[i].cohort_std)
         assert candidate["score"] == pytest.approx(float(expected), abs=2e-3)
+
+
+@pytest.mark.django_db
+def test_the_hourly_refresh_survives_an_agency_that_erased_every_face(cast) -> None:
+    """An agency whose faces were all erased has nothing to compute: its state says so, and the
+    agencies after it in the hourly loop still get theirs (a crash there stopped them all)."""
+    from search.models import Subject
+    from search.services.privacy import subject_erase
+    from search.tasks import maintain_face_cohorts
+
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    cohorts.agency_cohorts_refresh(agency=cast.agency, model_name=pipeline.MODEL_NAME)
+    for subject in Subject.objects.filter(agency=cast.agency):
+        subject_erase(subject=subject, actor=cast.admin, order_reference="ORD-7")
+    assert not Face.objects.filter(agency=cast.agency).exists()
+    enroll_people(GalleryFactory(agency=cast.other_agency), count=2)  # after it in the loop
+
+    maintain_face_cohorts()
+    assert CohortState.objects.get(agency=cast.agency).faces == 0
+    assert CohortState.objects.get(agency=cast.other_agency).faces == 4
