@@ -49,7 +49,7 @@ def test_results_are_not_stored_when_the_case_closes_while_the_model_runs(cast) 
     assert claimed is not None
     face = pipeline.analyze(pipeline.decode(photos.photo("Ariel_Sharon", 2)), pick=Pick.LARGEST)
     Case.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED)  # ... when the case closes
-    searching._store_candidates(claimed, face, 0.0)
+    searching._store_candidates(claimed, face, 0.0, "Dlib+mirror")
     search.refresh_from_db()
     assert (search.status, search.error_code) == (SearchStatus.FAILED, "case_closed")
     assert not Candidate.objects.filter(search=search).exists()

@@ -147,7 +147,7 @@ def test_overage_is_billed_once_when_a_search_task_runs_again(cast) -> None:
         searching.search_run(search_id=search.pk)
     # ... and when the slow worker finally stores its results, it must drop them.
     face = searching.pipeline.analyze(searching.pipeline.decode(photos.photo("Colin_Powell", 2)))
-    searching._store_candidates(slow, face, 0.0)
+    searching._store_candidates(slow, face, 0.0, "Dlib+mirror")
     assert Search.objects.get(pk=slow.pk).candidates.count() == searches[1].candidates.count()
     assert meter_search(Search.objects.get(pk=slow.pk)) is False
     assert UsageEvent.objects.filter(agency=cast.agency, kind=UsageKind.SEARCH).count() == 3
