@@ -363,6 +363,7 @@ class Search(TenantModel):
         end = self.finished_at or timezone.now()
         return round(max(0.0, (end - self.created_at).total_seconds()), 1)
 
+    @property
     def target_text(self) -> str:
         """The agency's target false-match rate in force for this search, as '1%'."""
         rate = self.target_false_match_rate
