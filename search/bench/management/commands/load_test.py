@@ -33,6 +33,8 @@ class Command(PlatformCommand):
         parser.add_argument("--people", type=int, default=50, help="People in the searched gallery")
         parser.add_argument("--think", type=float, default=2.0,
                             help="Seconds an officer spends on the results before the next search")
+        parser.add_argument("--poll", type=float, default=0.25,
+                            help="Seconds between an officer's looks at the search list (the page: 0.8)")
         parser.add_argument("--images", type=Path, default=default_lfw())
         parser.add_argument("--search-timeout", type=float, default=120)
         parser.add_argument("--enroll-timeout", type=float, default=3600)
@@ -47,7 +49,7 @@ class Command(PlatformCommand):
         self.stdout.write(f"Setting up {officers} officers and {len(people)} enrolled people...")
         agency = load_agency_ensure(officers=officers, people=people, root=root)
         run = Run(base_url=options["base_url"].rstrip("/"), think_seconds=options["think"],
-                  search_timeout=options["search_timeout"],
+                  search_timeout=options["search_timeout"], poll_seconds=options["poll"],
                   probes=[(p[-1].name, p[-1].read_bytes()) for p in people])
         enroll = None
         if options["enroll_during"]:
@@ -68,7 +70,7 @@ class Command(PlatformCommand):
         ids = [s.search_id for s in run.samples if s.search_id is not None]
         books = accounting(ids, drain_seconds=run.search_timeout)
         report: dict[str, Any] = {
-            "officers": officers, "think_s": run.think_seconds, "phases": phases,
+            "officers": officers, "think_s": run.think_seconds, "poll_s": run.poll_seconds, "phases": phases,
             "errors": sum(phase["errors"] for phase in phases.values()),
             "error_kinds": sorted({s.error for s in run.samples if s.error}),
             "throttled": run.throttled, **books, "lost": len(books["lost"]), "lost_ids": books["lost"]}
