@@ -5,9 +5,15 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    before_task_publish,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+)
 
-from portal import logs
+from portal import logs, workers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
 
@@ -29,3 +35,9 @@ def use_django_logging(**kwargs: Any) -> None:
 before_task_publish.connect(logs.add_request_id_header, weak=False)
 task_prerun.connect(logs.bind_task_context, weak=False)
 task_postrun.connect(logs.clear_task_context, weak=False)
+
+
+@celeryd_init.connect
+def name_claims_after_the_node(sender: str, **kwargs: Any) -> None:
+    """A search's `claimed_by` names the worker node (`--hostname`), on whatever machine it runs."""
+    workers.node_name_set(sender)

@@ -269,11 +269,23 @@ WORKER_QUEUES: dict[str, list[str]] = {
 }
 
 
+# Separate queues keep a search from waiting behind enrollment messages, but on shared cores the
+# enrollment processes still take CPU from searches: the kernel gives way to the searches when
+# enrollment runs at a lower priority (docs/benchmarks.md, "Load").
+# CASEBOUND_BULK_NICENESS=0 runs it at the searches' priority (to measure the difference).
+WORKER_NICENESS = {"bulk": int(os.environ.get("CASEBOUND_BULK_NICENESS", "10"))}
+
+
 def worker_commands(python: str) -> list[list[str]]:
     """The `celery worker` command lines `serve` starts, one per queue."""
-    return [[python, "-m", "celery", "-A", "portal", "worker", "--queues", queue,
+    return [[*_niced(queue), python, "-m", "celery", "-A", "portal", "worker", "--queues", queue,
              "--hostname", f"{queue}@%h", "--loglevel", "info", *extra]
             for queue, extra in WORKER_QUEUES.items()]
+
+
+def _niced(queue: str) -> list[str]:
+    niceness = WORKER_NICENESS.get(queue, 0)
+    return ["nice", "-n", str(niceness)] if niceness and shutil.which("nice") else []
 
 
 def metrics_dir_reset(env: dict[str, str]) -> None:

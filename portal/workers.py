@@ -2,7 +2,9 @@
 heartbeat in Redis, so work claimed by a process that is gone can be given back in seconds.
 
 The name is host, pid and a random instance id: a pid reused after a crash (or in a container
-that restarts as pid 1) never passes for the process that died. The heartbeat is a key with a
+that restarts as pid 1) never passes for the process that died. In a Celery worker the host is
+the node name (`--hostname`, e.g. `searches@host-a`), so a claim says which worker, on which
+machine, ran the search (docs/scaling.md). The heartbeat is a key with a
 time to live, refreshed by a daemon thread; a killed process stops refreshing it, and its key
 expires within `heartbeat_ttl()` seconds. It lives in the broker's Redis database 0 (not the
 cache in database 1, which tests and operators may flush).
@@ -25,6 +27,12 @@ KEY_PREFIX = "casebound:worker-alive:"
 
 _lock = threading.Lock()
 _identity: dict[int, str] = {}  # pid -> name: a forked child names itself anew
+_node: dict[str, str] = {}  # "name": the Celery node, set before the pool forks
+
+
+def node_name_set(name: str) -> None:
+    """Name this worker's claims after its Celery node (called when the worker starts)."""
+    _node["name"] = name
 
 
 def heartbeat_ttl() -> int:
@@ -44,7 +52,8 @@ def worker_identity() -> str:
     pid = os.getpid()
     with _lock:
         if pid not in _identity:
-            name = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:12]}"
+            host = (_node.get("name") or socket.gethostname())[:150]  # the column holds 200
+            name = f"{host}:{pid}:{uuid.uuid4().hex[:12]}"
             _beat(_client(), name)  # the key exists before any claim names it
             threading.Thread(target=_keep_beating, args=(name,), daemon=True,
                              name="casebound-heartbeat").start()

@@ -58,3 +58,11 @@ def test_make_run_starts_one_worker_per_queue_and_beat_once() -> None:
     commands = worker_commands("python")
     assert [command[command.index("--queues") + 1] for command in commands] == list(WORKER_QUEUES)
     assert sum("--beat" in command for command in commands) == 1
+
+
+def test_make_run_runs_bulk_enrollment_below_the_searches_priority() -> None:
+    from portal.devservices import worker_commands
+
+    commands = {command[command.index("--queues") + 1]: command for command in worker_commands("python")}
+    assert commands["bulk"][:3] == ["nice", "-n", "10"]
+    assert commands["searches"][0] == "python"
