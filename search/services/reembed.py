@@ -123,9 +123,10 @@ def _ensure_suppressions(recipe: Recipe) -> None:
                  .exclude(request__in=Suppression.objects.filter(model_name=recipe.name)
                           .values("request")).count())
     if uncovered:
-        raise ServiceError("suppressions_missing", f"{uncovered} opt-out(s) have no suppression "
-                           f"under {recipe.name} (they were decided before it was registered), "
-                           "so it cannot be used.", status=409)
+        # No count: opt-outs are platform-wide, and an agency admin reads this message.
+        raise ServiceError("suppressions_missing", f"Some opt-outs have no suppression under "
+                           f"{recipe.name} (they were decided before it was registered), so it "
+                           "cannot be used yet. Ask the platform operator.", status=409)
 
 
 def _enqueue(job: ReembedJob) -> None:

@@ -386,9 +386,11 @@ def search_fail(*, search_id: int, code: str, message: str) -> None:
 
 
 def search_release(*, search_id: int) -> None:
-    """Put a running search back in the queue after a transient failure."""
-    Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING).update(
-        status=SearchStatus.QUEUED, stage=SearchStage.QUEUED)
+    """Put a running search back in the queue after a transient failure, while this process's
+    claim holds (a search given to another worker meanwhile is that worker's)."""
+    Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
+                          claimed_by=worker_identity()).update(
+        status=SearchStatus.QUEUED, stage=SearchStage.QUEUED, claimed_by="")
 
 
 def searches_requeue_stale() -> list[tuple[int, int]]:

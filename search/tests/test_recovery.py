@@ -129,3 +129,24 @@ def test_a_run_that_fails_after_its_search_went_to_another_worker_leaves_it_runn
     search.refresh_from_db()
     assert search.status == SearchStatus.RUNNING and search.attempts == 2
     assert search.error_code == "" and search.finished_at is None
+
+
+def test_a_transient_failure_gives_back_only_a_search_this_process_still_holds(cast) -> None:
+    """A run hit by a database error puts its search back in the queue, but not one the sweeper
+    has since given to a worker in another process (it would run a third time)."""
+    from portal.workers import worker_identity
+
+    def running(claimed_by: str) -> Search:
+        return Search.objects.create(
+            agency=cast.agency, case=assigned_case(cast.agency, cast.officer),
+            requested_by=cast.officer, probe=jpeg_file(photos.photo("Colin_Powell", 2)),
+            policy=policy_of(cast.agency).snapshot(), status=SearchStatus.RUNNING, attempts=1,
+            claimed_by=claimed_by)
+
+    elsewhere, mine = running("elsewhere:4242:0123456789ab"), running(worker_identity())
+    searching.search_release(search_id=elsewhere.pk)
+    searching.search_release(search_id=mine.pk)
+    elsewhere.refresh_from_db()
+    mine.refresh_from_db()
+    assert elsewhere.status == SearchStatus.RUNNING and elsewhere.claimed_by.startswith("elsewhere")
+    assert mine.status == SearchStatus.QUEUED and mine.claimed_by == ""
