@@ -65,6 +65,23 @@ def test_the_evaluation_scores_non_mated_searches_as_the_search_does(lfw_split: 
     np.testing.assert_allclose(got, _expected_nonmated_top(lfw_split, k), rtol=1e-4, atol=1e-4)
 
 
+def test_the_calibration_comparisons_are_the_scores_of_non_mated_searches(lfw_split: Split) -> None:
+    # On the toy gallery every face is re-ranked, so each non-mated search's best score is the
+    # best of its per-comparison scores: the calibration's tail is fitted on the searched score.
+    comparisons = normalization.nonmated_comparisons(lfw_split)
+    probes, people = len(lfw_split.probes), len(lfw_split.gallery)
+    assert comparisons.shape == (probes * (people - 1),)
+    tops = normalization.nonmated_top_scores(lfw_split.gallery, lfw_split.gallery_labels,
+                                             lfw_split.probes, lfw_split.probe_labels)
+    np.testing.assert_allclose(comparisons.reshape(probes, people - 1).max(1), tops, rtol=1e-6)
+    # In a drawn gallery without the probe's person, nothing is left out.
+    drawn = np.arange(people) % 2 == 1
+    absent = lfw_split.probe_labels % 2 == 0
+    sub = Split(lfw_split.gallery[drawn], lfw_split.gallery_labels[drawn],
+                lfw_split.probes[absent], lfw_split.probe_labels[absent])
+    assert normalization.nonmated_comparisons(sub).shape == (absent.sum() * drawn.sum(),)
+
+
 def test_the_probe_cohort_leaves_the_candidates_own_subject_out(lfw_split: Split) -> None:
     probe = lfw_split.probes[0].astype(np.float64)  # the first person's photo 1
     faces = np.concatenate([lfw_split.gallery, lfw_split.probes[1::2]])  # two faces a person
