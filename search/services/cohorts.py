@@ -46,8 +46,10 @@ def agency_cohorts_refresh(*, agency: Agency, model_name: str) -> int:
     started = timezone.now()  # faces enrolled while this runs count as changes for next time
     rows = list(Face.objects.for_agency(agency).filter(model_name=model_name)
                 .values_list("pk", "subject_id", "embedding"))
-    stats = _cohort_stats(np.array([r[1] for r in rows]),
-                          np.array([r[2] for r in rows], dtype=np.float32).reshape(len(rows), -1))
+    # No face left under the recipe (every one opted out or removed): nothing to compute.
+    embeddings = (np.array([r[2] for r in rows], dtype=np.float32) if rows
+                  else np.empty((0, 0), dtype=np.float32))
+    stats = _cohort_stats(np.array([r[1] for r in rows]), embeddings)
     faces = [Face(pk=row[0], cohort_mean=m, cohort_std=s) for row, (m, s) in zip(rows, stats, strict=True)]
     with transaction.atomic():
         Face.objects.bulk_update(faces, ["cohort_mean", "cohort_std"], batch_size=2000)
