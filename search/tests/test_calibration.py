@@ -18,6 +18,7 @@ from django.test import override_settings
 from pypdf import PdfReader
 
 from agencies.audit.models import AuditAction, AuditEvent
+from portal.recipes import BUILT_IN
 from search.engine import calibration
 from search.engine.pipeline import MODEL_NAME
 from search.models import Band, Candidate, Search, SearchPolicy
@@ -88,6 +89,14 @@ def test_the_shipped_table_calibrates_the_score_the_search_shows() -> None:
     assert table.threshold(0.01, 500) > table.threshold(0.01, 5749)
     assert table.threshold(0.01, 1_000_000) == table.threshold(0.01, 5749)
     assert table.cohort_prior[0] > 0 and table.cohort_prior[1] > 0
+
+
+def test_every_built_in_recipe_ships_a_table_of_the_searched_score() -> None:
+    # An agency moved to either recipe can search: each has its own table, on the same score.
+    for recipe in BUILT_IN:
+        table = calibration.table_for(settings.CASEBOUND["CALIBRATION_DIR"], recipe.name)
+        assert (table.recipe, table.score_kind) == (recipe.name, calibration.SCORE_KIND)
+        assert table.threshold(0.01, 5749) == pytest.approx(3.6, abs=0.15)
 
 
 def test_a_table_for_another_score_is_refused(tmp_path: Path) -> None:

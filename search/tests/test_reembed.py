@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from portal.errors import ServiceError
 from portal.health import weights_check
 from portal.recipes import registered
 from search import selectors
-from search.engine import calibration
 from search.models import Face, LegalBasis, ReembedJob, ReembedStatus, Search, Suppression
 from search.services import reembed, searching
 from search.services.enrollment import face_enroll
@@ -55,20 +53,6 @@ def _search(cast: Any, person: str, index: int = 2) -> Search:
 def _top(search: Search) -> str:
     first = search.candidates.select_related("subject").order_by("rank").first()
     return first.subject.reference if first else ""
-
-
-@pytest.fixture(autouse=True)
-def new_recipe_calibrated(settings: Any, tmp_path: Path) -> None:
-    """The moves below need a calibration of NEW (a recipe without one is refused). Until
-    fixtures/calibration-dlib.json ships they run against a stand-in, the default recipe's table
-    relabelled; once it ships, against it."""
-    shipped = Path(settings.CASEBOUND["CALIBRATION_DIR"])
-    if calibration.table_path(shipped, NEW).is_file():
-        return
-    for recipe in ("Dlib+mirror", NEW):
-        data = json.loads(calibration.table_path(shipped, "Dlib+mirror").read_text())
-        calibration.table_path(tmp_path, recipe).write_text(json.dumps({**data, "recipe": recipe}))
-    settings.CASEBOUND = {**settings.CASEBOUND, "CALIBRATION_DIR": tmp_path}
 
 
 @pytest.fixture
