@@ -62,12 +62,18 @@ def _facts(search: Search) -> Table:
     return table
 
 
+def _score_text(candidate: Any) -> str:
+    """The normalized score the line is drawn on, then the raw similarity."""
+    similarity = f"similarity {candidate.similarity:.3f}"
+    return similarity if candidate.score is None else f"score {candidate.score:.2f}, {similarity}"
+
+
 def _line_text(search: Search) -> str:
-    """How the line was drawn: target, gallery size and the similarity that followed."""
+    """How the line was drawn: target, gallery size and the normalized score that followed."""
     if search.target_false_match_rate is None:  # searches run before the calibrated line
         return f"similarity threshold {search.threshold:.2f}" if search.threshold else "—"
-    return (f"target false-match rate {search.target_text} in a gallery of {search.gallery_size} "
-            f"faces: similarity {search.threshold:.3f} or more")
+    return (f"target false-match rate {search.target_text()} in a gallery of {search.gallery_size} "
+            f"faces: normalized score {search.threshold:.2f} or more")
 
 
 def _policy_text(policy: dict[str, Any]) -> str:
@@ -89,7 +95,7 @@ def _reviews(candidate: Candidate) -> Paragraph:
 
 def _candidates(search: Search) -> Table | Paragraph:
     rows: list[list[Any]] = [[_text(h) for h in ("Rank", "Face", "Subject / gallery",
-                                                 "Similarity, band, stranger this high",
+                                                 "Score, similarity, band, stranger this high",
                                                  "Status", "Decisions")]]
     # The weak ones too (kept only when none passed the line): anyone on the case could open them.
     for c in [*candidates_of(search=search), *weak_candidates_of(search=search)]:
@@ -97,7 +103,7 @@ def _candidates(search: Search) -> Table | Paragraph:
         named = f"{subject.reference} {subject.display_name}" if subject else "removed"
         rows.append([_text(c.rank), _image(face.image if face else None, 22 * mm),
                      _lines(named, c.gallery.name if c.gallery else ""),
-                     _lines(f"{c.similarity:.3f}", c.get_band_display(), c.false_match_text),
+                     _lines(_score_text(c), c.get_band_display(), c.false_match_text),
                      _text(c.get_status_display()), _reviews(c)])
     if len(rows) == 1:
         return _text("No candidate above the line.")

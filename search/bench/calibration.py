@@ -1,8 +1,13 @@
 """Fitting the score calibration on LFW's non-mated searches, and measuring how well it holds.
 
+The score is the one the search orders candidates by and draws the line on: adaptive S-norm
+(search/engine/scoring.py), computed by search/bench/normalization.py exactly as there.
 Non-mated comparisons: every probe against every gallery face except its own person's, i.e. the
 comparisons of a search for someone who is not enrolled (the identification protocol,
-search/bench/identification.py). The table is the tail of their scores (search.engine.calibration).
+search/bench/identification.py), each normalized with the face's cohort within the gallery used
+and the probe's top-K raw candidates. The table is the tail of those scores
+(search.engine.calibration); the effective gallery size is fitted on the top normalized scores of
+non-mated searches in galleries drawn from it, with every cohort recomputed within each.
 
 Calibration error: fit on the people with an even index, then search for the odd people's probes
 (never seen by the fit) in galleries of several sizes drawn from LFW's 5,749; at the score the
@@ -13,26 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from search.bench import normalization
+from search.bench.identification import Split
 from search.engine import calibration
 
 SIZES = (500, 1000, 2000, 5749)
 TARGETS = (0.01, 0.001)
 SEED = 16
 DRAWS = 8  # galleries drawn per size smaller than the whole: one draw alone is too noisy
-
-
-@dataclass(frozen=True)
-class Protocol:
-    gallery: NDArray[np.float32]
-    gallery_labels: NDArray[np.int64]
-    probes: NDArray[np.float32]
-    probe_labels: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -49,92 +47,64 @@ class CalibrationCheck:
         return self.observed / self.predicted if self.predicted else float("nan")
 
 
-def load_cache(path: Path) -> Protocol:
-    """The embeddings cache (`vectors`, `labels`, `gallery` = leading gallery rows)."""
-    data = np.load(path, allow_pickle=False)
-    vectors, labels, count = data["vectors"], data["labels"].astype(np.int64), int(data["gallery"])
-    return Protocol(vectors[:count], labels[:count], vectors[count:], labels[count:])
-
-
-def from_matrix(vectors: NDArray[np.float32], labels: list[int], gallery_count: int) -> Protocol:
-    numbers = np.asarray(labels, dtype=np.int64)
-    return Protocol(vectors[:gallery_count], numbers[:gallery_count], vectors[gallery_count:],
-                    numbers[gallery_count:])
-
-
-def nonmated_scores(gallery: NDArray[np.float32], gallery_labels: NDArray[np.int64],
-                    probes: NDArray[np.float32], probe_labels: NDArray[np.int64],
-                    batch: int = 512) -> NDArray[np.float32]:
-    """Every probe against every gallery face of another person, flattened."""
-    parts = []
-    for start in range(0, len(probes), batch):
-        scores = probes[start:start + batch] @ gallery.T
-        parts.append(scores[probe_labels[start:start + batch, None] != gallery_labels[None, :]])
-    return np.concatenate(parts)
-
-
-def nonmated_tops(gallery: NDArray[np.float32], gallery_labels: NDArray[np.int64],
-                  probes: NDArray[np.float32], probe_labels: NDArray[np.int64]) -> NDArray[np.float32]:
-    """The best score of each probe's search with its own person left out of the gallery."""
-    scores = probes @ gallery.T
-    scores[probe_labels[:, None] == gallery_labels[None, :]] = -np.inf
-    return np.asarray(scores.max(axis=1))
-
-
 FIT_SIZES = (250, 500, 1000, 2000)  # and the whole gallery: the sizes N_eff is fitted on
 FIT_RATES = (0.05, 0.02, 0.01, 0.005)  # observed top-score rates N_eff is fitted at
 
 
-def fit_protocol(protocol: Protocol, *, recipe: str, fitted_on: str) -> calibration.Calibration:
-    scores = nonmated_scores(protocol.gallery, protocol.gallery_labels, protocol.probes,
-                             protocol.probe_labels)
+def fit_protocol(split: Split, *, recipe: str, fitted_on: str) -> calibration.Calibration:
+    scores = normalization.nonmated_comparisons(split)
+    prior_mean, prior_std = normalization.cohort_prior(split.gallery)
     meta = {"fitted_on": fitted_on, "comparisons": int(len(scores)),
-            "searches": int(len(protocol.probes)), "gallery_faces": int(len(protocol.gallery)),
+            "searches": int(len(split.probes)), "gallery_faces": int(len(split.gallery)),
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model": "FPIR(s, N) = 1 - (1 - tail(s))^N_eff, N_eff = min(N, scale * N^exponent); "
-                     f"tail beyond the last {calibration.TAIL_FIT_MIN_COUNT} comparisons: "
-                     "exponential fit"}
+            "model": "FPIR(s, N) = 1 - (1 - tail(s))^N_eff, N_eff = scale * min(N, fitted_up_to)"
+                     f"^exponent; tail beyond the last {calibration.TAIL_FIT_MIN_COUNT} comparisons: "
+                     "exponential fit",
+            "cohort_prior": {"mean": round(prior_mean, 5), "std": round(prior_std, 5)}}
     table = calibration.fit(scores, recipe=recipe, meta=meta)
-    scale, exponent = calibration.effective_size_fit(table, top_score_rates(protocol))
-    return replace(table, scale=scale, exponent=exponent)
+    observations = top_score_rates(split)
+    scale, exponent = calibration.effective_size_fit(table, observations)
+    return replace(table, scale=scale, exponent=exponent,
+                   fitted_up_to=max(size for size, _, _ in observations))
 
 
-def top_score_rates(protocol: Protocol) -> list[tuple[int, float, float]]:
+def top_score_rates(split: Split) -> list[tuple[int, float, float]]:
     """(N, score, observed rate): the score that FIT_RATES of the searches reach in galleries of
-    FIT_SIZES drawn from the protocol's, and the whole."""
+    FIT_SIZES drawn from the split's, and the whole."""
     rng = np.random.default_rng(SEED)
     observations = []
-    for size in sorted({min(s, len(protocol.gallery)) for s in FIT_SIZES} | {len(protocol.gallery)}):
-        tops = drawn_tops(protocol, size, rng)
+    for size in sorted({min(s, len(split.gallery)) for s in FIT_SIZES} | {len(split.gallery)}):
+        tops = drawn_tops(split, size, rng)
         observations += [(size, float(np.quantile(tops, 1 - rate)), rate) for rate in FIT_RATES]
     return observations
 
 
-def drawn_tops(protocol: Protocol, size: int, rng: np.random.Generator) -> NDArray[np.float32]:
-    """The non-mated top scores of every probe in DRAWS galleries of `size` drawn from the
-    protocol's (one, if that is the whole gallery), pooled."""
-    draws = 1 if size >= len(protocol.gallery) else DRAWS
+def drawn_tops(split: Split, size: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """The non-mated top normalized scores of every probe in DRAWS galleries of `size` drawn
+    from the split's (one, if that is the whole gallery), each with its own cohorts, pooled."""
+    draws = 1 if size >= len(split.gallery) else DRAWS
     parts = []
     for _ in range(draws):
-        chosen = np.sort(rng.choice(len(protocol.gallery), size=size, replace=False))
-        parts.append(nonmated_tops(protocol.gallery[chosen], protocol.gallery_labels[chosen],
-                                   protocol.probes, protocol.probe_labels))
+        chosen = np.sort(rng.choice(len(split.gallery), size=size, replace=False))
+        parts.append(normalization.nonmated_top_scores(
+            split.gallery[chosen], split.gallery_labels[chosen], split.probes,
+            split.probe_labels))
     return np.concatenate(parts)
 
 
-def halves(protocol: Protocol) -> tuple[Protocol, Protocol]:
+def halves(split: Split) -> tuple[Split, Split]:
     """Fit half (probes and gallery of even-numbered people), held-out probes (odd people) with
     the whole gallery to draw galleries of every size from."""
-    even_gallery = protocol.gallery_labels % 2 == 0
-    even_probes = protocol.probe_labels % 2 == 0
-    fit_half = Protocol(protocol.gallery[even_gallery], protocol.gallery_labels[even_gallery],
-                        protocol.probes[even_probes], protocol.probe_labels[even_probes])
-    held_out = Protocol(protocol.gallery, protocol.gallery_labels,
-                        protocol.probes[~even_probes], protocol.probe_labels[~even_probes])
+    even_gallery = split.gallery_labels % 2 == 0
+    even_probes = split.probe_labels % 2 == 0
+    fit_half = Split(split.gallery[even_gallery], split.gallery_labels[even_gallery],
+                     split.probes[even_probes], split.probe_labels[even_probes])
+    held_out = Split(split.gallery, split.gallery_labels,
+                     split.probes[~even_probes], split.probe_labels[~even_probes])
     return fit_half, held_out
 
 
-def check(table: calibration.Calibration, held_out: Protocol, sizes: tuple[int, ...] = SIZES,
+def check(table: calibration.Calibration, held_out: Split, sizes: tuple[int, ...] = SIZES,
           targets: tuple[float, ...] = TARGETS) -> list[CalibrationCheck]:
     """Predicted against observed false-match rate at each gallery size and target."""
     rng = np.random.default_rng(SEED)
@@ -151,8 +121,8 @@ def check(table: calibration.Calibration, held_out: Protocol, sizes: tuple[int, 
     return rows
 
 
-def calibration_error(protocol: Protocol, *, recipe: str) -> list[CalibrationCheck]:
-    fit_half, held_out = halves(protocol)
+def calibration_error(split: Split, *, recipe: str) -> list[CalibrationCheck]:
+    fit_half, held_out = halves(split)
     table = fit_protocol(fit_half, recipe=recipe, fitted_on="LFW, even-numbered people")
     return check(table, held_out)
 

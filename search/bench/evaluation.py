@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from portal.recipes import recipe_get
 from search.engine import pipeline
 from search.engine.pipeline import ImageRejected, Pick
 
@@ -52,28 +53,30 @@ def read_pairs(images: Path, pairs_file: Path) -> list[list[Pair]]:
                                               strict=True)]
 
 
-def embed_file(path: Path, thorough: bool = False) -> NDArray[np.float32] | None:
+def embed_file(path: Path, thorough: bool = False,
+               recipe: str | None = None) -> NDArray[np.float32] | None:
     """The production embedding of the face nearest the centre (LFW's labelled person);
-    `thorough` as enrollment embeds a gallery photo, else as a search embeds a probe."""
+    `thorough` as enrollment embeds a gallery photo, else as a search embeds a probe; under
+    `recipe` (portal/recipes.py; default: the default recipe)."""
     try:
         face = pipeline.analyze(pipeline.decode(path.read_bytes()), pick=Pick.CENTRE,
-                                thorough=thorough)
+                                thorough=thorough, recipe=recipe_get(recipe) if recipe else None)
     except ImageRejected:
         return None
     return face.embedding if face else None
 
 
-def _embed_item(item: tuple[Path, bool]) -> NDArray[np.float32] | None:
+def _embed_item(item: tuple[Path, bool, str | None]) -> NDArray[np.float32] | None:
     return embed_file(*item)
 
 
 def embed_all(paths: list[Path], processes: int, on_done: Callable[[int], None] | None = None,
-              *, gallery: int = 0) -> list[NDArray[np.float32] | None]:
-    """Embeddings of many photos, one worker process per core; the first `gallery` of them are
-    gallery photos, embedded as enrollment does."""
+              *, gallery: int = 0, recipe: str | None = None) -> list[NDArray[np.float32] | None]:
+    """Embeddings of many photos under a recipe (default: the default one), one worker process
+    per core; the first `gallery` of them are gallery photos, embedded as enrollment does."""
     # Not "fork": a child forked after dlib's CNN has run in the parent hangs in its next CNN call.
     context = multiprocessing.get_context("forkserver")
-    items = [(path, position < gallery) for position, path in enumerate(paths)]
+    items = [(path, position < gallery, recipe) for position, path in enumerate(paths)]
     with context.Pool(processes, initializer=pipeline.warm_up) as pool:
         results = []
         for count, vector in enumerate(pool.imap(_embed_item, items, chunksize=16), start=1):

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.core.management.base import CommandError
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from search.bench.evaluation import embed_all
 
@@ -77,6 +79,7 @@ class Split:
     probes: NDArray[np.float32]
     probe_labels: NDArray[np.int64]
     missing: int = 0
+    recipe: str = MODEL_NAME  # the face recipe that embedded it (portal/recipes.py)
 
 
 def split_save(path: Path, split: Split) -> None:
@@ -85,7 +88,7 @@ def split_save(path: Path, split: Split) -> None:
     labels = np.concatenate([split.gallery_labels, split.probe_labels])
     with path.open("wb") as handle:  # np.savez would add .npz to a name without it
         np.savez(handle, vectors=vectors, labels=labels, gallery=len(split.gallery),
-                 missing=~vectors.any(axis=1))
+                 missing=~vectors.any(axis=1), recipe=split.recipe)
 
 
 def split_load(path: Path) -> Split:
@@ -94,20 +97,52 @@ def split_load(path: Path) -> Split:
         vectors, labels = data["vectors"].astype(np.float32), data["labels"].astype(np.int64)
         n = int(data["gallery"])
         missing = int(data["missing"].sum()) if "missing" in data else 0
-    return Split(vectors[:n], labels[:n], vectors[n:], labels[n:], missing)
+        # The first caches predate the key: they hold the default recipe's embeddings.
+        recipe = str(data["recipe"]) if "recipe" in data else MODEL_NAME
+    return Split(vectors[:n], labels[:n], vectors[n:], labels[n:], missing, recipe)
 
 
-def split_embed(images: Path, processes: int = 2,
-                on_done: Callable[[int], None] | None = None) -> tuple[Split, float]:
-    """Embed the LFW split through the pipeline; returns it with the images per second."""
+def split_embed(images: Path, processes: int = 2, on_done: Callable[[int], None] | None = None,
+                recipe: str = MODEL_NAME) -> tuple[Split, float]:
+    """Embed the LFW split through the pipeline under a recipe; returns it with the images per
+    second."""
     gallery_paths, gallery_labels, probe_paths, probe_labels = lfw_split(images)
     started = time.perf_counter()
-    vectors = embed_all(gallery_paths + probe_paths, processes, on_done, gallery=len(gallery_paths))
+    vectors = embed_all(gallery_paths + probe_paths, processes, on_done, gallery=len(gallery_paths),
+                        recipe=recipe)
     seconds = time.perf_counter() - started
     matrix, n = _matrix(vectors), len(gallery_paths)
     split = Split(matrix[:n], np.array(gallery_labels), matrix[n:], np.array(probe_labels),
-                  missing=sum(v is None for v in vectors))
+                  missing=sum(v is None for v in vectors), recipe=recipe)
     return split, len(vectors) / seconds
+
+
+def split_for(images: Path | None, cache: Path | None, processes: int, recipe: str | None = None,
+              report: Callable[[str], None] | None = None) -> tuple[Split, float | None]:
+    """The split for a bench command: read from `cache` if it exists (no speed), else embedded
+    from `images` under `recipe` and written to `cache` when one is named. One cache format for
+    every command (`split_save`)."""
+    if cache is not None and cache.is_file():
+        try:
+            split = split_load(cache)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(f"--embeddings-cache {cache} is not a readable cache ({exc}); "
+                               "remove it to embed again") from None
+        if recipe is not None and split.recipe != recipe:
+            raise CommandError(f"--embeddings-cache {cache} holds {split.recipe} embeddings, not "
+                               f"{recipe}: name another cache file")
+        return split, None
+    if images is None or not images.is_dir():
+        raise CommandError("--images must be the LFW folder of Person_Name/ folders "
+                           "(or give an existing --embeddings-cache)")
+    with tqdm(unit="image", disable=None) as bar:
+        split, speed = split_embed(images, processes, lambda n: bar.update(n - bar.n),
+                                   recipe or MODEL_NAME)
+    if cache is not None:
+        split_save(cache, split)
+        if report is not None:
+            report(f"embeddings written to {cache}")
+    return split, speed
 
 
 def evaluate_split(split: Split, images_per_second: float | None = None) -> Identification:

@@ -135,11 +135,17 @@ def _fitted(variant: Variant, gallery_size: int) -> Variant:
     return replace(variant, rerank=rerank, k=max(1, min(variant.k, rerank - 1, gallery_size - 2)))
 
 
+def _mates(split: Split) -> NDArray[np.int64]:
+    """Each probe's gallery row, -1 when its person is not in this gallery (a drawn one)."""
+    at = np.clip(np.searchsorted(split.gallery_labels, split.probe_labels), 0, len(split.gallery) - 1)
+    return np.where(split.gallery_labels[at] == split.probe_labels, at, -1)
+
+
 def _score(split: Split, variant: Variant) -> _Scored:
     variant = _fitted(variant, len(split.gallery))
     gallery, probes = transform(split, variant)
     cohort = _gallery_cohorts(gallery, variant.k) if variant.mode in ("z", "s") else None
-    mate = np.searchsorted(split.gallery_labels, split.probe_labels)
+    mate = _mates(split)
     parts = [_score_block(split, gallery, probes, cohort, mate, variant, slice(i, i + CHUNK))
              for i in range(0, len(probes), CHUNK)]
     return _Scored(*(np.concatenate([p[j] for p in parts]) for j in range(3)))
@@ -196,6 +202,56 @@ def nonmated_top_scores(gallery: NDArray[np.float32], gallery_labels: NDArray[np
     gallery photo left out), under the score the search shows: what `calibrate` should fit."""
     split = Split(gallery, np.asarray(gallery_labels), probes, np.asarray(probe_labels))
     return _score(split, variant).nonmated_top
+
+
+LEFT_OUT = -2.0  # below every cosine: a left-out face never enters a cohort
+COMPARISON_CHUNK = 24  # probes per block of `nonmated_comparisons`: (24 x gallery x k) arrays
+
+
+def nonmated_comparisons(split: Split, variant: Variant = PRODUCTION) -> NDArray[np.float64]:
+    """Every probe against every gallery face of another person, under the variant's score: the
+    per-comparison scores the calibration's tail is fitted on.
+
+    As in the non-mated searches of `_score`, the probe's own gallery photo is left out: of the
+    probe's cohort (its top k among the other faces) and of every face's cohort. Each face's
+    cohort is the one within this gallery, as an agency's cohorts are within its own.
+    """
+    variant = _fitted(variant, len(split.gallery))
+    gallery, probes = transform(split, variant)
+    cohort = _gallery_cohorts(gallery, variant.k) if variant.mode in ("z", "s") else None
+    mate, columns = _mates(split), np.arange(len(gallery))
+    parts = []
+    for start in range(0, len(probes), COMPARISON_CHUNK):
+        mates = mate[start:start + COMPARISON_CHUNK]
+        sims = (probes[start:start + COMPARISON_CHUNK] @ gallery.T).astype(np.float64)
+        own = columns[None, :] == mates[:, None]
+        sims[own] = LEFT_OUT
+        ids = np.broadcast_to(columns, sims.shape)
+        probe = _probe_stats(sims, variant.k) if variant.mode in ("t", "s") else (sims, sims)
+        face = (_face_stats(cohort[0], cohort[1], ids, mates, variant.k)
+                if cohort is not None else (sims, sims))
+        parts.append(_normalized(sims, probe, face, variant.mode)[~own])
+    return np.concatenate(parts)
+
+
+def cohort_prior(gallery: NDArray[np.float32], k: int = scoring.COHORT_SIZE) -> tuple[float, float]:
+    """The typical face cohort of a gallery (median mean, median std of the faces' top k), as
+    an agency's CohortState keeps its own."""
+    k = max(1, min(k, len(gallery) - 2))
+    sims = _gallery_cohorts(gallery, k)[1][:, :k]
+    means, stds = _stats(sims.sum(1), (sims ** 2).sum(1), k)
+    return float(np.median(means)), max(float(np.median(stds)), scoring.STD_FLOOR)
+
+
+def distributions(split: Split) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """Mated scores (the true match's) and non-mated top scores, by raw cosine and by the
+    production score: what docs/img/score-distributions.png draws."""
+    shown = {}
+    for name, variant in (("raw cosine", BASELINE), ("adaptive S-norm", PRODUCTION)):
+        scored = _score(split, variant)
+        shown[name] = {"mated": scored.mate_score[np.isfinite(scored.mate_score)],
+                       "non-mated": scored.nonmated_top}
+    return shown
 
 
 VARIANTS = (

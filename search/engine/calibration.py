@@ -2,12 +2,19 @@
 
 The table holds, on a grid of scores, the per-comparison tail q(s): the share of comparisons of
 two different people that score s or more, measured on non-mated LFW searches (`manage.py
-calibrate`). A search for someone not enrolled compares the probe with N gallery faces; the chance
-that the best of them reaches s would be 1 - (1 - q(s))^N if the comparisons were independent.
-They are not (a probe that looks like many people looks like them all at once), so N is replaced
-by an effective gallery size, N_eff = min(N, scale * N^exponent), fitted on the top scores of
-non-mated searches in galleries of several sizes: FPIR(s, N) = 1 - (1 - q(s))^N_eff.
-docs/benchmarks.md, "Calibration", measures how well that holds on held-out people.
+calibrate`). The score is the normalized one the search orders by (SCORE_KIND). A search for
+someone not enrolled compares the probe with N gallery faces; the chance that the best of them
+reaches s would be 1 - (1 - q(s))^N if the comparisons were independent and their scores did not
+depend on the gallery. Neither holds (a probe that looks like many people looks like them all at
+once, and the normalization measures each score against the gallery's own look-alikes), so N is
+replaced by an effective gallery size N_eff = scale * min(N, N_max)^exponent, fitted on the top
+scores of non-mated searches in galleries of several sizes up to N_max: FPIR(s, N) =
+1 - (1 - q(s))^N_eff. N_eff is a fitted parameter, not a count. For the normalized score it falls
+as N grows (a small gallery's cohorts are a wide slice of it, so its top scores stand out more):
+the normalized line is lower in a larger gallery, for the same false-match rate. Beyond N_max it
+is held, not extrapolated: the top scores settle as the cohorts become a gallery's extreme tail,
+so holding N_eff errs towards a stricter line. docs/benchmarks.md, "Calibration", measures how
+well it holds on held-out people.
 
 Pure: arrays and numbers in, arrays and numbers out; reading the shipped table is the one side
 effect (`table_for`).
@@ -24,11 +31,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-# Which score the table calibrates and the search compares with the line. The search computes
-# it in one place (search.services.searching.calibrated_score); switching to another score
-# (a normalized one) means changing both and running `manage.py calibrate` again.
-SCORE_KIND = "cosine_similarity"
-GRID = np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)
+from search.engine.scoring import COHORT_SIZE
+
+# Which score the table calibrates and the search compares with the line: the adaptive S-norm
+# the candidates are ordered by (search/engine/scoring.py). The search computes it in one place
+# (search.services.searching.calibrated_score); a table of another score is refused.
+SCORE_KIND = f"adaptive_s_norm_k{COHORT_SIZE}"
+# Normalized scores are in standard deviations: non-mated comparisons sit near 0, true matches
+# reach 10 and more.
+GRID = np.round(np.arange(-5.0, 25.0 + 1e-9, 0.01), 2)
 # Below this many exceedances the empirical tail is noise: an exponential fitted on the last
 # well-measured stretch of the tail carries it further (log q is close to linear in s there).
 TAIL_FIT_MIN_COUNT = 50
@@ -52,12 +63,15 @@ class Calibration:
     scores: NDArray[np.float64]  # ascending
     tails: NDArray[np.float64]  # per-comparison P(score >= s), non-increasing
     meta: dict[str, Any] = field(default_factory=dict)
-    scale: float = 1.0  # N_eff = min(N, scale * N^exponent); 1 and 1: independent comparisons
+    scale: float = 1.0  # N_eff = scale * min(N, fitted_up_to)^exponent; 1 and 1: independent
     exponent: float = 1.0
+    fitted_up_to: int | None = None  # the largest gallery N_eff was fitted on; None: no bound
 
     def effective_size(self, gallery_size: int) -> float:
         size = max(gallery_size, 1)
-        return float(min(size, self.scale * size ** self.exponent))
+        if self.fitted_up_to is not None:
+            size = min(size, self.fitted_up_to)
+        return float(self.scale * size ** self.exponent)
 
     def false_match_rate(self, score: float, gallery_size: int) -> float:
         """The chance that a person not enrolled reaches `score` in a gallery of this size."""
@@ -70,10 +84,18 @@ class Calibration:
         # log q falls with s: interpolate s as a function of log q on the reversed grid
         return float(np.interp(np.log(max(wanted, FLOOR)), log_tails[::-1], self.scores[::-1]))
 
+    @property
+    def cohort_prior(self) -> tuple[float, float]:
+        """The typical face cohort (mean, std) of the calibration gallery: the statistics a
+        candidate is normalized with when neither it nor the probe has a cohort of its own."""
+        prior = self.meta["cohort_prior"]
+        return float(prior["mean"]), float(prior["std"])
+
     def as_json(self) -> dict[str, Any]:
         return {"recipe": self.recipe, "score_kind": self.score_kind, **self.meta,
-                "effective_gallery": {"scale": round(self.scale, 4),
-                                      "exponent": round(self.exponent, 4)},
+                "effective_gallery": {"scale": float(f"{self.scale:.6g}"),
+                                      "exponent": round(self.exponent, 4),
+                                      "fitted_up_to": self.fitted_up_to},
                 "grid": [float(s) for s in self.scores],
                 "tail": [float(f"{q:.6g}") for q in self.tails]}
 
@@ -169,7 +191,8 @@ def from_json(data: dict[str, Any]) -> Calibration:
                        scores=np.asarray(data["grid"], dtype=np.float64),
                        tails=np.asarray(data["tail"], dtype=np.float64), meta=meta,
                        scale=float(effective.get("scale", 1.0)),
-                       exponent=float(effective.get("exponent", 1.0)))
+                       exponent=float(effective.get("exponent", 1.0)),
+                       fitted_up_to=effective.get("fitted_up_to"))
 
 
 def table_path(directory: Path, recipe: str) -> Path:

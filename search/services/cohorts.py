@@ -27,7 +27,7 @@ BLOCK = 1024  # faces per block of the agency-wide computation: a block x agency
 class Ranked:
     face: Face
     similarity: float
-    score: float | None
+    score: float
 
 
 def face_cohort_compute(*, face: Face) -> None:
@@ -124,8 +124,16 @@ def cohorts_refresh_later(agency_ids: set[int]) -> None:
         transaction.on_commit(lambda a=agency_id: refresh_face_cohorts.delay(a))  # type: ignore[misc]
 
 
-def faces_rank(*, agency: Agency, faces: list[Face], model_name: str) -> list[Ranked]:
-    """The vector search's faces (each with `distance`) ordered by the normalized score."""
+def faces_rank(*, agency: Agency, faces: list[Face], model_name: str,
+               prior: tuple[float, float]) -> list[Ranked]:
+    """The vector search's faces (each with `distance`) ordered by the normalized score.
+
+    Every face gets a score. Missing statistics are filled from the nearest thing known: a face
+    without a cohort takes the agency's typical one, else the probe's (T-norm); a probe without
+    one (every candidate is the same person) takes the face's; where neither side has any (one
+    subject in an agency never computed), `prior`, the calibration gallery's typical cohort,
+    stands in for both: the estimate is then the calibration's, not this gallery's.
+    """
     if not faces:
         return []
     similarities = np.array([1.0 - f.distance for f in faces])  # type: ignore[attr-defined]
@@ -137,11 +145,10 @@ def faces_rank(*, agency: Agency, faces: list[Face], model_name: str) -> list[Ra
         np.array([np.nan if f.cohort_std is None else f.cohort_std for f in faces]),
         state.typical_mean if state else None, state.typical_std if state else None,
         probe_mean, probe_std)
+    face_mean, face_std = np.where(np.isnan(face_mean), prior[0], face_mean), \
+        np.where(np.isnan(face_std), prior[1], face_std)
     probe_mean = np.where(np.isnan(probe_mean), face_mean, probe_mean)  # a one-subject search
     probe_std = np.where(np.isnan(probe_std), face_std, probe_std)
     scores = scoring.s_norm(similarities, probe_mean, probe_std, face_mean, face_std)
-    # No cohort at all (one subject in an agency without statistics): raw similarity orders them.
-    ranked = [Ranked(f, float(s), None if np.isnan(z) else float(z))
-              for f, s, z in zip(faces, similarities, scores, strict=True)]
-    return sorted(ranked, key=lambda r: (-np.inf if r.score is None else -r.score, -r.similarity))
-
+    ranked = [Ranked(f, float(s), float(z)) for f, s, z in zip(faces, similarities, scores, strict=True)]
+    return sorted(ranked, key=lambda r: (-r.score, -r.similarity))

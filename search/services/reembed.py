@@ -26,7 +26,7 @@ from portal.config import setting
 from portal.errors import ServiceError
 from portal.recipes import Recipe, registered
 from portal.weights import recipe_installed
-from search.engine import pipeline
+from search.engine import calibration, pipeline
 from search.models import (
     ACTIVE_REEMBED,
     EMBEDDING_DIMENSIONS,
@@ -101,9 +101,22 @@ def _startable(agency: Agency, name: str) -> Recipe:
         raise ServiceError("weights_missing", f"The weight files of {name} are not installed: "
                            f"{', '.join(recipe.weights)} under $DEEPFACE_HOME/.deepface/weights/.",
                            status=409)
+    _ensure_calibrated(recipe)
     _ensure_sources(agency, recipe)
     _ensure_suppressions(recipe)
     return recipe
+
+
+def _ensure_calibrated(recipe: Recipe) -> None:
+    """Refuse a recipe without a calibration table: after the switch no search could draw the
+    agency's line (every one would fail calibration_missing), so the move would stop the agency."""
+    try:
+        calibration.table_for(setting("CALIBRATION_DIR"), recipe.name)
+    except calibration.CalibrationMissing:
+        raise ServiceError("calibration_missing", f"{recipe.name} has no score calibration, so no "
+                           "search could draw your agency's line after the move. The operator "
+                           f"runs `manage.py calibrate --recipe \"{recipe.name}\" --images LFW_DIR`"
+                           " first (docs/benchmarks.md, Calibration).", status=409) from None
 
 
 def _ensure_sources(agency: Agency, recipe: Recipe) -> None:

@@ -267,9 +267,10 @@ def calibrated_score(ranked: Ranked) -> float:
     """The score the agency's line is drawn on, of a re-ranked face.
 
     The one place that names it: the calibration table must be fitted on the same score
-    (calibration.SCORE_KIND). Raw cosine similarity today.
+    (calibration.SCORE_KIND): the adaptive S-norm the candidates are ordered by, so the line
+    and the order never disagree (a face above the line never sits below one under it).
     """
-    return ranked.similarity
+    return ranked.score
 
 
 def calibration_table(recipe: str) -> calibration.Calibration:
@@ -309,7 +310,8 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     nearest = selectors.nearest_faces(agency=search.agency, embedding=face.embedding,
                                       model_name=recipe,
                                       limit=max(shown_at_most, int(setting("RERANK_CANDIDATES"))))
-    ranked = faces_rank(agency=search.agency, faces=nearest, model_name=recipe)
+    ranked = faces_rank(agency=search.agency, faces=nearest, model_name=recipe,
+                        prior=table.cohort_prior)
     with transaction.atomic():  # a connection lost here is closed by atomic, so the hand-back works
         gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=recipe)
     query_seconds = time.perf_counter() - started
@@ -327,7 +329,7 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
         Candidate.objects.bulk_create(
             Candidate(agency=search.agency, search=search, face=r.face, subject=r.face.subject,
                       gallery=r.face.gallery, rank=rank, similarity=round(r.similarity, 4),
-                      score=None if r.score is None else round(r.score, 4),
+                      score=round(r.score, 4),
                       band=band, false_match_estimate=float(f"{estimate:.4g}"))
             for rank, (r, estimate, band) in enumerate(
                 _scored(ranked[:shown_at_most], table, target, gallery_size), start=1))

@@ -85,6 +85,23 @@ def test_two_recipes_ship_and_another_is_a_setting(cast, settings) -> None:
     assert not ReembedJob.objects.exists()
 
 
+def test_a_recipe_without_a_calibration_cannot_be_adopted(cast, settings) -> None:
+    settings.CASEBOUND = {**settings.CASEBOUND, "RECIPES": [{
+        "name": "Dlib-uncalibrated", "deepface_model": "Dlib", "dimensions": 128,
+        "weights": ["dlib_face_recognition_resnet_model_v1.dat"]}]}
+    page = web_client(cast.admin).post("/face-model/", {"recipe": "Dlib-uncalibrated"}, follow=True)
+    assert page.status_code == 200
+    assert "Dlib-uncalibrated has no score calibration" in page.content.decode()
+    with pytest.raises(ServiceError) as refused:  # the platform's own account is refused too
+        reembed.reembed_start(agency=cast.agency, recipe_name="Dlib-uncalibrated", actor=SYSTEM)
+    assert (refused.value.code, refused.value.status) == ("calibration_missing", 409)
+    with pytest.raises(CommandError, match="manage.py calibrate --recipe"):
+        call_command("reembed", "--agency", cast.agency.slug, "--recipe", "Dlib-uncalibrated")
+    assert not ReembedJob.objects.exists()
+    cast.agency.refresh_from_db()
+    assert cast.agency.face_recipe == "Dlib+mirror"
+
+
 # --- kept source photos ---------------------------------------------------------------------
 
 def _exif_photo() -> bytes:

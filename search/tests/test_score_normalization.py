@@ -16,7 +16,6 @@ from search.bench import normalization
 from search.bench.identification import Split
 from search.engine import pipeline, scoring
 from search.models import CohortState, Face, Search
-from search.selectors import policy_of
 from search.services import cohorts
 from search.services.enrollment import face_enroll
 from search.tests.test_search_api import _finished as finished
@@ -63,6 +62,24 @@ def test_the_evaluation_scores_non_mated_searches_as_the_search_does(lfw_split: 
     got = normalization.nonmated_top_scores(lfw_split.gallery, lfw_split.gallery_labels,
                                             lfw_split.probes, lfw_split.probe_labels, variant)
     np.testing.assert_allclose(got, _expected_nonmated_top(lfw_split, k), rtol=1e-4, atol=1e-4)
+
+
+def test_the_calibration_comparisons_are_the_scores_of_non_mated_searches(lfw_split: Split) -> None:
+    # On the toy gallery every face is re-ranked, so each non-mated search's best score is the
+    # best of its per-comparison scores: the calibration's tail is fitted on the searched score.
+    comparisons = normalization.nonmated_comparisons(lfw_split)
+    probes, people = len(lfw_split.probes), len(lfw_split.gallery)
+    assert comparisons.shape == (probes * (people - 1),)
+    tops = normalization.nonmated_top_scores(lfw_split.gallery, lfw_split.gallery_labels,
+                                             lfw_split.probes, lfw_split.probe_labels)
+    np.testing.assert_allclose(comparisons.reshape(probes, people - 1).max(1), tops,
+                               rtol=1e-4, atol=1e-4)
+    # In a drawn gallery without the probe's person, nothing is left out.
+    drawn = np.arange(people) % 2 == 1
+    absent = lfw_split.probe_labels % 2 == 0
+    sub = Split(lfw_split.gallery[drawn], lfw_split.gallery_labels[drawn],
+                lfw_split.probes[absent], lfw_split.probe_labels[absent])
+    assert normalization.nonmated_comparisons(sub).shape == (absent.sum() * drawn.sum(),)
 
 
 def test_the_probe_cohort_leaves_the_candidates_own_subject_out(lfw_split: Split) -> None:
@@ -224,22 +241,19 @@ def test_a_search_orders_its_candidates_by_the_normalized_score(cast, celery_wor
     gallery = GalleryFactory(agency=cast.agency)
     enroll_people(gallery, count=5)
     cohorts.agency_cohorts_refresh(agency=cast.agency, model_name=pipeline.MODEL_NAME)
-    policy = policy_of(cast.agency)
-    policy.similarity_threshold = 0.5  # show the other people too, whatever their raw score
-    policy.save()
     probe = photos.photo("Colin_Powell", 2)
     raw = _search_order(cast, probe)
     assert raw[0]["subject"]["reference"] == "Colin_Powell"
     scores = [c["score"] for c in raw]
     assert scores == sorted(scores, reverse=True)
-    # Make the true match's faces hubs (close to everyone) and another person's face stand out:
-    # that face must now come first, though its raw similarity is lower.
-    hub_ids = [c["face"]["id"] for c in raw if c["subject"]["reference"] == "Colin_Powell"]
-    Face.objects.filter(pk__in=hub_ids).update(cohort_mean=raw[0]["similarity"], cohort_std=0.01)
-    distinct = next(c for c in raw if c["subject"]["reference"] != "Colin_Powell")
-    Face.objects.filter(pk=distinct["face"]["id"]).update(cohort_mean=0.0, cohort_std=0.05)
+    # Make another person's face stand out from everyone it resembles (a face far from all
+    # others): it must now come first, though its raw similarity is lower. (The other people
+    # are below the line, so the face is picked from the gallery, not from the list shown.)
+    distinct = Face.objects.filter(agency=cast.agency).exclude(
+        subject__reference="Colin_Powell").order_by("pk").first()
+    Face.objects.filter(pk=distinct.pk).update(cohort_mean=0.0, cohort_std=0.01)
     reordered = _search_order(cast, probe)
-    assert reordered[0]["face"]["id"] == distinct["face"]["id"]
+    assert reordered[0]["face"]["id"] == distinct.pk
     assert reordered[0]["similarity"] < max(c["similarity"] for c in reordered)
     assert [c["score"] for c in reordered] == sorted((c["score"] for c in reordered), reverse=True)
     _assert_scores_recomputed(cast, reordered)

@@ -64,6 +64,13 @@ def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> 
     assert 0.5 < summary["threshold_at_fpir_1pct"] < 1
     normalized = summary["normalized"]
     assert normalized["rank1"] >= 0.9 and 0 <= normalized["fnir_at_fpir_1pct"] <= 1
+    # The normalized threshold is in standard deviations, not a cosine.
+    assert normalized["threshold_at_fpir_1pct"] > 1
+    # And how well the estimates the search shows hold on held-out people, in the same run.
+    errors = summary["calibration_error"]
+    assert {(row["gallery_size"], row["target"]) for row in errors} == {(15, 0.01), (15, 0.001)}
+    assert all(row["searches"] > 0 and row["threshold"] > 0 for row in errors)
+    assert "calibration on held-out people" in out.getvalue()
 
 
 def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> None:
@@ -74,8 +81,10 @@ def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> Non
     assert cache.is_file()
     shutil.rmtree(images)  # the second run needs no photo
     second = io.StringIO()
+    plot = tmp_path / "scores.png"
     call_command("evaluate_identification", "--embeddings-cache", str(cache), "--variants",
-                 stdout=second)
+                 "--plot", str(plot), stdout=second, stderr=io.StringIO())
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
     before, after = (json.loads(o.getvalue().strip().splitlines()[-1]) for o in (first, second))
     assert after["images_per_second"] is None  # nothing was embedded
     assert {k: v for k, v in after.items() if k != "images_per_second"} == \
@@ -101,7 +110,8 @@ def test_calibrate_builds_the_table_and_reuses_the_embeddings_cache(tmp_path: Pa
     assert cache.is_file()
     table_file = calibration.table_path(tmp_path, "Dlib+mirror")
     first = json.loads(table_file.read_text())
-    assert first["recipe"] == "Dlib+mirror" and first["score_kind"] == "cosine_similarity"
+    assert first["recipe"] == "Dlib+mirror" and first["score_kind"] == calibration.SCORE_KIND
+    assert first["cohort_prior"]["std"] > 0
     assert first["comparisons"] == 30 * 14 and "LFW" in first["fitted_on"]
     shutil.rmtree(images)  # with the cache, nothing is embedded: the photos are not needed
     out = io.StringIO()
@@ -113,6 +123,12 @@ def test_calibrate_builds_the_table_and_reuses_the_embeddings_cache(tmp_path: Pa
     call_command("evaluate_identification", "--images", str(images), "--embeddings-cache",
                  str(cache), stdout=evaluated)
     assert json.loads(evaluated.getvalue().strip().splitlines()[-1])["people"] == 15
+    # A cache of one recipe never calibrates another.
+    with pytest.raises(CommandError, match="holds Dlib\\+mirror embeddings, not Dlib"):
+        call_command("calibrate", "--embeddings-cache", str(cache), "--recipe", "Dlib",
+                     "--output-dir", str(tmp_path))
+    assert not calibration.table_path(tmp_path, "Dlib").exists()
+
 
 
 @pytest.mark.django_db(transaction=True)  # the owner's connection loads and indexes the faces

@@ -1,5 +1,6 @@
-"""manage.py evaluate_identification --images DIR [--embeddings-cache FILE]: LFW 1:N identification
-through the pipeline, before and after score normalization."""
+"""manage.py evaluate_identification --images DIR [--embeddings-cache FILE] [--plot FILE]: LFW 1:N
+identification through the pipeline, before and after score normalization, and how well the
+calibration of the normalized score holds on held-out people."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+from django.core.management.base import BaseCommand, CommandParser
 
-from search.bench import normalization
-from search.bench.identification import Split, evaluate_split, split_embed, split_load, split_save
+from search.bench import calibration, normalization
+from search.bench.identification import Split, evaluate_split, split_for
 
 
 def _key(label: str) -> str:
@@ -21,7 +21,8 @@ def _key(label: str) -> str:
 
 class Command(BaseCommand):
     help = ("Rank-1/10 identification and FNIR at FPIR 1% and 0.1% over all LFW people, by raw "
-            "cosine and by the normalized score the search orders candidates with.")
+            "cosine and by the normalized score the search orders candidates with; and the "
+            "calibration error of the false-match estimates the search shows.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", type=Path, help="LFW image folder (not needed when "
@@ -31,15 +32,18 @@ class Command(BaseCommand):
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
         parser.add_argument("--variants", action="store_true", help="also print every "
                             "normalization variant measured (a Markdown table)")
+        parser.add_argument("--plot", type=Path, help="write a PNG of the mated and non-mated "
+                            "score distributions, raw and normalized (needs matplotlib)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        split, speed = self._split(options["images"], options["embeddings_cache"],
-                                   options["processes"])
+        split, speed = split_for(options["images"], options["embeddings_cache"],
+                                 options["processes"], report=self.stderr.write)
         before = evaluate_split(split, speed)
         after = normalization.measure(split, normalization.PRODUCTION)
         self.stdout.write(f"gallery {before.people} people, {before.probes} mated probes, "
                           f"{before.missing_faces} photos without a detected face")
-        summary: dict[str, Any] = {"people": before.people, "probes": before.probes}
+        summary: dict[str, Any] = {"people": before.people, "probes": before.probes,
+                                   "recipe": split.recipe}
         for name, rank1, rank10, fnir in (
                 ("raw cosine", before.rank1, before.rank10, before.fnir_at_fpir),
                 (after.variant.name, after.rank1, after.rank10, after.fnir_at_fpir)):
@@ -55,10 +59,25 @@ class Command(BaseCommand):
             "rank10": round(after.rank10, 4),
             **{f"fnir_at_fpir_{_key(k)}": round(v[1], 4) for k, v in after.fnir_at_fpir.items()},
             **{f"threshold_at_fpir_{_key(k)}": round(v[0], 4) for k, v in after.fnir_at_fpir.items()}}
+        summary["calibration_error"] = self._calibration_error(split)
         summary["images_per_second"] = None if speed is None else round(speed, 2)
         if options["variants"]:
             self._variants(split)
+        if options["plot"]:
+            plot_distributions(split, options["plot"])
+            self.stderr.write(f"score distributions drawn in {options['plot']}")
         self.stdout.write(json.dumps(summary))
+
+    def _calibration_error(self, split: Split) -> list[dict[str, Any]]:
+        """The estimates the search shows (the normalized score's calibration), fitted on the
+        even-numbered people and checked on the odd ones."""
+        rows = calibration.as_rows(calibration.calibration_error(split, recipe=split.recipe))
+        self.stdout.write("calibration on held-out people (observed / predicted false-match rate):")
+        for row in rows:
+            self.stdout.write(f"  gallery {row['gallery_size']:>5}, target {row['target']:.1%}: "
+                              f"score {row['threshold']:.2f}, observed {row['observed']:.4f} "
+                              f"({row['ratio']}x)")
+        return rows
 
     def _variants(self, split: Split) -> None:
         self.stdout.write("| variant | re-ranked | rank-1 | rank-10 | FNIR at FPIR 1% | at 0.1% |")
@@ -68,19 +87,25 @@ class Command(BaseCommand):
             self.stdout.write(f"| {row.variant.name} | {row.variant.rerank} | {row.rank1:.4f} | "
                               f"{row.rank10:.4f} | {fnir['1%'][1]:.3f} | {fnir['0.1%'][1]:.3f} |")
 
-    def _split(self, images: Path | None, cache: Path | None, processes: int) -> tuple[Split, float | None]:
-        if cache is not None and cache.is_file():
-            try:
-                return split_load(cache), None
-            except (OSError, ValueError, KeyError) as exc:
-                raise CommandError(f"--embeddings-cache {cache} is not a readable cache ({exc}); "
-                                   "remove it to embed again") from None
-        if images is None or not images.is_dir():
-            raise CommandError("--images must be the LFW folder of Person_Name/ folders "
-                               "(or give an existing --embeddings-cache)")
-        with tqdm(unit="image", disable=None) as bar:
-            split, speed = split_embed(images, processes, on_done=lambda n: bar.update(n - bar.n))
-        if cache is not None:
-            split_save(cache, split)
-            self.stderr.write(f"embeddings written to {cache}")
-        return split, speed
+
+def plot_distributions(split: Split, path: Path) -> None:
+    """Histograms of mated and non-mated search scores, raw cosine beside adaptive S-norm."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: a file only
+    from matplotlib import pyplot
+
+    shown = normalization.distributions(split)
+    figure, axes = pyplot.subplots(1, len(shown), figsize=(11, 4))
+    for axis, (name, scores) in zip(axes, shown.items(), strict=True):
+        for kind, values in scores.items():
+            axis.hist(values, bins=80, density=True, alpha=0.55,
+                      label=f"{kind} ({len(values):,} searches)")
+        axis.set_title(name)
+        axis.set_xlabel("score (mated: the true match's; non-mated: the best)")
+        axis.set_ylabel("density")
+        axis.legend()
+    figure.suptitle(f"LFW identification, {len(split.gallery):,} people ({split.recipe})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
