@@ -72,7 +72,7 @@ def _line_text(search: Search) -> str:
     """How the line was drawn: target, gallery size and the normalized score that followed."""
     if search.target_false_match_rate is None:  # searches run before the calibrated line
         return f"similarity threshold {search.threshold:.2f}" if search.threshold else "—"
-    return (f"target false-match rate {search.target_text()} in a gallery of {search.gallery_size} "
+    return (f"target false-match rate {search.target_text} in a gallery of {search.gallery_size} "
             f"faces: normalized score {search.threshold:.2f} or more")
 
 
