@@ -48,12 +48,13 @@ def check_ef_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
 
 def calibration_problem() -> str | None:
-    """Why the shipped calibration table of the face recipe cannot be used, or None."""
-    from search.engine.calibration import CalibrationMissing, table_for
+    """Why the shipped calibration tables of the face recipe (normalized and cosine: a search
+    picks one by the gallery's size) cannot be used, or None."""
+    from search.engine.calibration import CalibrationMissing, tables_for
     from search.engine.pipeline import MODEL_NAME
 
     try:
-        table_for(setting("CALIBRATION_DIR"), MODEL_NAME)
+        tables_for(setting("CALIBRATION_DIR"), MODEL_NAME)
     except (CalibrationMissing, ValueError, KeyError) as problem:
         return str(problem)
     return None

@@ -339,6 +339,9 @@ class Search(TenantModel):
     # threshold above follows from both and the calibration table of `model_name`).
     target_false_match_rate = models.FloatField(null=True, blank=True)
     gallery_size = models.PositiveIntegerField(null=True, blank=True)
+    # The score the line was drawn on and the candidates ordered by (search.engine.calibration
+    # SCORE_KINDS); blank: run before there were two, on the normalized score.
+    score_kind = models.CharField(max_length=40, blank=True, default="")
     policy = models.JSONField(default=dict, blank=True, help_text="The policy in force when run")
     attempts = models.PositiveSmallIntegerField(default=0)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per pipeline stage")
@@ -368,6 +371,15 @@ class Search(TenantModel):
         """The agency's target false-match rate in force for this search, as '1%'."""
         rate = self.target_false_match_rate
         return "" if rate is None else f"{round(rate * 100, 4):g}%"
+
+    @property
+    def line_text(self) -> str:
+        """The line as the score it was drawn on: 'similarity 0.934 or more'."""
+        from search.engine.calibration import SCORE_KIND_NORMALIZED, score_text
+
+        if self.threshold is None:
+            return ""
+        return f"{score_text(self.score_kind or SCORE_KIND_NORMALIZED, self.threshold)} or more"
 
 
 class CandidateStatus(models.TextChoices):

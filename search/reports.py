@@ -69,11 +69,11 @@ def _score_text(candidate: Any) -> str:
 
 
 def _line_text(search: Search) -> str:
-    """How the line was drawn: target, gallery size and the normalized score that followed."""
+    """How the line was drawn: target, gallery size and the score (named) that followed."""
     if search.target_false_match_rate is None:  # searches run before the calibrated line
         return f"similarity threshold {search.threshold:.2f}" if search.threshold else "—"
     return (f"target false-match rate {search.target_text} in a gallery of {search.gallery_size} "
-            f"faces: normalized score {search.threshold:.2f} or more")
+            f"faces: {search.line_text}")
 
 
 def _policy_text(policy: dict[str, Any]) -> str:

@@ -206,13 +206,17 @@ class SearchSerializer(serializers.ModelSerializer[Search]):
                               help_text="Every face found in the probe, largest first (pixels)")
     elapsed_seconds = serializers.FloatField(
         read_only=True, help_text="Since the search was requested; until it finished, if it has")
+    score_kind = serializers.CharField(
+        read_only=True, help_text="The score `threshold` is on and the candidates are ordered by: "
+        "cosine_similarity (a gallery smaller than the normalized table was validated for) or "
+        "adaptive_s_norm_k50 (normalized score); blank for searches run before there were two")
 
     class Meta:
         model = Search
         fields = ["id", "case", "status", "stage", "elapsed_seconds", "error_code", "error",
                   "faces_found", "faces", "face_index", "threshold", "target_false_match_rate",
-                  "gallery_size", "policy", "model_name", "timings", "created_at", "finished_at",
-                  "notice", "outcome", "weak_candidates", "candidates"]
+                  "gallery_size", "score_kind", "policy", "model_name", "timings", "created_at",
+                  "finished_at", "notice", "outcome", "weak_candidates", "candidates"]
 
     outcome = serializers.SerializerMethodField()
     weak_candidates = serializers.SerializerMethodField()

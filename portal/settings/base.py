@@ -329,6 +329,10 @@ CASEBOUND: dict[str, Any] = {
     "COHORT_REFRESH_MIN_CHANGES": int(os.environ.get("CASEBOUND_COHORT_REFRESH_MIN_CHANGES", 20)),
     # Where the score calibration tables are (one per face recipe; `manage.py calibrate`).
     "CALIBRATION_DIR": Path(os.environ.get("CASEBOUND_CALIBRATION_DIR", BASE_DIR / "fixtures")),
+    # The line is drawn on the normalized score from this many faces of a recipe up, on the raw
+    # cosine below; unset: the normalized table's own `min_gallery` (docs/architecture.md, "The line").
+    "NORMALIZED_MIN_GALLERY": (int(os.environ["CASEBOUND_NORMALIZED_MIN_GALLERY"])
+                               if os.environ.get("CASEBOUND_NORMALIZED_MIN_GALLERY") else None),
     # The most memory one agency's graph build may take (2 KB a face: 4 GB is ~2M faces).
     "INDEX_BUILD_MEMORY_MAX_MB": int(os.environ.get("CASEBOUND_INDEX_BUILD_MEMORY_MAX_MB", 4096)),
     # The role DATABASE_URL connects as; `migrate` grants it row access to every table.

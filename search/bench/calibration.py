@@ -47,39 +47,55 @@ class CalibrationCheck:
         return self.observed / self.predicted if self.predicted else float("nan")
 
 
+# The normalized score is drawn on only in galleries at least this large (the table's
+# `min_gallery`, CASEBOUND_NORMALIZED_MIN_GALLERY overrides it): below, a cohort of 50 is a tenth
+# or more of the gallery, and in 30 faces a stranger's normalized best scored past the 1% line of
+# 250. Smaller galleries are drawn on the raw cosine, whose table bounds N_eff by N.
+NORMALIZED_MIN_GALLERY = 500
+# The score each kind of table is fitted on, replayed as the search computes it.
+VARIANTS = {calibration.SCORE_KIND_NORMALIZED: normalization.PRODUCTION,
+            calibration.SCORE_KIND_COSINE: normalization.BASELINE}
 FIT_SIZES = (250, 500, 1000, 2000)  # and the whole gallery: the sizes N_eff is fitted on
 FIT_RATES = (0.05, 0.02, 0.01, 0.005)  # observed top-score rates N_eff is fitted at
 
 
-def fit_protocol(split: Split, *, recipe: str, fitted_on: str) -> calibration.Calibration:
-    scores = normalization.nonmated_comparisons(split)
+def fit_protocol(split: Split, *, recipe: str, fitted_on: str,
+                 score_kind: str = calibration.SCORE_KIND) -> calibration.Calibration:
+    variant = VARIANTS[score_kind]
+    scores = normalization.nonmated_comparisons(split, variant)
     prior_mean, prior_std = normalization.cohort_prior(split.gallery)
-    meta = {"fitted_on": fitted_on, "comparisons": int(len(scores)),
+    meta: dict[str, Any] = {"fitted_on": fitted_on, "comparisons": int(len(scores)),
             "searches": int(len(split.probes)), "gallery_faces": int(len(split.gallery)),
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "model": "FPIR(s, N) = 1 - (1 - tail(s))^N_eff, N_eff = scale * min(N, fitted_up_to)"
                      f"^exponent; tail beyond the last {calibration.TAIL_FIT_MIN_COUNT} comparisons: "
                      "exponential fit",
             "cohort_prior": {"mean": round(prior_mean, 5), "std": round(prior_std, 5)}}
-    table = calibration.fit(scores, recipe=recipe, meta=meta)
-    observations = top_score_rates(split)
+    if score_kind == calibration.SCORE_KIND_NORMALIZED:
+        meta["min_gallery"] = NORMALIZED_MIN_GALLERY
+    else:
+        meta["model"] = f"{meta['model']}; N_eff at most N (the independence bound)"
+    table = calibration.fit(scores, recipe=recipe, meta=meta, score_kind=score_kind)
+    observations = top_score_rates(split, variant)
     scale, exponent = calibration.effective_size_fit(table, observations)
     return replace(table, scale=scale, exponent=exponent,
                    fitted_up_to=max(size for size, _, _ in observations))
 
 
-def top_score_rates(split: Split) -> list[tuple[int, float, float]]:
+def top_score_rates(split: Split, variant: normalization.Variant = normalization.PRODUCTION
+                    ) -> list[tuple[int, float, float]]:
     """(N, score, observed rate): the score that FIT_RATES of the searches reach in galleries of
     FIT_SIZES drawn from the split's, and the whole."""
     rng = np.random.default_rng(SEED)
     observations = []
     for size in sorted({min(s, len(split.gallery)) for s in FIT_SIZES} | {len(split.gallery)}):
-        tops = drawn_tops(split, size, rng)
+        tops = drawn_tops(split, size, rng, variant)
         observations += [(size, float(np.quantile(tops, 1 - rate)), rate) for rate in FIT_RATES]
     return observations
 
 
-def drawn_tops(split: Split, size: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def drawn_tops(split: Split, size: int, rng: np.random.Generator,
+               variant: normalization.Variant = normalization.PRODUCTION) -> NDArray[np.float64]:
     """The non-mated top normalized scores of every probe in DRAWS galleries of `size` drawn
     from the split's (one, if that is the whole gallery), each with its own cohorts, pooled."""
     draws = 1 if size >= len(split.gallery) else DRAWS
@@ -88,7 +104,7 @@ def drawn_tops(split: Split, size: int, rng: np.random.Generator) -> NDArray[np.
         chosen = np.sort(rng.choice(len(split.gallery), size=size, replace=False))
         parts.append(normalization.nonmated_top_scores(
             split.gallery[chosen], split.gallery_labels[chosen], split.probes,
-            split.probe_labels))
+            split.probe_labels, variant))
     return np.concatenate(parts)
 
 
@@ -111,7 +127,7 @@ def check(table: calibration.Calibration, held_out: Split, sizes: tuple[int, ...
     rows = []
     for size in sizes:
         size = min(size, len(held_out.gallery))
-        tops = drawn_tops(held_out, size, rng)
+        tops = drawn_tops(held_out, size, rng, VARIANTS[table.score_kind])
         for target in targets:
             threshold = table.threshold(target, size)
             rows.append(CalibrationCheck(
@@ -121,10 +137,17 @@ def check(table: calibration.Calibration, held_out: Split, sizes: tuple[int, ...
     return rows
 
 
-def calibration_error(split: Split, *, recipe: str) -> list[CalibrationCheck]:
+# The cosine line serves the small galleries: it is checked there too.
+CHECK_SIZES = {calibration.SCORE_KIND_NORMALIZED: SIZES,
+               calibration.SCORE_KIND_COSINE: (30, 100, 250, *SIZES)}
+
+
+def calibration_error(split: Split, *, recipe: str, score_kind: str = calibration.SCORE_KIND
+                      ) -> list[CalibrationCheck]:
     fit_half, held_out = halves(split)
-    table = fit_protocol(fit_half, recipe=recipe, fitted_on="LFW, even-numbered people")
-    return check(table, held_out)
+    table = fit_protocol(fit_half, recipe=recipe, fitted_on="LFW, even-numbered people",
+                         score_kind=score_kind)
+    return check(table, held_out, CHECK_SIZES[score_kind])
 
 
 def as_rows(checks: list[CalibrationCheck]) -> list[dict[str, Any]]:

@@ -33,13 +33,23 @@ from numpy.typing import NDArray
 
 from search.engine.scoring import COHORT_SIZE
 
-# Which score the table calibrates and the search compares with the line: the adaptive S-norm
-# the candidates are ordered by (search/engine/scoring.py). The search computes it in one place
-# (search.services.searching.calibrated_score); a table of another score is refused.
-SCORE_KIND = f"adaptive_s_norm_k{COHORT_SIZE}"
+# Which score a table calibrates and the search compares with the line. Two kinds, one table of
+# each per recipe: the adaptive S-norm (search/engine/scoring.py), for galleries at least as large
+# as its table's `min_gallery` (in a smaller one a cohort of 50 is most of the gallery, so the
+# normalized score inflates and its fitted N_eff is an extrapolation); the raw cosine below that.
+# The search picks one in one place (search.services.searching.score_kind_for); a table of
+# another kind is refused.
+SCORE_KIND_NORMALIZED = f"adaptive_s_norm_k{COHORT_SIZE}"
+SCORE_KIND_COSINE = "cosine_similarity"
+SCORE_KIND = SCORE_KIND_NORMALIZED
+SCORE_KINDS = (SCORE_KIND_NORMALIZED, SCORE_KIND_COSINE)
 # Normalized scores are in standard deviations: non-mated comparisons sit near 0, true matches
-# reach 10 and more.
-GRID = np.round(np.arange(-5.0, 25.0 + 1e-9, 0.01), 2)
+# reach 10 and more. Cosine similarities of face embeddings lie in 0..1 in practice.
+GRIDS = {SCORE_KIND_NORMALIZED: np.round(np.arange(-5.0, 25.0 + 1e-9, 0.01), 2),
+         SCORE_KIND_COSINE: np.round(np.arange(0.0, 1.0 + 1e-9, 0.001), 3)}
+GRID = GRIDS[SCORE_KIND_NORMALIZED]
+# How each kind is named to people (pages, API, disclosure) and how many decimals it needs.
+SCORE_NAMES = {SCORE_KIND_NORMALIZED: ("normalized score", 2), SCORE_KIND_COSINE: ("similarity", 3)}
 # Below this many exceedances the empirical tail is noise: an exponential fitted on the last
 # well-measured stretch of the tail carries it further (log q is close to linear in s there).
 TAIL_FIT_MIN_COUNT = 50
@@ -66,12 +76,20 @@ class Calibration:
     scale: float = 1.0  # N_eff = scale * min(N, fitted_up_to)^exponent; 1 and 1: independent
     exponent: float = 1.0
     fitted_up_to: int | None = None  # the largest gallery N_eff was fitted on; None: no bound
+    # N_eff <= N (the independence bound): a raw cosine does not depend on the gallery, so a
+    # gallery's best of N correlated comparisons is no likelier to pass than N independent ones;
+    # in a gallery smaller than any fitted, the bound errs strict instead of extrapolating.
+    at_most_gallery: bool = False
 
     def effective_size(self, gallery_size: int) -> float:
         size = max(gallery_size, 1)
-        if self.fitted_up_to is not None:
-            size = min(size, self.fitted_up_to)
-        return float(self.scale * size ** self.exponent)
+        effective = self.scale * min(size, self.fitted_up_to or size) ** self.exponent
+        return float(min(effective, size) if self.at_most_gallery else effective)
+
+    @property
+    def min_gallery(self) -> int:
+        """The smallest gallery this table was validated for (0: any)."""
+        return int(self.meta.get("min_gallery", 0))
 
     def false_match_rate(self, score: float, gallery_size: int) -> float:
         """The chance that a person not enrolled reaches `score` in a gallery of this size."""
@@ -95,7 +113,8 @@ class Calibration:
         return {"recipe": self.recipe, "score_kind": self.score_kind, **self.meta,
                 "effective_gallery": {"scale": float(f"{self.scale:.6g}"),
                                       "exponent": round(self.exponent, 4),
-                                      "fitted_up_to": self.fitted_up_to},
+                                      "fitted_up_to": self.fitted_up_to,
+                                      "at_most_gallery": self.at_most_gallery},
                 "grid": [float(s) for s in self.scores],
                 "tail": [float(f"{q:.6g}") for q in self.tails]}
 
@@ -141,10 +160,13 @@ def comparison_tail(nonmated: NDArray[np.floating[Any]],
     return np.maximum(np.minimum.accumulate(tails), FLOOR)
 
 
-def fit(nonmated: NDArray[np.floating[Any]], *, recipe: str, meta: dict[str, Any]) -> Calibration:
-    """The tail alone (independent comparisons); `with_effective_size` adds the correction."""
-    return Calibration(recipe=recipe, score_kind=SCORE_KIND, scores=GRID.copy(),
-                       tails=comparison_tail(nonmated), meta=meta)
+def fit(nonmated: NDArray[np.floating[Any]], *, recipe: str, meta: dict[str, Any],
+        score_kind: str = SCORE_KIND) -> Calibration:
+    """The tail alone (independent comparisons); `effective_size_fit` adds the correction."""
+    grid = GRIDS[score_kind]
+    return Calibration(recipe=recipe, score_kind=score_kind, scores=grid.copy(),
+                       tails=comparison_tail(nonmated, grid), meta=meta,
+                       at_most_gallery=score_kind == SCORE_KIND_COSINE)
 
 
 def effective_size_fit(table: Calibration, observations: list[tuple[int, float, float]]
@@ -192,23 +214,36 @@ def from_json(data: dict[str, Any]) -> Calibration:
                        tails=np.asarray(data["tail"], dtype=np.float64), meta=meta,
                        scale=float(effective.get("scale", 1.0)),
                        exponent=float(effective.get("exponent", 1.0)),
-                       fitted_up_to=effective.get("fitted_up_to"))
+                       fitted_up_to=effective.get("fitted_up_to"),
+                       at_most_gallery=bool(effective.get("at_most_gallery", False)))
 
 
-def table_path(directory: Path, recipe: str) -> Path:
-    return directory / f"calibration-{recipe.replace('+', '-plus-').lower()}.json"
+def table_path(directory: Path, recipe: str, score_kind: str = SCORE_KIND) -> Path:
+    suffix = "-cosine" if score_kind == SCORE_KIND_COSINE else ""
+    return directory / f"calibration-{recipe.replace('+', '-plus-').lower()}{suffix}.json"
 
 
-@lru_cache(maxsize=8)
+def score_text(score_kind: str, value: float) -> str:
+    """'similarity 0.934' or 'normalized score 3.57': a score named as the line is drawn on it."""
+    name, digits = SCORE_NAMES.get(score_kind, SCORE_NAMES[SCORE_KIND_NORMALIZED])
+    return f"{name} {value:.{digits}f}"
+
+
+@lru_cache(maxsize=16)
 def table_for(directory: Path, recipe: str, score_kind: str = SCORE_KIND) -> Calibration:
     """The shipped table of a recipe; CalibrationMissing if absent or for another score."""
-    path = table_path(directory, recipe)
+    path = table_path(directory, recipe, score_kind)
     if not path.is_file():
-        raise CalibrationMissing(f"No calibration table for the face recipe {recipe!r} at {path}. "
-                                 "Run `manage.py calibrate --images LFW_DIR` to build it.")
+        raise CalibrationMissing(f"No {score_kind} calibration table for the face recipe {recipe!r} "
+                                 f"at {path}. Run `manage.py calibrate --images LFW_DIR` to build it.")
     calibration = from_json(json.loads(path.read_text()))
     if calibration.score_kind != score_kind or calibration.recipe != recipe:
         raise CalibrationMissing(f"{path} calibrates {calibration.score_kind!r} of "
                                  f"{calibration.recipe!r}, not {score_kind!r} of {recipe!r}. Run "
                                  "`manage.py calibrate` again.")
     return calibration
+
+
+def tables_for(directory: Path, recipe: str) -> dict[str, Calibration]:
+    """Every kind's table of a recipe (a search may need either); CalibrationMissing if one is."""
+    return {kind: table_for(directory, recipe, kind) for kind in SCORE_KINDS}

@@ -108,10 +108,10 @@ def _startable(agency: Agency, name: str) -> Recipe:
 
 
 def _ensure_calibrated(recipe: Recipe) -> None:
-    """Refuse a recipe without a calibration table: after the switch no search could draw the
+    """Refuse a recipe without both calibration tables: after the switch no search could draw the
     agency's line (every one would fail calibration_missing), so the move would stop the agency."""
     try:
-        calibration.table_for(setting("CALIBRATION_DIR"), recipe.name)
+        calibration.tables_for(setting("CALIBRATION_DIR"), recipe.name)
     except calibration.CalibrationMissing:
         raise ServiceError("calibration_missing", f"{recipe.name} has no score calibration, so no "
                            "search could draw your agency's line after the move. The operator "

@@ -263,20 +263,33 @@ def _faces_of_another_recipe(search: Search, recipe: str) -> bool:
     return Face.objects.for_agency(search.agency).exclude(model_name=recipe).exists()
 
 
-def calibrated_score(ranked: Ranked) -> float:
-    """The score the agency's line is drawn on, of a re-ranked face.
+def score_kind_for(table: calibration.Calibration, gallery_size: int) -> str:
+    """The score the line is drawn on in a gallery of this size: the normalized one from the size
+    its table was validated for (CASEBOUND_NORMALIZED_MIN_GALLERY overrides), the raw cosine below.
 
-    The one place that names it: the calibration table must be fitted on the same score
-    (calibration.SCORE_KIND): the adaptive S-norm the candidates are ordered by, so the line
-    and the order never disagree (a face above the line never sits below one under it).
+    In a small gallery a cohort of 50 is most of it, so a stranger's normalized best inflates and
+    the table's N_eff is an extrapolation: true matches fell below the line while nothing was
+    safer. The cosine's table bounds N_eff by N there, which errs strict.
     """
-    return ranked.score
+    least = setting("NORMALIZED_MIN_GALLERY")
+    least = table.min_gallery if least is None else int(least)
+    return (calibration.SCORE_KIND_NORMALIZED if gallery_size >= least
+            else calibration.SCORE_KIND_COSINE)
 
 
-def calibration_table(recipe: str) -> calibration.Calibration:
+def calibrated_score(ranked: Ranked, score_kind: str) -> float:
+    """The score the agency's line is drawn on, of a re-ranked face, under the kind chosen.
+
+    The one place that names it: the table of `score_kind` is fitted on the same score, and the
+    candidates are ordered by it, so a face above the line never sits below one under it.
+    """
+    return ranked.similarity if score_kind == calibration.SCORE_KIND_COSINE else ranked.score
+
+
+def calibration_table(recipe: str, score_kind: str = calibration.SCORE_KIND) -> calibration.Calibration:
     """The shipped calibration of the face recipe; a search without one fails with the reason."""
     try:
-        return calibration.table_for(setting("CALIBRATION_DIR"), recipe)
+        return calibration.table_for(setting("CALIBRATION_DIR"), recipe, score_kind)
     except calibration.CalibrationMissing as missing:
         logger.error("%s", missing)
         raise ServiceError("calibration_missing", "The search cannot draw your agency's line: the "
@@ -286,10 +299,11 @@ def calibration_table(recipe: str) -> calibration.Calibration:
 
 def _scored(faces: list[Ranked], table: calibration.Calibration, target: float,
             gallery_size: int) -> list[tuple[Ranked, float, str]]:
-    """(face, estimate, band) above the line, or the best few below it when none passes."""
+    """(face, estimate, band) above the line, or the best few below it when none passes; the
+    faces come ordered by the table's score."""
     scored = []
     for face in faces:
-        estimate = table.false_match_rate(calibrated_score(face), gallery_size)
+        estimate = table.false_match_rate(calibrated_score(face, table.score_kind), gallery_size)
         scored.append((face, estimate, calibration.band(estimate, target)))
     above = [entry for entry in scored if entry[2] != Band.WEAK]
     return above or scored[:WEAK_KEPT]
@@ -302,7 +316,8 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     # A search queued before the policy took a target (its snapshot has the old threshold) gets
     # the default target.
     target = float(policy.get("target_false_match_rate", DEFAULT_TARGET_FMR))
-    table = calibration_table(recipe)
+    normalized = calibration_table(recipe)
+    calibration_table(recipe, calibration.SCORE_KIND_COSINE)  # both, before any work: see readyz
     started = time.perf_counter()
     shown_at_most = int(policy["max_candidates"])
     # The vector search ranks by raw similarity; a wider set is then ordered by the normalized
@@ -311,9 +326,12 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                                       model_name=recipe,
                                       limit=max(shown_at_most, int(setting("RERANK_CANDIDATES"))))
     ranked = faces_rank(agency=search.agency, faces=nearest, model_name=recipe,
-                        prior=table.cohort_prior)
+                        prior=normalized.cohort_prior)
     with transaction.atomic():  # a connection lost here is closed by atomic, so the hand-back works
         gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=recipe)
+    table = calibration_table(recipe, score_kind_for(normalized, gallery_size))
+    # Shown: the best by the score the line is drawn on (the vector search's top is by cosine).
+    ranked.sort(key=lambda r: -calibrated_score(r, table.score_kind))
     query_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with transaction.atomic():
@@ -340,6 +358,7 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                 probe_face=jpeg_file(pipeline.encode_jpeg(face.chip)),
                 model_name=recipe, threshold=round(table.threshold(target, gallery_size), 4),
                 target_false_match_rate=target, gallery_size=gallery_size,
+                score_kind=table.score_kind,
                 timings={k: round(v, 4) for k, v in timings.items()})
         meter_search(search)  # billed once, even if this task runs again
     return True

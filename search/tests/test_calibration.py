@@ -30,8 +30,17 @@ from tests.fixtures import api_client, enroll_people, wait_for, web_client
 STRANGER = ("Vladimir_Putin", 2)  # not among the first fixture people
 
 
-def _table() -> calibration.Calibration:
-    return calibration.table_for(settings.CASEBOUND["CALIBRATION_DIR"], MODEL_NAME)
+def _table(kind: str = calibration.SCORE_KIND) -> calibration.Calibration:
+    return calibration.table_for(settings.CASEBOUND["CALIBRATION_DIR"], MODEL_NAME, kind)
+
+
+def _line_score(candidate: Candidate, kind: str) -> float:
+    return candidate.similarity if kind == calibration.SCORE_KIND_COSINE else candidate.score
+
+
+# The tests' galleries are small: their line is drawn on the cosine unless this lowers the size
+# from which the normalized score is used.
+NORMALIZED_ALWAYS = {"NORMALIZED_MIN_GALLERY": 0}
 
 
 # --- the math, on arrays ---------------------------------------------------------------------
@@ -91,12 +100,27 @@ def test_the_shipped_table_calibrates_the_score_the_search_shows() -> None:
     assert table.cohort_prior[0] > 0 and table.cohort_prior[1] > 0
 
 
+def test_the_shipped_cosine_table_bounds_the_effective_gallery_by_its_size() -> None:
+    table = _table(calibration.SCORE_KIND_COSINE)
+    assert (table.score_kind, table.recipe, table.at_most_gallery) == (
+        calibration.SCORE_KIND_COSINE, MODEL_NAME, True)
+    for size in (1, 30, 250, 499):
+        assert table.effective_size(size) <= size
+    # the protocol's raw FPIR-1% threshold at 5,749 faces is 0.961 (docs/benchmarks.md)
+    assert table.threshold(0.01, 5749) == pytest.approx(0.961, abs=0.005)
+    assert 0.9 < table.threshold(0.01, 30) < table.threshold(0.01, 499) < 0.96
+    assert _table().min_gallery == 500
+
+
 def test_every_built_in_recipe_ships_a_table_of_the_searched_score() -> None:
     # An agency moved to either recipe can search: each has its own table, on the same score.
     for recipe in BUILT_IN:
-        table = calibration.table_for(settings.CASEBOUND["CALIBRATION_DIR"], recipe.name)
-        assert (table.recipe, table.score_kind) == (recipe.name, calibration.SCORE_KIND)
-        assert table.threshold(0.01, 5749) == pytest.approx(3.6, abs=0.15)
+        tables = calibration.tables_for(settings.CASEBOUND["CALIBRATION_DIR"], recipe.name)
+        normalized, cosine = (tables[k] for k in calibration.SCORE_KINDS)
+        assert (normalized.recipe, normalized.score_kind) == (recipe.name, calibration.SCORE_KIND)
+        assert normalized.threshold(0.01, 5749) == pytest.approx(3.6, abs=0.15)
+        assert (cosine.recipe, cosine.score_kind) == (recipe.name, calibration.SCORE_KIND_COSINE)
+        assert cosine.threshold(0.01, 5749) == pytest.approx(0.96, abs=0.01)
 
 
 def test_a_table_for_another_score_is_refused(tmp_path: Path) -> None:
@@ -123,11 +147,13 @@ def test_the_line_follows_the_target_and_the_gallerys_size(cast) -> None:
     case = assigned_case(cast.agency, cast.officer)
     small = _run(case, cast.officer, "Colin_Powell", 2)
     assert small.gallery_size == 4 and small.target_false_match_rate == 0.01
-    assert small.threshold == pytest.approx(_table().threshold(0.01, 4), abs=1e-4)
+    assert small.score_kind == calibration.SCORE_KIND_COSINE  # 4 faces: far below min_gallery
+    cosine = _table(calibration.SCORE_KIND_COSINE)
+    assert small.threshold == pytest.approx(cosine.threshold(0.01, 4), abs=1e-4)
     enroll_people(GalleryFactory(agency=cast.agency), count=6)
     larger = _run(case, cast.officer, "Colin_Powell", 2)
     assert larger.gallery_size == 16
-    assert larger.threshold == pytest.approx(_table().threshold(0.01, 16), abs=1e-4)
+    assert larger.threshold == pytest.approx(cosine.threshold(0.01, 16), abs=1e-4)
     assert larger.threshold != small.threshold  # the line follows the gallery's size
     api_client(cast.admin).patch("/api/v1/policy/", {"target_false_match_rate": 0.0001},
                                  format="json")
@@ -136,11 +162,12 @@ def test_the_line_follows_the_target_and_the_gallerys_size(cast) -> None:
     assert stricter.threshold > larger.threshold
     for search in (small, larger, stricter):
         for candidate in search.candidates.all():  # the line is drawn on the stored score
+            score = _line_score(candidate, search.score_kind)
             if candidate.band == Band.WEAK:  # none passed: the best few kept below the line
-                assert candidate.score < search.threshold + 1e-4
+                assert score < search.threshold + 1e-4
                 assert candidate.false_match_estimate > search.target_false_match_rate * 0.99
             else:
-                assert candidate.score >= search.threshold - 1e-4
+                assert score >= search.threshold - 1e-4
                 assert candidate.false_match_estimate <= search.target_false_match_rate * 1.01
 
 
@@ -149,7 +176,9 @@ def test_a_search_with_no_cohort_anywhere_is_scored_with_the_calibrations_prior(
     # probe's candidates are all the same person. The score still comes, from the calibration
     # gallery's typical cohort on both sides, and the estimate is the table's at that score.
     names = enroll_people(GalleryFactory(agency=cast.agency), count=1)
-    search = _run(assigned_case(cast.agency, cast.officer), cast.officer, names[0], 2)
+    with override_settings(CASEBOUND={**settings.CASEBOUND, **NORMALIZED_ALWAYS}):
+        search = _run(assigned_case(cast.agency, cast.officer), cast.officer, names[0], 2)
+    assert search.score_kind == calibration.SCORE_KIND
     mean, std = _table().cohort_prior
     candidates = list(search.candidates.order_by("rank"))
     assert candidates and all(c.score is not None for c in candidates)
@@ -199,16 +228,18 @@ def test_each_candidate_shows_its_band_and_estimate(cast, galleries, celery_work
     assert body["status"] == "done" and body["outcome"] == ""
     assert body["target_false_match_rate"] == 0.01
     assert body["gallery_size"] == Search.objects.get(pk=search_id).gallery_size > 0
+    assert body["score_kind"] == calibration.SCORE_KIND_COSINE  # a small gallery
     first = body["candidates"][0]
     assert first["subject"]["reference"] == "Colin_Powell"
     assert first["band"] in ("strong", "possible")
-    # The estimate is the table's at the stored normalized score, not at the raw similarity.
+    # The estimate is the cosine table's at the similarity, not the normalized one's at the score.
     stored = Candidate.objects.get(search_id=search_id, rank=1)
     assert first["score"] == stored.score and stored.score > 0
-    expected = _table().false_match_rate(stored.score, stored.search.gallery_size)
+    expected = _table(calibration.SCORE_KIND_COSINE).false_match_rate(
+        stored.similarity, stored.search.gallery_size)
     assert stored.false_match_estimate == pytest.approx(expected, rel=0.01)
     assert first["false_match_estimate"] == stored.false_match_estimate
-    assert expected != pytest.approx(_table().false_match_rate(first["similarity"],
+    assert expected != pytest.approx(_table().false_match_rate(stored.score,
                                                                body["gallery_size"]), rel=0.05)
     assert first["false_match_text"] == calibration.one_in(first["false_match_estimate"])
     assert all(c["band"] != "weak" for c in body["candidates"])
@@ -296,7 +327,7 @@ def test_the_disclosure_report_prints_the_line_bands_and_estimates(cast) -> None
     text = " ".join(" ".join(p.extract_text().split())
                     for p in PdfReader(io.BytesIO(response.content)).pages).replace("- ", "-")
     assert f"target false-match rate 1% in a gallery of {search.gallery_size} faces" in text
-    assert f"normalized score {search.threshold:.2f} or more" in text
+    assert f"similarity {search.threshold:.3f} or more" in text  # the kind its line was drawn on
     first = search.candidates.get(rank=1)
     assert f"score {first.score:.2f}, similarity {first.similarity:.3f}" in text
     assert "Weak (below the line)" in text

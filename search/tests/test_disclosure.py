@@ -49,8 +49,11 @@ def test_the_report_says_everything_a_prosecutor_needs(cast, reviewed_search) ->
     assert (f"target false-match rate 1% in a gallery of {reviewed_search.gallery_size} faces"
             in " ".join(text.split()))
     assert "about 1 in" in text
+    # The line named as the score it was drawn on: the cosine, in a gallery of 10 faces.
+    assert reviewed_search.score_kind == "cosine_similarity"
+    assert f"similarity {reviewed_search.threshold:.3f} or more" in " ".join(text.split())
     shown = reviewed_search.candidates.count()
-    assert text.count("Similarity") >= 1 and shown >= 1
+    assert " ".join(text.split()).count("similarity 0.") >= shown + 1 and shown >= 1
     assert AuditEvent.objects.filter(action=AuditAction.EXPORT, object_id=str(reviewed_search.pk)).exists()
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from agencies.tenancy.permissions import SYSTEM
 from agencies.tenancy.querysets import TenantQuerySet
@@ -16,10 +18,8 @@ from search.bench import normalization
 from search.bench.identification import Split
 from search.engine import pipeline, scoring
 from search.models import CohortState, Face, Search
-from search.services import cohorts
+from search.services import cohorts, searching
 from search.services.enrollment import face_enroll
-from search.tests.test_search_api import _finished as finished
-from search.tests.test_search_api import _post_search as post_search
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case
 from tests.fixtures import api_client, enroll_people, wait_for
@@ -229,15 +229,19 @@ def test_a_bulk_enrollment_leaves_every_face_with_a_current_cohort(cast, celery_
 
 
 def _search_order(cast: Any, probe: bytes) -> list[dict[str, Any]]:
+    """The candidates of a search run on the normalized score: a gallery this small is drawn on
+    the cosine unless NORMALIZED_MIN_GALLERY is lowered, which reaches this process only (the
+    worker's order on the cosine: search/tests/test_line_kind.py)."""
     case = assigned_case(cast.agency, cast.officer)
-    body = finished(cast.officer, post_search(cast.officer, case.pk, probe).json()["id"])
-    assert body["status"] == "done", body
+    search = searching.search_create(case=case, user=cast.officer, probe=probe)
+    with override_settings(CASEBOUND={**settings.CASEBOUND, "NORMALIZED_MIN_GALLERY": 0}):
+        searching.search_run(search_id=search.pk)
+    body = api_client(cast.officer).get(f"/api/v1/searches/{search.pk}/").json()
+    assert body["status"] == "done" and body["score_kind"] == "adaptive_s_norm_k50", body
     return [{**c, "search_id": body["id"]} for c in body["candidates"]]
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_a_search_orders_its_candidates_by_the_normalized_score(cast, celery_worker) -> None:
+def test_a_search_orders_its_candidates_by_the_normalized_score(cast) -> None:
     gallery = GalleryFactory(agency=cast.agency)
     enroll_people(gallery, count=5)
     cohorts.agency_cohorts_refresh(agency=cast.agency, model_name=pipeline.MODEL_NAME)

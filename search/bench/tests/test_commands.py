@@ -70,7 +70,12 @@ def test_evaluate_identification_reports_rank_rates_and_fnir(tmp_path: Path) -> 
     errors = summary["calibration_error"]
     assert {(row["gallery_size"], row["target"]) for row in errors} == {(15, 0.01), (15, 0.001)}
     assert all(row["searches"] > 0 and row["threshold"] > 0 for row in errors)
-    assert "calibration on held-out people" in out.getvalue()
+    assert "calibration of adaptive_s_norm_k50 on held-out people" in out.getvalue()
+    # The cosine table's too, checked down to the small galleries it serves.
+    cosine = summary["calibration_error_cosine"]
+    assert {row["gallery_size"] for row in cosine} == {15}
+    assert all(row["searches"] > 0 and 0 < row["threshold"] < 1 for row in cosine)
+    assert "calibration of cosine_similarity on held-out people" in out.getvalue()
 
 
 def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> None:
@@ -113,6 +118,12 @@ def test_calibrate_builds_the_table_and_reuses_the_embeddings_cache(tmp_path: Pa
     assert first["recipe"] == "Dlib+mirror" and first["score_kind"] == calibration.SCORE_KIND
     assert first["cohort_prior"]["std"] > 0
     assert first["comparisons"] == 30 * 14 and "LFW" in first["fitted_on"]
+    assert first["min_gallery"] == 500
+    cosine = json.loads(calibration.table_path(tmp_path, "Dlib+mirror",
+                                               calibration.SCORE_KIND_COSINE).read_text())
+    assert cosine["score_kind"] == calibration.SCORE_KIND_COSINE and cosine["comparisons"] == 420
+    assert cosine["effective_gallery"]["at_most_gallery"] is True
+    assert cosine["grid"][0] == 0.0 and cosine["grid"][-1] == 1.0
     shutil.rmtree(images)  # with the cache, nothing is embedded: the photos are not needed
     out = io.StringIO()
     call_command("calibrate", "--images", str(images), "--embeddings-cache", str(cache),

@@ -1,9 +1,10 @@
 """manage.py calibrate [--recipe NAME] --images LFW_DIR | --embeddings-cache FILE: rebuild the
 score calibration of a face recipe.
 
-Fits, on all of LFW's non-mated searches, the table that turns the normalized score the search
-orders by into the chance that a person who is not enrolled reaches it
-(search.engine.calibration), and writes it where searches read it (CASEBOUND_CALIBRATION_DIR,
+Fits, on all of LFW's non-mated searches, the tables that turn a score the search orders by into
+the chance that a person who is not enrolled reaches it (search.engine.calibration): one on the
+normalized score, one on the raw cosine (for galleries smaller than the normalized table's
+`min_gallery`); `--score-kind` fits one only. Writes them where searches read them (CASEBOUND_CALIBRATION_DIR,
 fixtures/ by default). With a cache that exists, nothing is embedded again; with one that does
 not, the embeddings are written to it for the next run (the format of evaluate_identification).
 """
@@ -25,8 +26,8 @@ from search.engine import calibration
 
 
 class Command(BaseCommand):
-    help = ("Fit the normalized score -> false-match-rate table of a face recipe on LFW's "
-            "non-mated searches.")
+    help = ("Fit the score -> false-match-rate tables (normalized and cosine) of a face recipe on "
+            "LFW's non-mated searches.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", type=Path, help="LFW image folder (not needed when "
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--output-dir", type=Path, default=None,
                             help="Where to write the table (default: CASEBOUND_CALIBRATION_DIR)")
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+        parser.add_argument("--score-kind", choices=calibration.SCORE_KINDS, default=None,
+                            help="Fit only this kind of table (default: both)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         recipe = options["recipe"]
@@ -47,14 +50,21 @@ class Command(BaseCommand):
                                f"{', '.join(registered())}.")
         split, _ = split_for(options["images"], options["embeddings_cache"], options["processes"],
                              recipe, self.stderr.write)
-        table = bench.fit_protocol(split, recipe=split.recipe,
-                                   fitted_on="LFW identification protocol, all 5,749 people")
         directory: Path = options["output_dir"] or setting("CALIBRATION_DIR")
-        path = calibration.table_path(directory, split.recipe)
+        kinds = [options["score_kind"]] if options["score_kind"] else calibration.SCORE_KINDS
+        for kind in kinds:
+            self._fit(split, kind, directory)
+
+    def _fit(self, split: Any, kind: str, directory: Path) -> None:
+        table = bench.fit_protocol(split, recipe=split.recipe, score_kind=kind,
+                                   fitted_on="LFW identification protocol, all 5,749 people")
+        path = calibration.table_path(directory, split.recipe, kind)
         path.write_text(json.dumps(table.as_json(), indent=1) + "\n")
         calibration.table_for.cache_clear()
+        self.stdout.write(f"{kind}:")
         for size in bench.SIZES:
-            lines = ", ".join(f"{t:.1%} at {table.threshold(t, size):.2f}" for t in bench.TARGETS)
+            lines = ", ".join(f"{t:.1%} at {calibration.score_text(kind, table.threshold(t, size))}"
+                              for t in bench.TARGETS)
             self.stdout.write(f"gallery of {size:,}: {lines}")
         self.stdout.write(json.dumps({"table": str(path), "recipe": table.recipe,
                                       "score_kind": table.score_kind,

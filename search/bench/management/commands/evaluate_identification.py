@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from search.bench import calibration, normalization
 from search.bench.identification import Split, evaluate_split, split_for
+from search.engine.calibration import SCORE_KIND_COSINE, SCORE_KIND_NORMALIZED, score_text
 
 
 def _key(label: str) -> str:
@@ -59,7 +60,8 @@ class Command(BaseCommand):
             "rank10": round(after.rank10, 4),
             **{f"fnir_at_fpir_{_key(k)}": round(v[1], 4) for k, v in after.fnir_at_fpir.items()},
             **{f"threshold_at_fpir_{_key(k)}": round(v[0], 4) for k, v in after.fnir_at_fpir.items()}}
-        summary["calibration_error"] = self._calibration_error(split)
+        summary["calibration_error"] = self._calibration_error(split, SCORE_KIND_NORMALIZED)
+        summary["calibration_error_cosine"] = self._calibration_error(split, SCORE_KIND_COSINE)
         summary["images_per_second"] = None if speed is None else round(speed, 2)
         if options["variants"]:
             self._variants(split)
@@ -68,15 +70,17 @@ class Command(BaseCommand):
             self.stderr.write(f"score distributions drawn in {options['plot']}")
         self.stdout.write(json.dumps(summary))
 
-    def _calibration_error(self, split: Split) -> list[dict[str, Any]]:
-        """The estimates the search shows (the normalized score's calibration), fitted on the
+    def _calibration_error(self, split: Split, kind: str) -> list[dict[str, Any]]:
+        """The estimates the search shows (each kind's calibration), fitted on the
         even-numbered people and checked on the odd ones."""
-        rows = calibration.as_rows(calibration.calibration_error(split, recipe=split.recipe))
-        self.stdout.write("calibration on held-out people (observed / predicted false-match rate):")
+        rows = calibration.as_rows(calibration.calibration_error(split, recipe=split.recipe,
+                                                                 score_kind=kind))
+        self.stdout.write(f"calibration of {kind} on held-out people (observed / predicted "
+                          "false-match rate):")
         for row in rows:
             self.stdout.write(f"  gallery {row['gallery_size']:>5}, target {row['target']:.1%}: "
-                              f"score {row['threshold']:.2f}, observed {row['observed']:.4f} "
-                              f"({row['ratio']}x)")
+                              f"{score_text(kind, row['threshold'])}, observed "
+                              f"{row['observed']:.4f} ({row['ratio']}x)")
         return rows
 
     def _variants(self, split: Split) -> None:
