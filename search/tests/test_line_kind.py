@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from pypdf import PdfReader
 
@@ -149,6 +151,8 @@ def test_the_cosine_table_is_needed_too(cast, tmp_path: Path) -> None:
         calibration.table_for.cache_clear()
         searching.search_execute(search_id=search.pk)
         ready = api_client(cast.officer).get("/readyz")
+        with pytest.raises(SystemCheckError, match="casebound.E002"):
+            call_command("check")
     search.refresh_from_db()
     assert (search.status, search.error_code) == ("failed", "calibration_missing")
     assert not search.candidates.exists()

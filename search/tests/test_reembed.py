@@ -102,6 +102,29 @@ def test_a_recipe_without_a_calibration_cannot_be_adopted(cast, settings) -> Non
     assert cast.agency.face_recipe == "Dlib+mirror"
 
 
+def test_a_recipe_with_only_the_normalized_table_cannot_be_adopted(cast, settings, tmp_path) -> None:
+    # A small gallery draws its line on the cosine: without that table every search of an agency
+    # under this many faces would fail after the move.
+    import json
+    import shutil
+
+    from search.engine import calibration
+
+    for table in settings.CASEBOUND["CALIBRATION_DIR"].glob("calibration-*.json"):
+        shutil.copy(table, tmp_path)
+    normalized = json.loads(calibration.table_path(tmp_path, "Dlib").read_text())
+    calibration.table_path(tmp_path, "Dlib-half").write_text(
+        json.dumps({**normalized, "recipe": "Dlib-half"}))
+    settings.CASEBOUND = {**settings.CASEBOUND, "CALIBRATION_DIR": tmp_path, "RECIPES": [{
+        "name": "Dlib-half", "deepface_model": "Dlib", "dimensions": 128,
+        "weights": ["dlib_face_recognition_resnet_model_v1.dat"]}]}
+    calibration.table_for.cache_clear()
+    with pytest.raises(ServiceError) as refused:
+        reembed.reembed_start(agency=cast.agency, recipe_name="Dlib-half", actor=SYSTEM)
+    assert (refused.value.code, refused.value.status) == ("calibration_missing", 409)
+    assert not ReembedJob.objects.exists()
+
+
 # --- kept source photos ---------------------------------------------------------------------
 
 def _exif_photo() -> bytes:
