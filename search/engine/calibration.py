@@ -2,7 +2,8 @@
 
 The table holds, on a grid of scores, the per-comparison tail q(s): the share of comparisons of
 two different people that score s or more, measured on non-mated LFW searches (`manage.py
-calibrate`). The score is the normalized one the search orders by (SCORE_KIND). A search for
+calibrate`). The score is one the search orders by: normalized or raw cosine (SCORE_KINDS,
+one table of each per recipe; the gallery's size picks). A search for
 someone not enrolled compares the probe with N gallery faces; the chance that the best of them
 reaches s would be 1 - (1 - q(s))^N if the comparisons were independent and their scores did not
 depend on the gallery. Neither holds (a probe that looks like many people looks like them all at
