@@ -81,7 +81,7 @@ def test_the_admins_and_auditors_pages_fit_both_widths(cast, browser, live_serve
     page.get_by_label("Role").first.select_option("officer")
     page.get_by_role("button", name="Send invitation").click()
     expect(page.locator("#invitations-heading + p + table")).to_contain_text("k***@north.gov")
-    page.get_by_role("button", name="Send the invitation of k***@north.gov again").click()
+    page.get_by_role("button", name="Send again the invitation of k***@north.gov").click()
     expect(page.locator(".messages .usa-alert--success")).to_contain_text("with a new link")
     page.get_by_role("link", name="Revoke the invitation of k***@north.gov").click()
     page.get_by_role("button", name="Revoke the invitation").click()

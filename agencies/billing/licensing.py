@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,10 +43,23 @@ def eligibility_refusal(*, kind: str, country: str, region: str) -> str:
     return f"Casebound is not offered in {excluded}: {excluded.reason}." if excluded else ""
 
 
+def _ensure_codes(country: str, region: str) -> None:
+    """ISO codes in ASCII letters: upper-casing other letters may lengthen them ("ß" is "SS"),
+    past what the columns hold."""
+    if not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise ServiceError("invalid_country", "The country must be a two-letter ISO 3166-1 code, "
+                           "for example US.")
+    if not re.fullmatch(r"[A-Za-z0-9]{0,3}", region):
+        raise ServiceError("invalid_region", "The region must be the ISO 3166-2 subdivision code "
+                           "after the country, at most three letters or digits (for example IL), "
+                           "or empty.")
+
+
 def agency_register(*, actor: Any, name: str, slug: str, kind: str, country: str,
                     region: str = "") -> Agency:
     """Create an agency after the eligibility check; a refusal is audited with its reason."""
     _require_operator(actor)
+    _ensure_codes(country, region)
     refusal = eligibility_refusal(kind=kind, country=country, region=region)
     if refusal:
         audit_record(action=AuditAction.AGENCY_REFUSED, agency=None, actor=actor,

@@ -212,6 +212,15 @@ def test_the_operator_api_manages_licenses(cast, operator) -> None:
                                                           "kind": "private_company", "country": "US"})
     assert created.status_code == 403 and created.json()["code"] == "not_eligible"
 
+    # Letters that upper-case into more letters ("ß" is "SS") would overflow the code columns:
+    # a 400 that names the field, not a database error (found by the API fuzzer).
+    for field, value, code in (("country", "ßß", "invalid_country"),
+                               ("region", "ßßß", "invalid_region"), ("country", "U1", "invalid_country")):
+        bad = client.post("/api/v1/platform/agencies/", {"name": "Fresno PD", "slug": "fresno-pd",
+                                                         "kind": "law_enforcement", "country": "US",
+                                                         field: value})
+        assert bad.status_code == 400 and bad.json()["code"] == code, (value, bad.content)
+
 
 def test_the_agency_admin_reads_usage_and_invoices_of_their_agency_only(cast) -> None:
     _use(cast, 2)

@@ -16,5 +16,10 @@
     });
   }
   mark();
+  // Widths change after the script runs too (web fonts, images, a resized window or viewport).
+  window.addEventListener("load", mark);
   window.addEventListener("resize", mark);
+  if ("ResizeObserver" in window) {
+    new ResizeObserver(mark).observe(document.body);
+  }
 })();
