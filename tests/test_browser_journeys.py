@@ -203,6 +203,9 @@ def _check(page: Page, role: str, row: Row, world: World) -> None:
     page.wait_for_load_state("load")
     for width, height in WIDTHS:
         page.set_viewport_size({"width": width, "height": height})
+        # The page's resize handlers (tables that start to scroll take the focus) run on the next
+        # frames, as they do before anyone can press Tab.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         where = f"{role} {row.name} at {width} px ({page.url})"
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         if scroll_width > width:

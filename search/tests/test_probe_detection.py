@@ -1,15 +1,14 @@
 """Faces found in probe photos: group photos, numbering, and a large photo without a face.
-Reads the deepface test photos from ../shared/data (beside the checkout, as in CI)."""
+The group photo is bundled in fixtures/deepface/ (a deepface test photo), so no shared data is needed."""
 
 from __future__ import annotations
 
 import pytest
 
 from search.engine import pipeline
-from search.lfw import default_lfw
 from tests import photos
 
-SELFIE = default_lfw().parent / "deepface" / "selfie-many-people.jpg"
+SELFIE = photos.FIXTURES.parent / "deepface" / "selfie-many-people.jpg"
 
 
 def test_a_group_selfie_gives_six_of_its_seven_faces_largest_first() -> None:
