@@ -188,3 +188,22 @@ def test_fit_embedding_space_saves_a_model_and_compares_it_with_real_faces(tmp_p
 def test_benchmark_search_refuses_an_ef_search_pgvector_does_not_take() -> None:
     with pytest.raises(CommandError, match="1 to 1000"):
         call_command("benchmark_search", "--sizes", "100", "--ef-search", "400,1200")
+
+
+def test_calibrate_runs_where_the_system_check_would_refuse_for_a_missing_table(tmp_path: Path) -> None:
+    """`manage.py calibrate` is how a missing table is rebuilt: the check that refuses every other
+    command without one (casebound.E002) must not stop it."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "CASEBOUND_CALIBRATION_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "manage.py", "calibrate", "--embeddings-cache",
+                           str(tmp_path / "none.npz")], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0 and "casebound.E002" not in done.stderr
+    assert "--images must be the LFW folder" in done.stderr
+    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode != 0 and "casebound.E002" in checked.stderr  # the others still stop

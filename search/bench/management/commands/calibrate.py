@@ -28,6 +28,9 @@ from search.engine import calibration
 class Command(BaseCommand):
     help = ("Fit the score -> false-match-rate tables (normalized and cosine) of a face recipe on "
             "LFW's non-mated searches.")
+    # The system checks refuse to start without a current calibration table (casebound.E002):
+    # the command that builds one must not be stopped by them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", type=Path, help="LFW image folder (not needed when "
