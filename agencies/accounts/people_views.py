@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -146,16 +148,25 @@ def invitation_revoke_view(request: MemberRequest, pk: int) -> HttpResponse:
     return redirect("people")
 
 
-@require_POST
-@member_required(Role.AGENCY_ADMIN)
-def invitation_resend_view(request: MemberRequest, pk: int) -> HttpResponse:
+T = TypeVar("T")
+
+def _attempt(request: HttpRequest, action: Callable[[], T]) -> T | None:
+    """The service's answer, or None once its refusal is shown as a message; a missing (or another
+    agency's) object stays a 404."""
     try:
-        invitation = invitation_resend(admin=request.user, invitation_id=pk)
+        return action()
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from None
         messages.error(request, exc.message)
-    else:
+        return None
+
+
+@require_POST
+@member_required(Role.AGENCY_ADMIN)
+def invitation_resend_view(request: MemberRequest, pk: int) -> HttpResponse:
+    invitation = _attempt(request, lambda: invitation_resend(admin=request.user, invitation_id=pk))
+    if invitation is not None:
         messages.success(request, f"Invitation e-mailed again to {masked_email(invitation.email)} "
                          f"with a new link, valid until {invitation.expires_at:%Y-%m-%d %H:%M} "
                          "UTC; the earlier link no longer works.")
@@ -227,13 +238,8 @@ def role_request_decision(request: HttpRequest, pk: int, *, redirect_to: str) ->
     """Approve or refuse a role request from a page (the agency's or the operator's)."""
     approve = request.POST.get("decision") == "approve"
     decide = role_request_approve if approve else role_request_refuse
-    try:
-        decided = decide(approver=request.user, request_id=pk)
-    except ServiceError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from None
-        messages.error(request, exc.message)
-    else:
+    decided = _attempt(request, lambda: decide(approver=request.user, request_id=pk))
+    if decided is not None:
         messages.success(request, f"{decided.user.get_username()} as "
                          f"{decided.get_role_display().lower()}: "
                          f"{'approved' if approve else 'refused'}.")

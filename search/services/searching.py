@@ -286,10 +286,11 @@ def calibrated_score(ranked: Ranked, score_kind: str) -> float:
     return ranked.similarity if score_kind == calibration.SCORE_KIND_COSINE else ranked.score
 
 
-def calibration_table(recipe: str, score_kind: str = calibration.SCORE_KIND) -> calibration.Calibration:
-    """The shipped calibration of the face recipe; a search without one fails with the reason."""
+def calibration_tables(recipe: str) -> dict[str, calibration.Calibration]:
+    """The recipe's shipped calibration of each score kind (a search may need either, so both are
+    required before any work, as readyz requires them); a search without one fails with the reason."""
     try:
-        return calibration.table_for(setting("CALIBRATION_DIR"), recipe, score_kind)
+        return calibration.tables_for(setting("CALIBRATION_DIR"), recipe)
     except calibration.CalibrationMissing as missing:
         logger.error("%s", missing)
         raise ServiceError("calibration_missing", "The search cannot draw your agency's line: the "
@@ -316,8 +317,8 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
     # A search queued before the policy took a target (its snapshot has the old threshold) gets
     # the default target.
     target = float(policy.get("target_false_match_rate", DEFAULT_TARGET_FMR))
-    normalized = calibration_table(recipe)
-    calibration_table(recipe, calibration.SCORE_KIND_COSINE)  # both, before any work: see readyz
+    tables = calibration_tables(recipe)
+    normalized = tables[calibration.SCORE_KIND_NORMALIZED]
     started = time.perf_counter()
     shown_at_most = int(policy["max_candidates"])
     # The vector search ranks by raw similarity; a wider set is then ordered by the normalized
@@ -329,7 +330,7 @@ def _store_candidates(search: Search, face: pipeline.FaceResult, decode_seconds:
                         prior=normalized.cohort_prior)
     with transaction.atomic():  # a connection lost here is closed by atomic, so the hand-back works
         gallery_size = selectors.gallery_size_of(agency=search.agency, model_name=recipe)
-    table = calibration_table(recipe, score_kind_for(normalized, gallery_size))
+    table = tables[score_kind_for(normalized, gallery_size)]
     # Shown: the best by the score the line is drawn on (the vector search's top is by cosine).
     ranked.sort(key=lambda r: -calibrated_score(r, table.score_kind))
     query_seconds = time.perf_counter() - started
@@ -394,14 +395,19 @@ def _still_ours(search: Search) -> bool:
     return False
 
 
+def _held_here(search_id: int) -> Any:
+    """The search, while it runs under this process's claim (not given to another worker)."""
+    return Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
+                                 claimed_by=worker_identity())
+
+
 def search_fail(*, search_id: int, code: str, message: str) -> None:
     """Mark this process's running search failed, with a reason an officer can read.
 
     Only while this process's claim holds: if the search was given back meanwhile and another
     worker runs it now, this run's failure is not that run's.
     """
-    search = Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
-                                   claimed_by=worker_identity()).first()
+    search = _held_here(search_id).first()
     if search is not None:
         _finish(search, SearchStatus.FAILED, error_code=code, error=message)
 
@@ -409,9 +415,8 @@ def search_fail(*, search_id: int, code: str, message: str) -> None:
 def search_release(*, search_id: int) -> None:
     """Put a running search back in the queue after a transient failure, while this process's
     claim holds (a search given to another worker meanwhile is that worker's)."""
-    Search.objects.filter(pk=search_id, status=SearchStatus.RUNNING,
-                          claimed_by=worker_identity()).update(
-        status=SearchStatus.QUEUED, stage=SearchStage.QUEUED, claimed_by="")
+    _held_here(search_id).update(status=SearchStatus.QUEUED, stage=SearchStage.QUEUED,
+                                 claimed_by="")
 
 
 def searches_requeue_stale() -> list[tuple[int, int]]:
