@@ -25,8 +25,17 @@ class Recipe:
     dimensions: int
     chip_size: int = 150
     chip_padding: float = 0.25
-    mirror: bool = False  # average the chip's embedding with its mirror image's
+    # Also embed the chip's mirror image: True (or "mean") averages the two vectors, "concat"
+    # puts them end to end (a vector of twice the network's dimensions).
+    mirror: bool | str = False
     weights: tuple[str, ...] = field(default=())  # files under $DEEPFACE_HOME/.deepface/weights
+
+    @property
+    def mirror_mode(self) -> str:
+        """"", "mean" or "concat" (anything else is refused by recipe_problems)."""
+        if self.mirror is True:
+            return "mean"
+        return self.mirror or ""
 
     @property
     def embeds_stored_chip(self) -> bool:
@@ -48,6 +57,25 @@ def _configured() -> list[Recipe]:
 def registered() -> dict[str, Recipe]:
     """Every recipe this installation knows, by name (the built-in ones, then the configured)."""
     return {recipe.name: recipe for recipe in (*BUILT_IN, *_configured())}
+
+
+# pgvector stores at most 16,000 dimensions, and its HNSW graph indexes at most 2,000: an agency
+# whose recipe is wider is always searched exactly (search/engine/vector_index.py).
+VECTOR_MAX_DIMENSIONS = 16_000
+GRAPH_MAX_DIMENSIONS = 2_000
+
+
+def recipe_problems() -> list[str]:
+    """What is wrong with the configured recipes, for the system check (empty when nothing)."""
+    problems = []
+    for recipe in registered().values():
+        if not 1 <= recipe.dimensions <= VECTOR_MAX_DIMENSIONS:
+            problems.append(f"{recipe.name}: dimensions must lie between 1 and "
+                            f"{VECTOR_MAX_DIMENSIONS}, not {recipe.dimensions}.")
+        if recipe.mirror_mode not in {"", "mean", "concat"}:
+            problems.append(f"{recipe.name}: mirror must be false, true, \"mean\" or \"concat\", "
+                            f"not {recipe.mirror!r}.")
+    return problems
 
 
 def recipe_get(name: str) -> Recipe:

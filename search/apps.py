@@ -13,3 +13,4 @@ class SearchConfig(AppConfig):
         register(checks.check_dlib_blas, deploy=True)
         register(checks.check_ef_search)
         register(checks.check_calibration)
+        register(checks.check_recipes)

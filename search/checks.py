@@ -68,3 +68,12 @@ def check_calibration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
     return [Error(problem, hint="Ship fixtures/calibration-*.json with the code, or rebuild it "
                   "with `manage.py calibrate --images LFW_DIR` (docs/benchmarks.md, Calibration).",
                   id="casebound.E002")]
+
+
+def check_recipes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A configured recipe the vector column or the embedding cannot honour is refused at start,
+    not when its first face is stored."""
+    from portal.recipes import recipe_problems
+
+    return [Error(problem, hint="Correct the entry in CASEBOUND_RECIPES (docs/architecture.md, "
+                  "'Face recipes').", id="casebound.E003") for problem in recipe_problems()]

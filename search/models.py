@@ -20,8 +20,6 @@ from search.validators import (
     validate_finite,
 )
 
-EMBEDDING_DIMENSIONS = 128
-
 
 class LegalBasis(models.TextChoices):
     ARREST_RECORD = "arrest_record", "Arrest / booking record"
@@ -114,11 +112,14 @@ class Face(TenantModel):
     # The enrolled photo, re-encoded without metadata: what a recipe with another alignment needs.
     # Empty for faces enrolled before it was kept (those re-embed from the chip only).
     source_image = models.ImageField(upload_to="faces/sources/%Y/%m/", blank=True, db_default="")
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    # No dimension on the column: each recipe has its own (portal/recipes.py), and agencies of
+    # different recipes share the table. Every query casts to the recipe's dimension, which is
+    # also the expression of the agency's HNSW graph (search/engine/vector_index.py).
+    embedding = VectorField()
     model_name = models.CharField(max_length=40)
     # The vector under the recipe a running re-embedding job moves the agency to; searches never
     # read it. The switch copies it into `embedding` and clears it, in one transaction.
-    embedding_next = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_next = VectorField(null=True, blank=True)
     detector = models.CharField(max_length=40)
     box = models.JSONField(help_text="Face box in the source photo: x, y, width, height")
     quality = models.FloatField(help_text="Detector confidence")
@@ -509,7 +510,7 @@ class OptOutRequest(models.Model):
     """A member of the public asking to be removed. The photo is kept only until the decision."""
 
     photo = models.ImageField(upload_to="optouts/%Y/%m/", blank=True)
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True)
+    embedding = VectorField(null=True)  # of the recipe `model_name`
     model_name = models.CharField(max_length=40)
     email = models.EmailField()
     residence = models.CharField(max_length=200)
@@ -569,7 +570,7 @@ class Suppression(models.Model):
     only, never a photo. One row per registered recipe, made before the photo is deleted, so the
     check still works after an agency moves to another recipe."""
 
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    embedding = VectorField()  # of the recipe `model_name`
     model_name = models.CharField(max_length=40)
     request = models.ForeignKey(OptOutRequest, on_delete=models.PROTECT,
                                 related_name="suppressions")

@@ -9,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.http import Http404
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, VectorField
 
 from agencies.audit.bypass import platform_rows
 from agencies.audit.models import AuditAction, AuditEvent, AuditOutcome
@@ -185,11 +185,23 @@ def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
     return _with_live_faces(Subject.objects.for_agency(agency))
 
 
+def cosine_distance(embedding: Any, column: str = "embedding") -> CosineDistance:
+    """The cosine distance of a row's vector to an embedding, the column cast to the embedding's
+    dimension.
+
+    The column has none (recipes differ), and Postgres refuses to compare vectors of different
+    sizes: every query that ranks also filters on `model_name`, a cheaper condition that the
+    planner checks first, so the cast only meets vectors of the embedding's recipe. The cast is
+    the expression of the agency's HNSW graph, which the planner uses only when they match.
+    """
+    return CosineDistance(Cast(column, VectorField(dimensions=len(embedding))), embedding)
+
+
 def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,
                min_similarity: float) -> QuerySet[Face]:
     """The faces of `queryset` at least `min_similarity` like an embedding (same recipe only)."""
     return (queryset.filter(model_name=model_name)
-            .annotate(distance=CosineDistance("embedding", embedding))
+            .annotate(distance=cosine_distance(embedding))
             .filter(distance__lte=1.0 - min_similarity))
 
 
@@ -267,7 +279,7 @@ def nearest_faces_ranking(*, agency: Agency, embedding: Any, model_name: str,
     (search/engine/vector_index.py).
     """
     return (Face.objects.for_agency(agency).filter(model_name=model_name)
-            .annotate(distance=CosineDistance("embedding", embedding))
+            .annotate(distance=cosine_distance(embedding))
             .order_by("distance").values_list("pk", "distance")[:limit])
 
 
@@ -285,7 +297,7 @@ def nearest_faces(*, agency: Agency, embedding: Any, model_name: str, limit: int
         ranking = list(nearest_faces_ranking(agency=agency, embedding=embedding,
                                              model_name=model_name, limit=limit))
     faces = (Face.objects.for_agency(agency).select_related("subject", "gallery")
-             .defer("embedding").in_bulk([pk for pk, _ in ranking]))  # 128 floats each, unused
+             .defer("embedding").in_bulk([pk for pk, _ in ranking]))  # a recipe's floats each, unused
     for pk, distance in ranking:
         faces[pk].distance = distance  # type: ignore[attr-defined]
     return [faces[pk] for pk, _ in ranking]
@@ -299,7 +311,7 @@ def cohort_similarities(*, face: Face, k: int) -> list[float]:
     with search_width():
         ranking = (Face.objects.for_agency(face.agency).filter(model_name=face.model_name)
                    .exclude(subject_id=face.subject_id)
-                   .annotate(distance=CosineDistance("embedding", face.embedding))
+                   .annotate(distance=cosine_distance(face.embedding))
                    .order_by("distance").values_list("distance", flat=True)[:k])
         return [1.0 - d for d in ranking]
 

@@ -29,7 +29,6 @@ from portal.weights import recipe_installed
 from search.engine import calibration, pipeline
 from search.models import (
     ACTIVE_REEMBED,
-    EMBEDDING_DIMENSIONS,
     CohortState,
     Face,
     ReembedJob,
@@ -93,10 +92,6 @@ def _startable(agency: Agency, name: str) -> Recipe:
     recipe = recipes[name]
     if name == recipe_of(agency.pk):
         raise ServiceError("same_recipe", f"Your agency already uses {name}.", status=409)
-    if recipe.dimensions != EMBEDDING_DIMENSIONS:
-        raise ServiceError("dimensions_unsupported", f"{name} makes {recipe.dimensions}-d vectors; "
-                           f"this release stores {EMBEDDING_DIMENSIONS}-d ones (docs/architecture.md,"
-                           " 'Face recipes', says what another dimension needs).")
     if not recipe_installed(recipe):
         raise ServiceError("weights_missing", f"The weight files of {name} are not installed: "
                            f"{', '.join(recipe.weights)} under $DEEPFACE_HOME/.deepface/weights/.",

@@ -78,7 +78,7 @@ def test_two_recipes_ship_and_another_is_a_setting(cast, settings) -> None:
     assert not check["ok"] and check["missing_files"] == ["arcface_weights.h5"]
     with pytest.raises(ServiceError) as refused:
         reembed.reembed_start(agency=cast.agency, recipe_name="ArcFace", actor=cast.admin)
-    assert refused.value.code == "dimensions_unsupported"
+    assert (refused.value.code, refused.value.status) == ("weights_missing", 409)
     with pytest.raises(ServiceError) as unknown:
         reembed.reembed_start(agency=cast.agency, recipe_name="Facenet", actor=cast.admin)
     assert unknown.value.code == "unknown_recipe" and unknown.value.status == 400

@@ -87,7 +87,7 @@ def test_a_graph_is_built_once_the_agency_is_large_enough(grown_agency: Agency) 
 
 
 def test_a_graph_built_with_older_settings_is_replaced(grown_agency: Agency) -> None:
-    _owner(f"CREATE INDEX {{}} ON search_face USING hnsw (embedding vector_cosine_ops) "
+    _owner(f"CREATE INDEX {{}} ON search_face USING hnsw ((embedding::vector(128)) vector_cosine_ops) "
            f"WITH (m = 16, ef_construction = 64) WHERE agency_id = {grown_agency.pk} "
            f"AND model_name = '{RECIPE}'", index_name(grown_agency.pk))
     assert not agency_index_current(grown_agency.pk, RECIPE)
