@@ -16,6 +16,7 @@ from agencies.tenancy.models import Agency
 from agencies.tenancy.permissions import SYSTEM
 from agencies.tenancy.row_security import agency_rows
 from portal.errors import ServiceError
+from portal.recipes import recipe_get
 from search import selectors
 from search.models import ACTIVE_REEMBED, ReembedJob
 from search.services.reembed import recipe_held, recipe_of, reembed_run, reembed_start
@@ -86,19 +87,20 @@ class _Searches(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        query = np.random.default_rng(0).normal(size=128).astype(np.float32)
         try:
-            self._measure(query)
+            self._measure()
         finally:
             connection.close()
 
-    def _measure(self, query: Any) -> None:
+    def _measure(self) -> None:
         with agency_rows(self.agency.pk):
             while self.running:
                 started = time.perf_counter()
                 with transaction.atomic():  # as a search stores: the recipe held until the end
+                    recipe = recipe_get(recipe_held(self.agency.pk))
+                    query = np.random.default_rng(0).normal(size=recipe.dimensions)  # its width
                     found = selectors.nearest_faces(agency=self.agency, embedding=query,
-                                                    model_name=recipe_held(self.agency.pk), limit=10)
+                                                    model_name=recipe.name, limit=10)
                 self.latencies.append(time.perf_counter() - started)
                 if not found:
                     self.empty.append(len(self.latencies))
