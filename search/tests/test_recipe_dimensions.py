@@ -207,3 +207,15 @@ def test_the_upgrade_keeps_the_faces_and_rebuilds_an_agency_s_graph(cast) -> Non
     finally:
         agency_index_drop(cast.agency.pk)
         call_command("migrate", verbosity=0)
+
+
+def test_the_admin_sees_and_chooses_the_configured_recipe_on_the_page(cast, wide) -> None:
+    from search.models import ReembedJob
+    from tests.fixtures import web_client
+
+    admin = web_client(cast.admin)
+    page = admin.get("/face-model/").content.decode()
+    assert f"<td>{WIDE}</td><td>Dlib</td><td>256</td>" in page and "yes, end to end" in page
+    answer = admin.post("/face-model/", {"recipe": WIDE}, follow=True)
+    assert answer.status_code == 200 and f"under {WIDE} has started" in answer.content.decode()
+    assert ReembedJob.objects.get(agency=cast.agency).to_recipe == WIDE
