@@ -129,7 +129,7 @@ def test_a_search_row_shows_its_probe_thumbnail_candidate_count_and_status_tag(c
     _, page = _page(cast.officer, "/searches/")
     row = re.search(rf'<tr id="search-{search.pk}">.*?</tr>', page, re.S).group(0)
     assert f'src="/images/searches/{search.pk}/face/"' in row and 'alt="Face searched for' in row
-    assert f'<td class="num">{candidates}</td>' in row
+    assert f'<td data-label="Candidates" class="num">{candidates}</td>' in row
     assert '<span class="usa-tag status status-done">Done</span>' in row
     assert '<th scope="col" class="num"><a class="sort-link" href="?sort=candidates">Candidates' in page
     # The thumbnail is the access-checked probe image: served to alice and audited ...

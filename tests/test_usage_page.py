@@ -63,3 +63,23 @@ def test_the_twelve_month_view_shows_searches_and_the_invoiced_amount(cast) -> N
 def test_only_the_agency_admin_reads_the_usage_page(cast) -> None:
     for user in (cast.officer, cast.supervisor, cast.auditor, cast.operator):
         assert web_client(user).get("/usage/").status_code == 403, user
+
+
+def test_a_phone_gets_the_days_in_rows_of_eleven_on_one_scale(cast) -> None:
+    first = timezone.localdate().replace(day=1)
+    _searches(cast.agency, first, 8, "north")
+    page = web_client(cast.admin).get("/usage/").content.decode()
+    phone = page.split('<figure class="chart chart--phone">')[1].split("</figure>")[0]
+    rows = phone.split("</svg>")[:-1]
+    days = calendar.monthrange(first.year, first.month)[1]
+    assert len(rows) == -(-days // 11)
+    labels = [re.findall(r'class="bar-label" text-anchor="middle">(\d+)</text>', row) for row in rows]
+    assert [day for row in labels for day in row] == [str(d) for d in range(1, days + 1)]
+    assert all(len(row) <= 11 for row in labels)
+    # One scale for every row, the 8 searches of the 1st setting it, and one width: a short last
+    # row is not drawn larger than the others.
+    tops = {re.findall(r'class="chart-tick" text-anchor="end" dominant-baseline="middle">(\d+)<',
+                       row)[-1] for row in rows}
+    assert tops == {"10"}
+    assert len({re.search(r'viewBox="([^"]+)"', row).group(1) for row in rows}) == 1
+    assert ">8</text>" in rows[0] and "Searches per day this month, Day of the month 1 to 11" in rows[0]

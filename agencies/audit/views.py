@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from agencies.audit.filters import AuditEventFilter
 from agencies.audit.models import AuditAction, AuditEvent
-from agencies.audit.selectors import audit_details, audit_events
+from agencies.audit.selectors import audit_details, audit_events, audit_glance
 from agencies.audit.serializers import CSV_HEADER, csv_row
 from agencies.audit.trail import audit_record
 from agencies.tenancy.decorators import member_required
@@ -41,6 +41,7 @@ def audit_list(request: MemberRequest) -> HttpResponse:
     full = has_role(request.user, Role.AUDITOR)
     for event in events.page.object_list:
         event.shown_details = audit_details(event, full=full)  # type: ignore[attr-defined]
+        event.glance, event.more = audit_glance(event.shown_details)  # type: ignore[attr-defined]
     return render(request, "agencies/audit_list.html", {"listing": events},
                   status=400 if events.invalid else 200)
 

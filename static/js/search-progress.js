@@ -5,6 +5,21 @@
   if (!holder) { return; }
   var url = holder.getAttribute("data-panel-url");
   var delay = 800;
+  var announcer = document.getElementById("search-announce");
+  var announced = "";
+
+  // Says the step the search is in ("Step 2 of 5: Finding faces") when it changes, and once
+  // finished the outcome too; on a phone USWDS hides the step labels, so this and the heading
+  // are what tell where the search is.
+  function announce() {
+    var heading = holder.querySelector(".usa-step-indicator__heading");
+    if (!announcer || !heading) { return; }
+    var text = heading.textContent.replace(/\s+/g, " ").trim();
+    var outcome = finished() && holder.querySelector(
+      ".panel .summary, .panel [role=alert] h2, .panel [role=status] h2");
+    if (outcome) { text += ". " + outcome.textContent.replace(/\s+/g, " ").trim(); }
+    if (text !== announced) { announcer.textContent = text; announced = text; }
+  }
 
   function finished() {
     var panel = holder.querySelector(".panel");
@@ -28,11 +43,13 @@
           fresh.parentNode.replaceChild(kept, fresh);
         }
         delay = 800;
+        announce();
       })
       .catch(function () {
         delay = Math.min(delay * 2, 10000);  // the server is busy or away: back off, keep trying
       })
       .then(function () { if (!finished()) { window.setTimeout(poll, delay); } });
   }
+  announce();
   window.setTimeout(poll, delay);
 })();
