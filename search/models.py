@@ -350,6 +350,8 @@ class Search(TenantModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=200, blank=True, default="",
                                   help_text="The worker process running it (host:pid:instance)")
+    # The officer's request's X-Request-ID: a run queued again after its worker died carries it.
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

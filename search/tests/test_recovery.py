@@ -47,7 +47,7 @@ def test_a_search_whose_worker_died_is_given_back(cast, settings) -> None:
     long_ago = timezone.now() - timedelta(hours=1)
     search = _search(cast, status=SearchStatus.RUNNING, started_at=long_ago, attempts=1,
                      created_at=long_ago)
-    assert searching.searches_requeue_stale() == [(search.pk, search.agency_id)]
+    assert searching.searches_requeue_stale() == [(search.pk, search.agency_id, "")]
     search.refresh_from_db()
     assert search.status == SearchStatus.QUEUED
 

@@ -4,9 +4,11 @@ enrollment items of a dead worker are given back the same way."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from django.db import connection, transaction
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import verify_all
 from agencies.billing.models import UsageEvent
+from portal.logs import request_id_headers
 from portal.workers import live_workers, worker_identity
 from search.models import BatchStatus, Case, Face, ItemStatus, Search, SearchStatus
 from search.selectors import policy_of
@@ -72,7 +75,7 @@ def test_only_the_searches_of_workers_that_are_gone_are_given_back(cast) -> None
     Search.objects.filter(pk=hopeless.pk).update(status=SearchStatus.RUNNING, attempts=3,
                                                  claimed_by=GONE)
 
-    assert searching.searches_recover_orphans() == [(dead.pk, cast.agency.pk)]
+    assert searching.searches_recover_orphans() == [(dead.pk, cast.agency.pk, "")]
     statuses = dict(Search.objects.values_list("pk", "status"))
     assert statuses == {alive.pk: SearchStatus.RUNNING, dead.pk: SearchStatus.QUEUED,
                         hopeless.pk: SearchStatus.FAILED}
@@ -86,16 +89,18 @@ def test_a_search_whose_worker_was_killed_finishes_once_soon_after_a_new_worker_
     enroll_people(GalleryFactory(agency=cast.agency), count=2)
     case = assigned_case(cast.agency, cast.officer)
     # Queued without a message to the shared queue: only the doomed worker may claim it first.
+    request_id = f"trace-{uuid.uuid4().hex}"  # as the officer's request stored it
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer,
                                    probe=jpeg_file(photos.photo("Ariel_Sharon", 2)),
-                                   policy=policy_of(cast.agency).snapshot())
+                                   policy=policy_of(cast.agency).snapshot(), request_id=request_id)
     doomed, doomed_log, _ready = _worker("recovery-doomed", [OWN_QUEUE])
     try:
         with transaction.atomic():
             # Hold the case: the doomed worker claims the search, runs the model, then waits
             # for this lock before storing anything. Killed there, it is surely mid-search.
             Case.objects.select_for_update().get(pk=case.pk)
-            run_search.apply_async((search.pk, search.agency_id), queue=OWN_QUEUE)
+            run_search.apply_async((search.pk, search.agency_id), queue=OWN_QUEUE,
+                                   headers=request_id_headers(request_id))
             wait_for(lambda: Search.objects.filter(pk=search.pk, status=SearchStatus.RUNNING)
                      .exists(), timeout=120)
             wait_for(_waiting_on_a_lock, timeout=120)
@@ -131,6 +136,19 @@ def test_a_search_whose_worker_was_killed_finishes_once_soon_after_a_new_worker_
     assert UsageEvent.objects.filter(key=f"search:{search.pk}").count() == 1  # billed once
     assert not AuditEvent.objects.filter(action=AuditAction.SEARCH_REFUSED).exists()
     assert verify_all() == []
+    # The second run, queued by the recovery (no request of its own; whichever live worker ran
+    # it), logs under the officer's request id.
+    finished = [line for line in _lines_with(request_id) if line.get("event") == "search finished"]
+    assert [(line["search_id"], line["status"]) for line in finished] == [(search.pk, "done")]
+
+
+def _lines_with(request_id: str) -> list[dict[str, Any]]:
+    """The JSON lines of every test worker's log that carry `request_id`."""
+    lines = []
+    for log in ARTIFACTS.glob("celery-*.log"):
+        lines += [json.loads(raw) for raw in log.read_text(errors="replace").splitlines()
+                  if raw.startswith("{") and request_id in raw]
+    return [line for line in lines if line.get("request_id") == request_id]
 
 
 def _orphaned_batch(cast) -> Any:
