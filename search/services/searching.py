@@ -422,13 +422,22 @@ def search_release(*, search_id: int) -> None:
 
 
 def searches_requeue_stale() -> list[Requeued]:
-    """Give back searches whose worker died (or whose message was lost); fail the hopeless ones.
+    """Give back stale searches whose worker is gone (or whose message was lost); fail the
+    hopeless ones, and those a live worker has run past the run limit.
 
-    Returns (search id, agency id, request id) of those to enqueue again. Called by the periodic
-    sweeper.
+    A live worker's search is never run again, however old: two runs would compete for the same
+    search (and a slow stage would stall the second one too). Returns (search id, agency id,
+    request id) of those to enqueue again. Called by the periodic sweeper.
     """
-    cutoff = timezone.now() - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
-    _give_back(Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff))
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
+    running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
+    claimers = set(running.exclude(claimed_by="").values_list("claimed_by", flat=True))
+    alive = live_workers(claimers)
+    limit = int(setting("SEARCH_RUN_LIMIT_SECONDS"))
+    _fail_overrun(running.filter(claimed_by__in=alive,
+                                 started_at__lt=now - timedelta(seconds=limit)), limit)
+    _give_back(running.exclude(claimed_by__in=alive))
     queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
     return list(queued.values_list("pk", "agency_id", "request_id"))
 
@@ -447,6 +456,25 @@ def searches_recover_orphans() -> list[Requeued]:
     if not gone:
         return []
     return _give_back(running.filter(claimed_by__in=gone))
+
+
+def _fail_overrun(running: Any, limit: int) -> None:
+    """Fail these searches, which a live worker has run for longer than `limit` seconds: not
+    billed, and not run again. The worker's run, if it ever gets there, drops its results
+    (`_still_ours`)."""
+    span = f"{limit // 60} minutes" if limit >= 120 else f"{limit} seconds"
+    with transaction.atomic():
+        ids = list(running.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        for pk in ids:
+            Search.objects.filter(pk=pk).update(
+                status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="run_too_long",
+                error=f"The search was stopped after running for more than {span} without "
+                      "finishing (it usually takes seconds); it was not billed. Run it again; if "
+                      f"it stops again, tell your administrator (search id {pk}).")
+        if ids:
+            logger.warning("searches %s ran longer than %s s on a live worker; failed", ids, limit)
+            transaction.on_commit(
+                lambda: metrics.searches_failed(code="run_too_long", count=len(ids)))
 
 
 def _give_back(running: Any) -> list[Requeued]:

@@ -4,16 +4,20 @@ enrollment items of a dead worker are given back the same way."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import verify_all
@@ -196,3 +200,60 @@ def test_a_batch_left_by_a_dead_worker_is_finished_once_by_a_live_one(cast, cele
     statuses = sorted(batch.items.values_list("status", flat=True))
     assert statuses == sorted([ItemStatus.DONE] * 8 + [ItemStatus.FAILED] * 2)
     assert Face.objects.filter(gallery=batch.gallery).count() == 8
+
+
+@contextlib.contextmanager
+def _agency_row_held(agency_id: int) -> Iterator[None]:
+    """Another session holds the agency's row: a search stops just before storing its results
+    (it share-locks the row), while its worker stays alive and keeps beating."""
+    other = connections.create_connection("default")
+    other.set_autocommit(False)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM agencies_agency WHERE id = %s FOR NO KEY UPDATE",
+                           [agency_id])
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_live_workers_search_is_not_run_again_however_old_and_fails_past_the_run_limit(
+        cast, celery_worker, settings) -> None:
+    from agencies.billing.models import UsageEvent
+    from search.tasks import sweep_stale_searches
+    from tests.fixtures import web_client
+
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    case = assigned_case(cast.agency, cast.officer)
+    settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 7200}
+    with _agency_row_held(cast.agency.pk):
+        slow = searching.search_create(case=case, user=cast.officer,
+                                       probe=photos.photo("Ariel_Sharon", 2))
+        wait_for(_waiting_on_a_lock, timeout=120)  # the worker ran the model and waits to store
+        claim = Search.objects.get(pk=slow.pk).claimed_by
+        assert live_workers([claim]) == {claim}
+        an_hour_ago = timezone.now() - timedelta(hours=1)  # far beyond the stale limit (5 s)
+        Search.objects.filter(pk=slow.pk).update(started_at=an_hour_ago)
+        sweep_stale_searches()
+        slow.refresh_from_db()
+        assert (slow.status, slow.attempts, slow.claimed_by) == (SearchStatus.RUNNING, 1, claim)
+
+        settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 1800}
+        sweep_stale_searches()  # past the run limit: failed, not given back
+        slow.refresh_from_db()
+        assert (slow.status, slow.error_code, slow.attempts) == (SearchStatus.FAILED,
+                                                                  "run_too_long", 1)
+    # The worker goes on, finds its claim gone and drops its results; the next search is its.
+    after = searching.search_create(case=case, user=cast.officer,
+                                    probe=photos.photo("Ariel_Sharon", 2))
+    wait_for(lambda: Search.objects.get(pk=after.pk).status == SearchStatus.DONE, timeout=120)
+    slow.refresh_from_db()
+    assert (slow.status, slow.attempts) == (SearchStatus.FAILED, 1)
+    assert not slow.candidates.exists()
+    assert not UsageEvent.objects.filter(key=f"search:{slow.pk}").exists()  # not billed
+    page = web_client(cast.officer).get(f"/searches/{slow.pk}/").content.decode()
+    assert "The search failed" in page
+    assert "stopped after running for more than 30 minutes" in page and "not billed" in page
