@@ -687,6 +687,9 @@ class ReembedJob(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the switch's follow-up (the agency's graph and cohorts for the new recipe) finished;
+    # a done job without it is run again by the sweeper until it has.
+    followed_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
