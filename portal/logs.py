@@ -131,10 +131,16 @@ class RequestContextMiddleware:
 
 # Celery: the id travels in a message header and is bound again in the worker.
 
+def request_id_headers(value: str | None) -> dict[str, str]:
+    """Message headers that give a task queued later (a search run again) its request's id."""
+    return {TASK_HEADER: value} if value else {}
+
+
 def add_request_id_header(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    """before_task_publish: a task queued while serving a request carries its id."""
+    """before_task_publish: a task queued while serving a request carries its id, unless the
+    publisher named the id of the work it queues again (`request_id_headers`)."""
     current = request_id.get()
-    if headers is not None and current:
+    if headers is not None and current and not headers.get(TASK_HEADER):
         headers[TASK_HEADER] = current
 
 

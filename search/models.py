@@ -351,6 +351,8 @@ class Search(TenantModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=200, blank=True, default="",
                                   help_text="The worker process running it (host:pid:instance)")
+    # The officer's request's X-Request-ID: a run queued again after its worker died carries it.
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -686,6 +688,9 @@ class ReembedJob(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the switch's follow-up (the agency's graph and cohorts for the new recipe) finished;
+    # a done job without it is run again by the sweeper until it has.
+    followed_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,6 +6,7 @@ from celery.signals import task_prerun, worker_process_init, worker_ready
 
 from agencies.audit.bypass import platform_rows
 from agencies.tenancy.row_security import agency_rows
+from portal.logs import request_id_headers
 from search.services import cases, retention, searching
 from search.services.privacy import optouts_housekeep
 from search.services.reembed import reembed_jobs_orphaned
@@ -44,8 +45,7 @@ def sweep_stale_searches() -> int:
         use.changed = len(stale)
         orphaned = reembed_jobs_orphaned()
         use.changed += len(orphaned)
-    for search_id, agency_id in stale:
-        run_search.delay(search_id, agency_id)
+    _run_again(stale)
     for job_id, agency_id in orphaned:  # a killed worker's job resumes where it stopped
         run_reembed.delay(job_id, agency_id)
     return len(stale)
@@ -60,11 +60,17 @@ def recover_orphaned_work() -> int:
         searches = searching.searches_recover_orphans()
         chunks = batches_recover_orphans()
         use.changed = len(searches) + sum(len(ids) for _batch, ids, _agency in chunks)
-    for search_id, agency_id in searches:
-        run_search.delay(search_id, agency_id)
+    _run_again(searches)
     for batch_id, item_ids, agency_id in chunks:
         enroll_batch_items.delay(batch_id, item_ids, agency_id)
     return use.changed
+
+
+def _run_again(searches: list[searching.Requeued]) -> None:
+    """Queue searches again under their officer's request id, so the new run's log lines and
+    audit events are joined to the request that asked for them."""
+    for search_id, agency_id, request_id in searches:
+        run_search.apply_async((search_id, agency_id), headers=request_id_headers(request_id))
 
 
 @worker_ready.connect

@@ -14,7 +14,10 @@ from django.test import Client
 
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import verify_chain
-from search.models import Search, SearchStatus
+from search.models import CaseStatus, Search, SearchStatus
+from search.selectors import policy_of
+from search.services.files import jpeg_file
+from search.tasks import recover_orphaned_work
 from tests import photos
 from tests.factories import GalleryFactory, assigned_case
 from tests.fixtures import ARTIFACTS, api_client, enroll_people, wait_for
@@ -44,6 +47,7 @@ def test_a_search_carries_the_clients_request_id_into_the_worker_log_and_the_aud
     assert response.status_code == 202, response.content
     assert response["X-Request-ID"] == request_id
     search_id = response.json()["id"]
+    assert Search.objects.get(pk=search_id).request_id == request_id  # for a run queued again
     wait_for(lambda: Search.objects.get(pk=search_id).status == SearchStatus.DONE)
 
     finished = wait_for(lambda: [line for line in _worker_lines(request_id)
@@ -55,6 +59,38 @@ def test_a_search_carries_the_clients_request_id_into_the_worker_log_and_the_aud
     assert verify_chain(cast.agency.pk) is None  # older events without an id verify as before
     trail = api_client(cast.auditor).get("/api/v1/audit/", {"page_size": 200}).json()["results"]
     assert [row["request_id"] for row in trail if row["id"] == event.pk] == [request_id]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_search_given_back_after_its_worker_died_keeps_the_officers_request_id(
+        cast: Any, celery_worker: Any) -> None:
+    """The recovery task runs with no request of its own (beat, or a starting worker); the run it
+    queues again must still be joined to the officer's request, in the log and the audit trail."""
+    case = assigned_case(cast.agency, cast.officer)
+    request_id = f"trace-{uuid.uuid4().hex}"
+    # As a dead worker leaves it: claimed by a process with no heartbeat, its message gone.
+    search = Search.objects.create(
+        agency=cast.agency, case=case, requested_by=cast.officer, request_id=request_id,
+        probe=jpeg_file(photos.photo("Ariel_Sharon", 2)), policy=policy_of(cast.agency).snapshot(),
+        status=SearchStatus.RUNNING, attempts=1, claimed_by="gone-host:1:000000000000")
+    # Closed meanwhile: the second run is refused when it claims the search, which it audits.
+    type(case).objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED)
+    recover_orphaned_work.delay()
+    wait_for(lambda: Search.objects.get(pk=search.pk).is_finished, timeout=90)
+
+    search.refresh_from_db()
+    assert (search.status, search.error_code, search.attempts) == ("failed", "case_closed", 2)
+    refused = AuditEvent.objects.get(action=AuditAction.SEARCH_REFUSED, object_id=str(search.pk))
+    assert refused.request_id == request_id
+    finished = wait_for(lambda: [line for line in _worker_lines(request_id)
+                                 if line["event"] == "search finished"])
+    assert finished[0]["search_id"] == search.pk and finished[0]["task"] == "search.tasks.run_search"
+    # The recovery's own audit event is the platform's, not the officer's request.
+    recoveries = AuditEvent.objects.filter(action=AuditAction.PLATFORM_BYPASS,
+                                           details__reason__startswith="give back work")
+    assert recoveries.exists() and request_id not in recoveries.values_list("request_id", flat=True)
+    assert verify_chain(cast.agency.pk) is None
 
 
 @pytest.mark.django_db

@@ -138,9 +138,11 @@ def test_overage_is_billed_once_when_a_search_task_runs_again(cast) -> None:
                                       probe=searching.jpeg_file(photos.photo("Colin_Powell", 2)),
                                       policy={"max_candidates": 10, "similarity_threshold": 0.9})
                 for _ in range(3)]
-    # The first search's worker stalls past the stale limit after claiming it ...
+    # The first search's worker stalls past the stale limit after claiming it, and its heartbeat
+    # lapses (a live worker's search is never given back) ...
     slow = searching._claim(searches[0].pk)
-    Search.objects.filter(pk=slow.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    Search.objects.filter(pk=slow.pk).update(started_at=timezone.now() - timedelta(hours=1),
+                                             claimed_by="gone-host:1:000000000000")
     searching.searches_requeue_stale()
     # ... a second delivery runs it to the end and meters it ...
     for search in searches:

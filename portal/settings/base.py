@@ -307,6 +307,9 @@ CASEBOUND: dict[str, Any] = {
     "MAX_IMAGE_PIXELS": int(os.environ.get("CASEBOUND_MAX_IMAGE_PIXELS", 40_000_000)),
     "SEARCH_MAX_ATTEMPTS": 3,
     "SEARCH_STALE_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_STALE_SECONDS", 300)),
+    # A search whose worker is alive is never run again, however long it takes; past this many
+    # seconds of one run it is failed instead (a stuck stage), and the officer's page says so.
+    "SEARCH_RUN_LIMIT_SECONDS": int(os.environ.get("CASEBOUND_SEARCH_RUN_LIMIT_SECONDS", 1800)),
     # A worker process whose heartbeat is older than this is gone; its searches are given back.
     "WORKER_HEARTBEAT_TTL": int(os.environ.get("CASEBOUND_WORKER_HEARTBEAT_TTL", 10)),
     # Opt-outs and court orders remove faces at least this similar (stricter than search: 0.90).

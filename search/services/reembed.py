@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditOutcome
@@ -35,7 +35,7 @@ from search.models import (
     ReembedStatus,
     Suppression,
 )
-from search.services.cohorts import agency_cohorts_refresh
+from search.services.cohorts import agency_cohorts_refresh, cohorts_stale
 
 logger = logging.getLogger(__name__)
 LOCK_CLASS = 0x5245  # the first key of the jobs' advisory locks ("RE"); the job id is the second
@@ -143,11 +143,27 @@ def _enqueue(job: ReembedJob) -> None:
     run_reembed.delay(job.pk, job.agency_id)
 
 
+def _unfinished() -> Any:
+    """Jobs with work left: not switched yet, or switched without their follow-up."""
+    return ReembedJob.objects.filter(
+        Q(status__in=ACTIVE_REEMBED) | Q(status=ReembedStatus.DONE, followed_up_at__isnull=True))
+
+
 def reembed_run(*, job_id: int, on_batch: Callable[[ReembedJob], None] | None = None) -> None:
-    """Run (or resume) a job to its switch; a no-op when it is finished or running elsewhere."""
-    job = ReembedJob.objects.filter(pk=job_id, status__in=ACTIVE_REEMBED).first()
+    """Run (or resume) a job to its switch and the switch's follow-up; a no-op when both are done
+    or another worker runs it (both under the job's lock, so never twice at once)."""
+    job = _unfinished().filter(pk=job_id).first()
     if job is None or not _try_lock(job):
         return
+    try:
+        if job.status in ACTIVE_REEMBED:
+            _move(job, on_batch)
+        _follow_up(job)  # a transient error here is retried by the task, and by the sweeper
+    finally:
+        _unlock(job)
+
+
+def _move(job: ReembedJob, on_batch: Callable[[ReembedJob], None] | None) -> None:
     try:
         ReembedJob.objects.filter(pk=job.pk, status=ReembedStatus.QUEUED).update(
             status=ReembedStatus.RUNNING, started_at=timezone.now())
@@ -164,17 +180,16 @@ def reembed_run(*, job_id: int, on_batch: Callable[[ReembedJob], None] | None = 
         logger.exception("re-embedding job %s failed", job.pk)
         reembed_fail(job=job, message=f"Internal error ({type(exc).__name__}); the agency keeps "
                      f"{job.from_recipe}. Start the job again; if it fails again, tell the operator.")
-    finally:
-        _unlock(job)
-    _index_for(job)
 
 
 def reembed_jobs_orphaned() -> list[tuple[int, int]]:
-    """(job id, agency id) of running jobs that no worker runs: the advisory lock of a killed
-    worker's session is gone with it. Called by the minute sweeper, which enqueues them again
-    (the broker would redeliver the message only after its visibility timeout, an hour)."""
+    """(job id, agency id) of jobs with work left that no worker runs: running ones (the advisory
+    lock of a killed worker's session is gone with it) and switched ones whose follow-up failed
+    or was killed. Called by the minute sweeper, which enqueues them again (the broker would
+    redeliver the message only after its visibility timeout, an hour; the daily graph job and
+    the hourly cohort job would catch up later still)."""
     orphaned = []
-    for job in ReembedJob.objects.filter(status=ReembedStatus.RUNNING):
+    for job in _unfinished().exclude(status=ReembedStatus.QUEUED):
         if _try_lock(job):
             _unlock(job)
             orphaned.append((job.pk, job.agency_id))
@@ -243,17 +258,21 @@ def _switch(job: ReembedJob, recipe: Recipe) -> None:
                                                    "faces": total})
 
 
-def _index_for(job: ReembedJob) -> None:
-    """After a switch: the agency's HNSW graph for the new recipe, or none (small agency)."""
+def _follow_up(job: ReembedJob) -> None:
+    """After a switch: the agency's HNSW graph for the new recipe (or none: a small agency) and
+    its cohorts; each step is skipped when already done, so a run again finishes what is left."""
     from search.engine import vector_index  # reads models; imported late like the selectors
 
     job.refresh_from_db()
-    if job.status != ReembedStatus.DONE:
+    if job.status != ReembedStatus.DONE or job.followed_up_at is not None:
         return
-    if not vector_index.agency_index_ensure(job.agency, model_name=job.to_recipe) and \
-            not vector_index.agency_index_current(job.agency_id, job.to_recipe):
-        vector_index.agency_index_drop(job.agency_id)  # the old recipe's graph matches no row
-    agency_cohorts_refresh(agency=job.agency, model_name=job.to_recipe)
+    if recipe_of(job.agency_id) == job.to_recipe:  # else a later job moved on, and follows up
+        if not vector_index.agency_index_ensure(job.agency, model_name=job.to_recipe) and \
+                not vector_index.agency_index_current(job.agency_id, job.to_recipe):
+            vector_index.agency_index_drop(job.agency_id)  # the old recipe's graph matches no row
+        if cohorts_stale(agency=job.agency, model_name=job.to_recipe):
+            agency_cohorts_refresh(agency=job.agency, model_name=job.to_recipe)
+    ReembedJob.objects.filter(pk=job.pk).update(followed_up_at=timezone.now())
 
 
 def reembed_fail(*, job: ReembedJob, message: str) -> None:

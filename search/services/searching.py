@@ -24,7 +24,7 @@ from agencies.billing.licensing import (
     search_quota_lock,
 )
 from agencies.billing.metering import meter_search
-from portal import metrics
+from portal import logs, metrics
 from portal.config import setting
 from portal.errors import ServiceError
 from portal.recipes import recipe_get
@@ -47,6 +47,7 @@ NO_FACE_MESSAGE = ("No face was found in the probe photo. Try a photo where the 
                    "lit and at least about 80 pixels wide: a sharper frame of the same video, "
                    "or a crop around the person (not a thumbnail).")
 WEAK_KEPT = 3  # when none passes the line, the best few are kept, marked weak, behind a click
+Requeued = tuple[int, int, str]  # (search id, agency id, request id) of a search to enqueue again
 
 
 def search_create(*, case: Case, user: Any, probe: bytes, face_index: int | None = None) -> Search:
@@ -100,7 +101,8 @@ def _search_queue(*, case: Case, user: Any, jpeg: bytes, face_index: int | None,
         ensure_license_allows_search(case.agency, in_flight=_in_flight(case.agency).count())
         search = Search.objects.create(
             agency=case.agency, case=case, requested_by=user,
-            policy=policy_of(case.agency).snapshot(), probe=jpeg_file(jpeg), face_index=face_index)
+            policy=policy_of(case.agency).snapshot(), probe=jpeg_file(jpeg), face_index=face_index,
+            request_id=logs.request_id.get() or "")
         details = case_audit_details(case, justification=case.justification)
         if face_index is not None:
             details["face_index"] = face_index
@@ -419,21 +421,31 @@ def search_release(*, search_id: int) -> None:
                                  claimed_by="")
 
 
-def searches_requeue_stale() -> list[tuple[int, int]]:
-    """Give back searches whose worker died (or whose message was lost); fail the hopeless ones.
+def searches_requeue_stale() -> list[Requeued]:
+    """Give back stale searches whose worker is gone (or whose message was lost); fail the
+    hopeless ones, and those a live worker has run past the run limit.
 
-    Returns (search id, agency id) of those to enqueue again. Called by the periodic sweeper.
+    A live worker's search is never run again, however old: two runs would compete for the same
+    search (and a slow stage would stall the second one too). Returns (search id, agency id,
+    request id) of those to enqueue again. Called by the periodic sweeper.
     """
-    cutoff = timezone.now() - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
-    _give_back(Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff))
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=setting("SEARCH_STALE_SECONDS"))
+    running = Search.objects.filter(status=SearchStatus.RUNNING, started_at__lt=cutoff)
+    claimers = set(running.exclude(claimed_by="").values_list("claimed_by", flat=True))
+    alive = live_workers(claimers)
+    limit = int(setting("SEARCH_RUN_LIMIT_SECONDS"))
+    _fail_overrun(running.filter(claimed_by__in=alive,
+                                 started_at__lt=now - timedelta(seconds=limit)), limit)
+    _give_back(running.exclude(claimed_by__in=alive))
     queued = Search.objects.filter(status=SearchStatus.QUEUED, created_at__lt=cutoff)
-    return list(queued.values_list("pk", "agency_id"))
+    return list(queued.values_list("pk", "agency_id", "request_id"))
 
 
-def searches_recover_orphans() -> list[tuple[int, int]]:
+def searches_recover_orphans() -> list[Requeued]:
     """Give back the running searches of worker processes whose heartbeat has expired.
 
-    Returns (search id, agency id) of those to enqueue again. Run when a worker becomes ready
+    Returns (search id, agency id, request id) of those to enqueue again. Run when a worker becomes ready
     and every few seconds by beat, so a crash costs seconds, not the stale limit. A run that was
     only slow to beat still works on; `_still_ours` then drops its results, so a search is
     stored and billed once whoever finishes it.
@@ -446,13 +458,32 @@ def searches_recover_orphans() -> list[tuple[int, int]]:
     return _give_back(running.filter(claimed_by__in=gone))
 
 
-def _give_back(running: Any) -> list[tuple[int, int]]:
+def _fail_overrun(running: Any, limit: int) -> None:
+    """Fail these searches, which a live worker has run for longer than `limit` seconds: not
+    billed, and not run again. The worker's run, if it ever gets there, drops its results
+    (`_still_ours`)."""
+    span = f"{limit // 60} minutes" if limit >= 120 else f"{limit} seconds"
+    with transaction.atomic():
+        ids = list(running.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        for pk in ids:
+            Search.objects.filter(pk=pk).update(
+                status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="run_too_long",
+                error=f"The search was stopped after running for more than {span} without "
+                      "finishing (it usually takes seconds); it was not billed. Run it again; if "
+                      f"it stops again, tell your administrator (search id {pk}).")
+        if ids:
+            logger.warning("searches %s ran longer than %s s on a live worker; failed", ids, limit)
+            transaction.on_commit(
+                lambda: metrics.searches_failed(code="run_too_long", count=len(ids)))
+
+
+def _give_back(running: Any) -> list[Requeued]:
     """Queue these running searches again, or fail those interrupted too often; return the
-    (id, agency id) of those queued."""
+    (id, agency id, request id) of those queued."""
     with transaction.atomic():
         rows = list(running.select_for_update(skip_locked=True).values_list(
-            "pk", "agency_id", "attempts"))
-        hopeless = [pk for pk, _agency, attempts in rows
+            "pk", "agency_id", "request_id", "attempts"))
+        hopeless = [pk for pk, _agency, _rid, attempts in rows
                     if attempts >= setting("SEARCH_MAX_ATTEMPTS")]
         Search.objects.filter(pk__in=hopeless).update(
             status=SearchStatus.FAILED, finished_at=timezone.now(), error_code="worker_lost",
@@ -460,7 +491,7 @@ def _give_back(running: Any) -> list[tuple[int, int]]:
                   "it keeps failing, tell your administrator.")
         transaction.on_commit(
             lambda: metrics.searches_failed(code="worker_lost", count=len(hopeless)))
-        again = [(pk, agency) for pk, agency, _attempts in rows if pk not in hopeless]
-        Search.objects.filter(pk__in=[pk for pk, _agency in again]).update(
+        again = [(pk, agency, rid) for pk, agency, rid, _attempts in rows if pk not in hopeless]
+        Search.objects.filter(pk__in=[pk for pk, _agency, _rid in again]).update(
             status=SearchStatus.QUEUED, stage=SearchStage.QUEUED, claimed_by="")
     return again

@@ -47,9 +47,28 @@ def test_a_search_whose_worker_died_is_given_back(cast, settings) -> None:
     long_ago = timezone.now() - timedelta(hours=1)
     search = _search(cast, status=SearchStatus.RUNNING, started_at=long_ago, attempts=1,
                      created_at=long_ago)
-    assert searching.searches_requeue_stale() == [(search.pk, search.agency_id)]
+    assert searching.searches_requeue_stale() == [(search.pk, search.agency_id, "")]
     search.refresh_from_db()
     assert search.status == SearchStatus.QUEUED
+
+
+def test_a_stale_search_whose_worker_is_alive_is_left_to_it_until_the_run_limit(
+        cast, settings) -> None:
+    from portal.workers import worker_identity
+
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    search = _search(cast, status=SearchStatus.RUNNING, started_at=an_hour_ago, attempts=1,
+                     created_at=an_hour_ago, claimed_by=worker_identity())  # this live process
+    settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 7200}
+    assert searching.searches_requeue_stale() == []
+    search.refresh_from_db()
+    assert (search.status, search.attempts) == (SearchStatus.RUNNING, 1)
+
+    settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 1800}
+    assert searching.searches_requeue_stale() == []
+    search.refresh_from_db()
+    assert (search.status, search.error_code) == (SearchStatus.FAILED, "run_too_long")
+    assert "more than 30 minutes" in search.error and "not billed" in search.error
 
 
 def test_a_search_that_killed_its_worker_too_often_fails_with_a_reason(cast) -> None:

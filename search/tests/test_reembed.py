@@ -490,3 +490,83 @@ def test_faces_get_cohorts_after_a_switch_whose_refresh_failed(cast, north, monk
     assert cohorts.cohorts_stale(agency=cast.agency, model_name=NEW)
     maintain_face_cohorts()
     assert not _agency_faces(cast.agency).filter(cohort_mean__isnull=True).exists()
+
+
+@contextlib.contextmanager
+def _job_run_elsewhere(job: ReembedJob) -> Any:
+    """Another worker's session holds the job's lock, as while it runs the job."""
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [reembed.LOCK_CLASS, job.pk])
+        yield
+    finally:
+        other.close()  # the session's lock goes with it
+
+
+@pytest.mark.django_db(transaction=True)  # graphs are built on the owner's own connection
+def test_a_switch_whose_follow_up_failed_gets_graph_and_cohorts_on_the_retry_once_at_a_time(
+        cast, north, settings, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from search.engine.vector_index import agency_index_current, agency_index_drop
+
+    settings.CASEBOUND = {**settings.CASEBOUND, "VECTOR_INDEX_MIN_FACES": 5}
+
+    def database_away(**kwargs: Any) -> int:
+        raise OperationalError("the connection was lost")
+
+    monkeypatch.setattr(reembed, "agency_cohorts_refresh", database_away)
+    job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin, enqueue=False)
+    try:
+        with pytest.raises(OperationalError):  # the task retries it (backoff 2, 4, 8 s)
+            reembed.reembed_run(job_id=job.pk)
+        monkeypatch.undo()
+        job.refresh_from_db()
+        assert job.status == ReembedStatus.DONE and job.followed_up_at is None
+        assert _agency_faces(cast.agency).filter(cohort_mean__isnull=True).count() == 10
+        assert reembed.reembed_jobs_orphaned() == [(job.pk, cast.agency.pk)]  # the sweeper's
+
+        with _job_run_elsewhere(job):  # a worker is at it: not queued, not run a second time
+            assert reembed.reembed_jobs_orphaned() == []
+            reembed.reembed_run(job_id=job.pk)
+            assert ReembedJob.objects.get(pk=job.pk).followed_up_at is None
+            assert _agency_faces(cast.agency).filter(cohort_mean__isnull=True).count() == 10
+
+        reembed.reembed_run(job_id=job.pk)  # the retry
+        job.refresh_from_db()
+        assert job.followed_up_at is not None
+        assert agency_index_current(cast.agency.pk, NEW)
+        assert not _agency_faces(cast.agency).filter(cohort_mean__isnull=True).exists()
+        assert reembed.reembed_jobs_orphaned() == []
+        assert _top(_search(cast, north[1][3])) == north[1][3]
+    finally:
+        agency_index_drop(cast.agency.pk)  # indexes outlive the tables' flush between tests
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_switch_whose_worker_died_before_the_follow_up_is_followed_up_by_the_sweeper(
+        cast, north, celery_worker, monkeypatch) -> None:
+    from search.models import CohortState
+    from search.tasks import sweep_stale_searches
+
+    def killed(**kwargs: Any) -> int:
+        raise Killed
+
+    monkeypatch.setattr(reembed, "agency_cohorts_refresh", killed)
+    job = reembed.reembed_start(agency=cast.agency, recipe_name=NEW, actor=cast.admin, enqueue=False)
+    with pytest.raises(Killed):  # switched; the worker dies before the cohorts (its lock with it)
+        reembed.reembed_run(job_id=job.pk)
+    monkeypatch.undo()
+    cast.agency.refresh_from_db()
+    assert cast.agency.face_recipe == NEW
+    assert not CohortState.objects.filter(agency=cast.agency).exists()
+
+    sweep_stale_searches.delay()  # the minute sweeper, on the real workers
+    wait_for(lambda: ReembedJob.objects.filter(pk=job.pk, followed_up_at__isnull=False).exists(),
+             timeout=90)
+    assert not _agency_faces(cast.agency).filter(cohort_mean__isnull=True).exists()
+    assert CohortState.objects.get(agency=cast.agency, model_name=NEW).faces == 10

@@ -4,18 +4,25 @@ enrollment items of a dead worker are given back the same way."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from agencies.audit.models import AuditAction, AuditEvent
 from agencies.audit.trail import verify_all
 from agencies.billing.models import UsageEvent
+from portal.logs import request_id_headers
 from portal.workers import live_workers, worker_identity
 from search.models import BatchStatus, Case, Face, ItemStatus, Search, SearchStatus
 from search.selectors import policy_of
@@ -72,7 +79,7 @@ def test_only_the_searches_of_workers_that_are_gone_are_given_back(cast) -> None
     Search.objects.filter(pk=hopeless.pk).update(status=SearchStatus.RUNNING, attempts=3,
                                                  claimed_by=GONE)
 
-    assert searching.searches_recover_orphans() == [(dead.pk, cast.agency.pk)]
+    assert searching.searches_recover_orphans() == [(dead.pk, cast.agency.pk, "")]
     statuses = dict(Search.objects.values_list("pk", "status"))
     assert statuses == {alive.pk: SearchStatus.RUNNING, dead.pk: SearchStatus.QUEUED,
                         hopeless.pk: SearchStatus.FAILED}
@@ -86,16 +93,18 @@ def test_a_search_whose_worker_was_killed_finishes_once_soon_after_a_new_worker_
     enroll_people(GalleryFactory(agency=cast.agency), count=2)
     case = assigned_case(cast.agency, cast.officer)
     # Queued without a message to the shared queue: only the doomed worker may claim it first.
+    request_id = f"trace-{uuid.uuid4().hex}"  # as the officer's request stored it
     search = Search.objects.create(agency=cast.agency, case=case, requested_by=cast.officer,
                                    probe=jpeg_file(photos.photo("Ariel_Sharon", 2)),
-                                   policy=policy_of(cast.agency).snapshot())
+                                   policy=policy_of(cast.agency).snapshot(), request_id=request_id)
     doomed, doomed_log, _ready = _worker("recovery-doomed", [OWN_QUEUE])
     try:
         with transaction.atomic():
             # Hold the case: the doomed worker claims the search, runs the model, then waits
             # for this lock before storing anything. Killed there, it is surely mid-search.
             Case.objects.select_for_update().get(pk=case.pk)
-            run_search.apply_async((search.pk, search.agency_id), queue=OWN_QUEUE)
+            run_search.apply_async((search.pk, search.agency_id), queue=OWN_QUEUE,
+                                   headers=request_id_headers(request_id))
             wait_for(lambda: Search.objects.filter(pk=search.pk, status=SearchStatus.RUNNING)
                      .exists(), timeout=120)
             wait_for(_waiting_on_a_lock, timeout=120)
@@ -131,6 +140,19 @@ def test_a_search_whose_worker_was_killed_finishes_once_soon_after_a_new_worker_
     assert UsageEvent.objects.filter(key=f"search:{search.pk}").count() == 1  # billed once
     assert not AuditEvent.objects.filter(action=AuditAction.SEARCH_REFUSED).exists()
     assert verify_all() == []
+    # The second run, queued by the recovery (no request of its own; whichever live worker ran
+    # it), logs under the officer's request id.
+    finished = [line for line in _lines_with(request_id) if line.get("event") == "search finished"]
+    assert [(line["search_id"], line["status"]) for line in finished] == [(search.pk, "done")]
+
+
+def _lines_with(request_id: str) -> list[dict[str, Any]]:
+    """The JSON lines of every test worker's log that carry `request_id`."""
+    lines = []
+    for log in ARTIFACTS.glob("celery-*.log"):
+        lines += [json.loads(raw) for raw in log.read_text(errors="replace").splitlines()
+                  if raw.startswith("{") and request_id in raw]
+    return [line for line in lines if line.get("request_id") == request_id]
 
 
 def _orphaned_batch(cast) -> Any:
@@ -178,3 +200,60 @@ def test_a_batch_left_by_a_dead_worker_is_finished_once_by_a_live_one(cast, cele
     statuses = sorted(batch.items.values_list("status", flat=True))
     assert statuses == sorted([ItemStatus.DONE] * 8 + [ItemStatus.FAILED] * 2)
     assert Face.objects.filter(gallery=batch.gallery).count() == 8
+
+
+@contextlib.contextmanager
+def _agency_row_held(agency_id: int) -> Iterator[None]:
+    """Another session holds the agency's row: a search stops just before storing its results
+    (it share-locks the row), while its worker stays alive and keeps beating."""
+    other = connections.create_connection("default")
+    other.set_autocommit(False)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM agencies_agency WHERE id = %s FOR NO KEY UPDATE",
+                           [agency_id])
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_live_workers_search_is_not_run_again_however_old_and_fails_past_the_run_limit(
+        cast, celery_worker, settings) -> None:
+    from agencies.billing.models import UsageEvent
+    from search.tasks import sweep_stale_searches
+    from tests.fixtures import web_client
+
+    enroll_people(GalleryFactory(agency=cast.agency), count=2)
+    case = assigned_case(cast.agency, cast.officer)
+    settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 7200}
+    with _agency_row_held(cast.agency.pk):
+        slow = searching.search_create(case=case, user=cast.officer,
+                                       probe=photos.photo("Ariel_Sharon", 2))
+        wait_for(_waiting_on_a_lock, timeout=120)  # the worker ran the model and waits to store
+        claim = Search.objects.get(pk=slow.pk).claimed_by
+        assert live_workers([claim]) == {claim}
+        an_hour_ago = timezone.now() - timedelta(hours=1)  # far beyond the stale limit (5 s)
+        Search.objects.filter(pk=slow.pk).update(started_at=an_hour_ago)
+        sweep_stale_searches()
+        slow.refresh_from_db()
+        assert (slow.status, slow.attempts, slow.claimed_by) == (SearchStatus.RUNNING, 1, claim)
+
+        settings.CASEBOUND = {**settings.CASEBOUND, "SEARCH_RUN_LIMIT_SECONDS": 1800}
+        sweep_stale_searches()  # past the run limit: failed, not given back
+        slow.refresh_from_db()
+        assert (slow.status, slow.error_code, slow.attempts) == (SearchStatus.FAILED,
+                                                                  "run_too_long", 1)
+    # The worker goes on, finds its claim gone and drops its results; the next search is its.
+    after = searching.search_create(case=case, user=cast.officer,
+                                    probe=photos.photo("Ariel_Sharon", 2))
+    wait_for(lambda: Search.objects.get(pk=after.pk).status == SearchStatus.DONE, timeout=120)
+    slow.refresh_from_db()
+    assert (slow.status, slow.attempts) == (SearchStatus.FAILED, 1)
+    assert not slow.candidates.exists()
+    assert not UsageEvent.objects.filter(key=f"search:{slow.pk}").exists()  # not billed
+    page = web_client(cast.officer).get(f"/searches/{slow.pk}/").content.decode()
+    assert "The search failed" in page
+    assert "stopped after running for more than 30 minutes" in page and "not billed" in page
