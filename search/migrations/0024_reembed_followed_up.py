@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('search', '0022_wt-r_search_request_id'),
+        ('search', '0023_search_request_id'),
     ]
 
     operations = [

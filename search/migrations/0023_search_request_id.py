@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('search', '0021_search_score_kind'),
+        ('search', '0022_embedding_any_dimension'),
     ]
 
     operations = [
