@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from search.bench import reranking
 from search.bench.identification import CANDIDATES, Split
 from search.engine import scoring
 
@@ -33,9 +34,21 @@ class Variant:
     name: str
     center: bool = False
     whiten: float = 0.0  # 0: none; else the power of the eigenvalues removed (0.5: full whitening)
-    mode: str = "raw"  # raw | z (face side) | t (probe side) | s (both)
+    mode: str = "raw"  # raw | z (face side) | t (probe side) | s (both) | reranking.MODES
     k: int = scoring.COHORT_SIZE
     rerank: int = 200
+    beta: float = 100.0  # inverted softmax's inverse temperature
+    k1: int = 20  # k-reciprocal: neighbours, expansion, weight of the original distance
+    k2: int = 6
+    lam: float = 0.3
+
+    @property
+    def face_cohort(self) -> bool:
+        return self.mode in ("z", "s", "csls")
+
+    @property
+    def probe_cohort(self) -> bool:
+        return self.mode in ("t", "s", "csls")
 
 
 @dataclass
@@ -43,6 +56,7 @@ class Figures:
     variant: Variant
     rank1: float
     rank10: float
+    reranked_mates: float  # mates among the re-ranked candidates: no re-ranking ranks more first
     fnir_at_fpir: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
@@ -118,7 +132,20 @@ def _normalized(sims: NDArray[Any], probe: tuple[NDArray[Any], NDArray[Any]],
         return (sims - face[0]) / np.maximum(face[1], floor)
     if mode == "t":
         return (sims - probe[0]) / np.maximum(probe[1], floor)
+    if mode == "csls":
+        return reranking.csls(sims, probe, face)
     return scoring.s_norm(sims, probe[0], probe[1], face[0], face[1])
+
+
+def _reranked(sims: NDArray[Any], ids: NDArray[np.int64], left_out: NDArray[np.int64] | None,
+              probes: NDArray[np.float32], gallery: reranking.Gallery, variant: Variant) -> NDArray[Any]:
+    """The scores of `reranking` that need more than cohort statistics."""
+    if variant.mode in ("isoftmax", "dis"):
+        return reranking.inverted_softmax(sims, ids, left_out, gallery, variant.beta,
+                                          dynamic=variant.mode == "dis")
+    if variant.mode == "mutual_rank":
+        return reranking.mutual_rank(sims, ids, left_out, gallery)
+    return reranking.k_reciprocal(probes, ids, gallery, variant.k1, variant.k2, variant.lam)
 
 
 @dataclass
@@ -144,7 +171,9 @@ def _mates(split: Split) -> NDArray[np.int64]:
 def _score(split: Split, variant: Variant) -> _Scored:
     variant = _fitted(variant, len(split.gallery))
     gallery, probes = transform(split, variant)
-    cohort = _gallery_cohorts(gallery, variant.k) if variant.mode in ("z", "s") else None
+    cohort: Any = _gallery_cohorts(gallery, variant.k) if variant.face_cohort else None
+    if variant.mode in reranking.MODES and not variant.face_cohort:
+        cohort = reranking.prepare(gallery, variant.beta, variant.mode == "mutual_rank")
     mate = _mates(split)
     parts = [_score_block(split, gallery, probes, cohort, mate, variant, slice(i, i + CHUNK))
              for i in range(0, len(probes), CHUNK)]
@@ -168,7 +197,10 @@ def _score_block(split: Split, gallery: NDArray[np.float32], probes: NDArray[np.
     results = []
     for ids, left_out in ((mated_ids, None), (nonmated_ids, mates)):
         sims = np.einsum("pd,pkd->pk", space, gallery[ids]).astype(np.float64)
-        probe = _probe_stats(sims, variant.k) if variant.mode in ("t", "s") else (sims, sims)
+        if isinstance(cohort, reranking.Gallery):
+            results.append(_reranked(sims, ids, left_out, space, cohort, variant))
+            continue
+        probe = _probe_stats(sims, variant.k) if variant.probe_cohort else (sims, sims)
         face = (_face_stats(cohort[0], cohort[1], ids, left_out, variant.k)
                 if cohort is not None else (sims, sims))
         results.append(_normalized(sims, probe, face, variant.mode))
@@ -183,7 +215,8 @@ def measure(split: Split, variant: Variant) -> Figures:
     """Rank-1/10 and FNIR at FPIR 1% and 0.1% of one variant, re-ranking the raw top K."""
     scored = _score(split, variant)
     figures = Figures(variant, rank1=float((scored.mate_rank == 0).mean()),
-                      rank10=float((scored.mate_rank < 10).mean()))
+                      rank10=float((scored.mate_rank < 10).mean()),
+                      reranked_mates=float(np.isfinite(scored.mate_rank).mean()))
     for label, fpir in (("1%", 0.01), ("0.1%", 0.001)):
         threshold = float(np.quantile(scored.nonmated_top, 1 - fpir))
         missed = (scored.mate_score < threshold) | (scored.mate_rank >= CANDIDATES)
@@ -216,9 +249,11 @@ def nonmated_comparisons(split: Split, variant: Variant = PRODUCTION) -> NDArray
     probe's cohort (its top k among the other faces) and of every face's cohort. Each face's
     cohort is the one within this gallery, as an agency's cohorts are within its own.
     """
+    if variant.mode not in ("raw", "z", "t", "s", "csls"):
+        raise ValueError(f"{variant.mode} scores a search's candidates, not single comparisons")
     variant = _fitted(variant, len(split.gallery))
     gallery, probes = transform(split, variant)
-    cohort = _gallery_cohorts(gallery, variant.k) if variant.mode in ("z", "s") else None
+    cohort = _gallery_cohorts(gallery, variant.k) if variant.face_cohort else None
     mate, columns = _mates(split), np.arange(len(gallery))
     parts = []
     for start in range(0, len(probes), COMPARISON_CHUNK):
@@ -227,7 +262,7 @@ def nonmated_comparisons(split: Split, variant: Variant = PRODUCTION) -> NDArray
         own = columns[None, :] == mates[:, None]
         sims[own] = LEFT_OUT
         ids = np.broadcast_to(columns, sims.shape)
-        probe = _probe_stats(sims, variant.k) if variant.mode in ("t", "s") else (sims, sims)
+        probe = _probe_stats(sims, variant.k) if variant.probe_cohort else (sims, sims)
         face = (_face_stats(cohort[0], cohort[1], ids, mates, variant.k)
                 if cohort is not None else (sims, sims))
         parts.append(_normalized(sims, probe, face, variant.mode)[~own])
@@ -270,6 +305,14 @@ VARIANTS = (
     Variant("adaptive S-norm, k=50, re-rank 400", mode="s", k=50, rerank=400),
     Variant("centered + adaptive S-norm, k=50", center=True, mode="s", k=50),
     Variant("half-whitened (0.25) + adaptive S-norm, k=50", center=True, whiten=0.25, mode="s"),
+    # Beyond S-norm (search/bench/reranking.py), for the rank-1 goal:
+    Variant("CSLS, k=50", mode="csls", k=50),
+    Variant("CSLS, k=25", mode="csls", k=25),
+    Variant("inverted softmax, gallery as query bank, beta=100", mode="isoftmax"),
+    Variant("dynamic inverted softmax (QB-Norm), beta=100", mode="dis"),
+    Variant("mutual rank (forward and reverse)", mode="mutual_rank"),
+    Variant("k-reciprocal, k1=20, k2=6, lambda=0.3", mode="k_reciprocal"),
+    Variant("k-reciprocal, k1=20, k2=6, lambda=0.9", mode="k_reciprocal", lam=0.9),
 )
 
 

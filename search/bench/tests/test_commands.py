@@ -96,6 +96,10 @@ def test_evaluate_identification_embeds_once_with_a_cache(tmp_path: Path) -> Non
         {k: v for k, v in before.items() if k != "images_per_second"}
     assert "raw cosine: rank-1" in second.getvalue()
     assert "| centered + adaptive S-norm, k=50 |" in second.getvalue()  # the variants' table
+    # Beyond S-norm too, each row with its share of mates among the re-ranked (the ceiling).
+    rows = {line.split(" | ")[0]: line for line in second.getvalue().splitlines()}
+    assert rows["| k-reciprocal, k1=20, k2=6, lambda=0.3"].endswith(" | 1.0000 |")
+    assert "| dynamic inverted softmax (QB-Norm), beta=100 |" in second.getvalue()
 
 
 def test_evaluate_identification_refuses_a_missing_folder_and_a_bad_cache(tmp_path: Path) -> None:

@@ -84,12 +84,15 @@ class Command(BaseCommand):
         return rows
 
     def _variants(self, split: Split) -> None:
-        self.stdout.write("| variant | re-ranked | rank-1 | rank-10 | FNIR at FPIR 1% | at 0.1% |")
-        self.stdout.write("|---|---|---|---|---|---|")
+        # The last column is the ceiling of any re-ranking: a mate outside the raw top K stays out.
+        self.stdout.write("| variant | re-ranked | rank-1 | rank-10 | FNIR at FPIR 1% | at 0.1% | "
+                          "mates re-ranked |")
+        self.stdout.write("|---|---|---|---|---|---|---|")
         for row in normalization.compare(split):
             fnir = row.fnir_at_fpir
             self.stdout.write(f"| {row.variant.name} | {row.variant.rerank} | {row.rank1:.4f} | "
-                              f"{row.rank10:.4f} | {fnir['1%'][1]:.3f} | {fnir['0.1%'][1]:.3f} |")
+                              f"{row.rank10:.4f} | {fnir['1%'][1]:.3f} | {fnir['0.1%'][1]:.3f} | "
+                              f"{row.reranked_mates:.4f} |")
 
 
 def plot_distributions(split: Split, path: Path) -> None:
