@@ -39,6 +39,7 @@ class Sample:
     """One submitted search as its officer saw it."""
 
     phase: str
+    probe: str = ""  # the probe photo's file name
     search_id: int | None = None
     seconds: float | None = None  # submit to candidates visible; None if never seen final
     status: str = ""
@@ -76,7 +77,7 @@ def officer_loop(run: Run, officer: Officer, seed: int) -> None:
     session.headers.update(_headers(officer.token))
     while not run.stop.is_set():
         name, photo = rng.choice(run.probes)
-        sample = Sample(phase=run.phase)
+        sample = Sample(phase=run.phase, probe=name)
         _one_search(run, session, officer, (name, photo), sample)
         if sample.search_id is not None or sample.error:
             run.record(sample)
