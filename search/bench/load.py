@@ -227,7 +227,8 @@ def phase_figures(samples: list[Sample], wall: float) -> dict[str, Any]:
             "errors": sum(1 for s in samples if s.error),
             "throughput_per_s": round(len(seen) / wall, 2) if wall else 0.0,
             "p50_s": None if p50 is None else round(p50, 3),
-            "p95_s": None if p95 is None else round(p95, 3)}
+            "p95_s": None if p95 is None else round(p95, 3),
+            "max_s": round(max(seen), 3) if seen else None}  # a stall (a switch's lock) shows here
 
 
 def accounting(search_ids: list[int], drain_seconds: float) -> dict[str, Any]:

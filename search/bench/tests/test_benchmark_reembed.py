@@ -38,7 +38,8 @@ def test_an_agency_moves_while_officers_search_and_no_search_mixes_recipes(serve
     assert (job["from"], job["to"], job["status"], job["faces"]) == ("Dlib+mirror", "Dlib", "done", FACES)
     assert job["faces_per_s"] > 0 and job["rebuild_s"] is not None
     assert set(first["phases"]) == {"idle", "reembedding", "rebuilding", "after"}
-    assert first["phases"]["idle"]["completed"] >= 1 and first["phases"]["idle"]["p95_s"] > 0
+    idle = first["phases"]["idle"]
+    assert idle["completed"] >= 1 and 0 < idle["p95_s"] <= idle["max_s"]
     recipes = first["recipes"]
     assert set(recipes["searches"]) == {"Dlib+mirror", "Dlib"}  # searches on both sides of the switch
     assert recipes["mixed"] == [] and recipes["out_of_order"] == []

@@ -125,7 +125,8 @@ class Command(PlatformCommand):
         for name, figures in report["phases"].items():
             self.stdout.write(f"{name}: {figures['completed']} searches in {figures['seconds']} s, "
                               f"{figures['throughput_per_s']}/s, p50 {figures['p50_s']} s, "
-                              f"p95 {figures['p95_s']} s, errors {figures['errors']}")
+                              f"p95 {figures['p95_s']} s, max {figures['max_s']} s, "
+                              f"errors {figures['errors']}")
         recipes, candidates = report["recipes"], report["candidates"]
         self.stdout.write(f"recipes: {recipes['searches']} searches, {recipes['candidates']} "
                           f"candidates recomputed ({recipes['discriminating']} would show a mix), "
