@@ -39,6 +39,7 @@ class Sample:
     """One submitted search as its officer saw it."""
 
     phase: str
+    probe: str = ""  # the probe photo's file name
     search_id: int | None = None
     seconds: float | None = None  # submit to candidates visible; None if never seen final
     status: str = ""
@@ -76,7 +77,7 @@ def officer_loop(run: Run, officer: Officer, seed: int) -> None:
     session.headers.update(_headers(officer.token))
     while not run.stop.is_set():
         name, photo = rng.choice(run.probes)
-        sample = Sample(phase=run.phase)
+        sample = Sample(phase=run.phase, probe=name)
         _one_search(run, session, officer, (name, photo), sample)
         if sample.search_id is not None or sample.error:
             run.record(sample)
@@ -226,7 +227,8 @@ def phase_figures(samples: list[Sample], wall: float) -> dict[str, Any]:
             "errors": sum(1 for s in samples if s.error),
             "throughput_per_s": round(len(seen) / wall, 2) if wall else 0.0,
             "p50_s": None if p50 is None else round(p50, 3),
-            "p95_s": None if p95 is None else round(p95, 3)}
+            "p95_s": None if p95 is None else round(p95, 3),
+            "max_s": round(max(seen), 3) if seen else None}  # a stall (a switch's lock) shows here
 
 
 def accounting(search_ids: list[int], drain_seconds: float) -> dict[str, Any]:

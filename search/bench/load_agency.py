@@ -47,10 +47,10 @@ def load_agency_ensure(*, officers: int, people: list[list[Path]], root: Path) -
     """The agency, its members and galleries; the searched gallery holds all but the last photo
     of each person (the last ones are the probes)."""
     agency = agency_ensure(slug=SLUG, name="Load Test Agency")
-    _license(agency, seats=officers + 2)
-    admin = _member(agency, "admin", Role.AGENCY_ADMIN)
-    supervisor = _member(agency, "supervisor", Role.SUPERVISOR)
-    staff = [_member(agency, f"officer-{n:02d}", Role.OFFICER) for n in range(1, officers + 1)]
+    license_ensure(agency, seats=officers + 2)
+    admin = member_with_mfa(agency, "admin", Role.AGENCY_ADMIN)
+    supervisor = member_with_mfa(agency, "supervisor", Role.SUPERVISOR)
+    staff = [member_with_mfa(agency, f"officer-{n:02d}", Role.OFFICER) for n in range(1, officers + 1)]
     gallery, _ = Gallery.objects.get_or_create(
         agency=agency, name="Load-test bookings",
         defaults={"source": "LFW photos (load test)", "legal_basis": LegalBasis.ARREST_RECORD})
@@ -60,21 +60,22 @@ def load_agency_ensure(*, officers: int, people: list[list[Path]], root: Path) -
         agency=agency, name=f"Load-test bulk {timezone.now():%Y-%m-%d %H:%M:%S.%f}",
         source="LFW photos (load test)", legal_basis=LegalBasis.ARREST_RECORD)
     return LoadAgency(
-        officers=[Officer(user.username, token_issue(user=user).key, _case(agency, user, supervisor))
+        officers=[Officer(user.username, token_issue(user=user).key, case_approved(agency, user, supervisor))
                   for user in staff],
         admin_token=token_issue(user=admin).key, bulk_gallery_id=bulk.pk)
 
 
-def _member(agency: Agency, name: str, role: str) -> Any:
-    # Real accounts with both factors; nobody signs in with them, so the secrets are random.
-    user = member_ensure(agency=agency, username=f"{SLUG}-{name}", role=role,
+def member_with_mfa(agency: Agency, name: str, role: str) -> Any:
+    """A bench member `<agency slug>-<name>` with both factors (random secrets: nobody signs in)."""
+    user = member_ensure(agency=agency, username=f"{agency.slug}-{name}", role=role,
                          password=secrets.token_urlsafe(24),
                          training_valid_until=timezone.now().date() + timedelta(days=365))
     totp_device_ensure(user=user, base32_secret=base64.b32encode(secrets.token_bytes(20)).decode())
     return user
 
 
-def _license(agency: Agency, seats: int) -> None:
+def license_ensure(agency: Agency, seats: int) -> None:
+    """A current licence of the free bench plan with at least `seats` seats."""
     plan, _ = Plan.objects.get_or_create(name="Load test", defaults={
         "seats": seats, "monthly_search_quota": 1_000_000, "overage_policy": OveragePolicy.BILL,
         "overage_price": Decimal("0.00"), "annual_fee_per_seat": Decimal("0.00"),
@@ -88,7 +89,8 @@ def _license(agency: Agency, seats: int) -> None:
                                ends_on=today + timedelta(days=364))
 
 
-def _case(agency: Agency, officer: Any, supervisor: Any) -> int:
+def case_approved(agency: Agency, officer: Any, supervisor: Any) -> int:
+    """The officer's own approved bench case (its id), with the permission to search in it."""
     # Approved at set-up, as the demo seed does; one case per officer, so that each officer's
     # search list holds only their own searches.
     case, _ = Case.objects.get_or_create(

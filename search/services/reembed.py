@@ -239,7 +239,10 @@ def _vector(face: Face, recipe: Recipe) -> list[float]:
 def _switch(job: ReembedJob, recipe: Recipe) -> None:
     """Move the agency to the new recipe in one transaction; the old vectors are gone with it."""
     with transaction.atomic():
-        Agency.objects.select_for_update().get(pk=job.agency_id)  # waits for storing searches
+        # Waits for storing searches (FOR SHARE). NO KEY: a plain FOR UPDATE would also block the
+        # foreign-key checks of every row written for the agency (audit events, searches) and
+        # deadlock with an audited read holding the agency's audit chain (benchmark_reembed).
+        Agency.objects.select_for_update(no_key=True).get(pk=job.agency_id)
         for face in _pending(job):  # enrolled after the last batch, before this lock
             Face.all_objects.filter(pk=face.pk).update(embedding_next=_vector(face, recipe))
         faces = Face.all_objects.for_agency(job.agency)
