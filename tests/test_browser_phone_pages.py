@@ -170,7 +170,9 @@ def test_the_search_page_names_and_announces_its_stage_on_a_phone(cast, browser,
                          decided_by=cast.supervisor)
     # Not sent to the broker: the session's worker (started by other tests) would run it, and
     # this page is the one an officer sees while the search waits in the queue.
-    monkeypatch.setattr(searching.run_search, "delay", lambda *args, **kwargs: None)
+    from search.tasks import run_search
+
+    monkeypatch.setattr(run_search, "delay", lambda *args, **kwargs: None)
     search = searching.search_create(case=case, user=cast.officer,
                                      probe=photos.photo("Ariel_Sharon", 2))
     page = _signed_in(browser, live_server, "alice", PHONE)
