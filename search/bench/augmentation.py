@@ -117,3 +117,22 @@ def split_of(vectors: NDArray[np.float32], like: Split, recipe: str) -> Split:
 def measure(split: Split) -> tuple[Identification, normalization.Figures]:
     """Raw-cosine figures and the production S-norm's, as `evaluate_identification` prints."""
     return evaluate_split(split), normalization.measure(split, normalization.PRODUCTION)
+
+
+SHIFTS = ((-3, -3), (3, 3), (-3, 3), (3, -3))
+# The combinations of docs/benchmarks.md, "Test-time augmentation", by name.
+COMBINATIONS: dict[str, list[list[Component]]] = {
+    "Dlib+mirror (padding 0.25)": [pair()],
+    "paddings 0.25 + 0.35": [pair(), pair(0.35)],
+    "paddings 0.15 + 0.25": [pair(0.15), pair()],
+    "paddings 0.15 + 0.25 + 0.35": [pair(0.15), pair(), pair(0.35)],
+    "0.25 + its 4 diagonal shifts by 3 px": [pair(), [Component(shift=s) for s in SHIFTS]],
+    "0.25 + 4 shifts, each mirrored too": [pair(), [c for s in SHIFTS for c in pair(shift=s)]],
+    "paddings 0.15 + 0.25 + 0.35 + 4 shifts mirrored": [
+        pair(0.15), pair(), pair(0.35), [c for s in SHIFTS for c in pair(shift=s)]],
+}
+
+
+def forwards(groups: Sequence[Sequence[Component]]) -> int:
+    """Network evaluations per face under a combination (its cost is ~this many times one)."""
+    return sum(len(group) for group in groups)

@@ -4,15 +4,17 @@ combination is measured as evaluate_identification measures a cache."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 
 from search.bench import augmentation
 from search.bench.augmentation import Component
-from search.bench.identification import Split, lfw_split
+from search.bench.identification import Split, lfw_split, split_load
 from search.engine import pipeline
 from search.engine.pipeline import Pick
 from tests import photos
@@ -74,3 +76,23 @@ def test_a_combination_is_measured_like_a_cache(lfw: Path, components: Path) -> 
     raw, normalized = augmentation.measure(augmentation.split_of(vectors, like, "Dlib+scales"))
     assert raw.probes == 2 * len(gallery) and raw.missing_faces == 0
     assert raw.rank1 >= 0.9 and normalized.rank1 >= 0.9  # the fixture people are easy to tell apart
+
+
+def test_the_command_embeds_what_is_missing_and_writes_a_cache(
+        lfw: Path, components: Path, tmp_path: Path) -> None:
+    out, cache = io.StringIO(), tmp_path / "scales.npz"
+    call_command("evaluate_augmentation", components=components, images=lfw,
+                 only=["0.25 + its 4 diagonal shifts by 3 px", "paddings 0.25 + 0.35"],
+                 write_cache=cache, recipe="Dlib+scales", stdout=out, stderr=io.StringIO())
+    assert (components / "p25s+3-3.npy").is_file()  # embedded on the way
+    rows = [line for line in out.getvalue().splitlines() if line.startswith("| paddings 0.25 + 0.35")]
+    assert rows and rows[0].split(" | ")[1] == "4"  # embeddings per face
+    split = split_load(cache)
+    assert split.recipe == "Dlib+scales" and split.missing == 0
+    expected = augmentation.combine(components, [augmentation.pair(), augmentation.pair(0.35)])
+    np.testing.assert_array_equal(np.concatenate([split.gallery, split.probes]), expected)
+
+
+def test_the_command_says_where_the_photos_are_missing(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--images must be the LFW folder"):
+        call_command("evaluate_augmentation", components=tmp_path, images=tmp_path / "none")
