@@ -126,6 +126,7 @@ COMBINATIONS: dict[str, list[list[Component]]] = {
     "paddings 0.25 + 0.35": [pair(), pair(0.35)],
     "paddings 0.15 + 0.25": [pair(0.15), pair()],
     "paddings 0.15 + 0.25 + 0.35": [pair(0.15), pair(), pair(0.35)],
+    "paddings 0.15 + 0.25 (counted twice) + 0.35": [pair(0.15), pair(), pair(), pair(0.35)],
     "0.25 + its 4 diagonal shifts by 3 px": [pair(), [Component(shift=s) for s in SHIFTS]],
     "0.25 + 4 shifts, each mirrored too": [pair(), [c for s in SHIFTS for c in pair(shift=s)]],
     "paddings 0.15 + 0.25 + 0.35 + 4 shifts mirrored": [
@@ -135,4 +136,4 @@ COMBINATIONS: dict[str, list[list[Component]]] = {
 
 def forwards(groups: Sequence[Sequence[Component]]) -> int:
     """Network evaluations per face under a combination (its cost is ~this many times one)."""
-    return sum(len(group) for group in groups)
+    return len({component for group in groups for component in group})
