@@ -128,6 +128,8 @@ COMBINATIONS: dict[str, list[list[Component]]] = {
     "paddings 0.15 + 0.25 + 0.35": [pair(0.15), pair(), pair(0.35)],
     "paddings 0.15 + 0.25 (counted twice) + 0.35": [pair(0.15), pair(), pair(), pair(0.35)],
     "0.25 + its 4 diagonal shifts by 3 px": [pair(), [Component(shift=s) for s in SHIFTS]],
+    "paddings 0.15 + 0.25 + 0.35 + 4 shifts": [
+        pair(0.15), pair(), pair(0.35), [Component(shift=s) for s in SHIFTS]],
     "0.25 + 4 shifts, each mirrored too": [pair(), [c for s in SHIFTS for c in pair(shift=s)]],
     "paddings 0.15 + 0.25 + 0.35 + 4 shifts mirrored": [
         pair(0.15), pair(), pair(0.35), [c for s in SHIFTS for c in pair(shift=s)]],
