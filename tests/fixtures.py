@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -217,6 +218,41 @@ def browser() -> Iterator[Any]:
         instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         yield instance
         instance.close()
+
+
+class _CountingApp:
+    """The live server's WSGI application, counting the requests it is running."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.running, self.lock = app, 0, threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        with self.lock:
+            self.running += 1
+        try:
+            return self.app(environ, start_response)  # the view, and every write it makes
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before a live-server test's database is flushed, let the requests the server is still
+    running end. A closed browser tab can leave one behind (an image view writing its audit
+    event); the flush's TRUNCATE then deadlocks with it, the flush fails, and the next test
+    starts on the last one's rows."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("live_server")  # so that this teardown runs before the flush
+    httpd = server.thread.httpd
+    if not isinstance(httpd.get_app(), _CountingApp):
+        httpd.set_app(_CountingApp(httpd.get_app()))
+    yield
+    deadline = time.monotonic() + 15
+    while httpd.get_app().running and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture
