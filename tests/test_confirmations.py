@@ -19,7 +19,7 @@ def test_deactivating_someone_asks_first_then_says_it_is_done(cast) -> None:
     asked = admin.post(url, {"action": "deactivate"})
     assert asked.status_code == 200
     assert "<h1>Deactivate alice?</h1>" in asked.content.decode()
-    assert "will no longer be able to sign in" in asked.content.decode()
+    assert "will no longer be able to sign in or use the API. Their cases" in asked.content.decode()
     cast.officer.refresh_from_db()
     assert cast.officer.is_active  # nothing changed before the confirmation
     done = admin.post(url, {"action": "deactivate", "confirm": "yes"}, follow=True)
