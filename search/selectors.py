@@ -185,7 +185,7 @@ def subjects_of(*, agency: Agency | None) -> QuerySet[Subject]:
     return _with_live_faces(Subject.objects.for_agency(agency))
 
 
-def cosine_distance(embedding: Any, column: str = "embedding") -> CosineDistance:
+def cosine_distance(embedding: Any) -> CosineDistance:
     """The cosine distance of a row's vector to an embedding, the column cast to the embedding's
     dimension.
 
@@ -194,7 +194,7 @@ def cosine_distance(embedding: Any, column: str = "embedding") -> CosineDistance
     planner checks first, so the cast only meets vectors of the embedding's recipe. The cast is
     the expression of the agency's HNSW graph, which the planner uses only when they match.
     """
-    return CosineDistance(Cast(column, VectorField(dimensions=len(embedding))), embedding)
+    return CosineDistance(Cast("embedding", VectorField(dimensions=len(embedding))), embedding)
 
 
 def faces_like(queryset: QuerySet[Face], embedding: Any, *, model_name: str,

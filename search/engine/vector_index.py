@@ -66,17 +66,15 @@ def agency_index_current(agency_id: int, model_name: str) -> bool:
             and "::vector(" in definition)
 
 
-def create_sql(name: str, agency_id: int, model_name: str, dimensions: int, *,
-               concurrently: bool = True) -> sql.Composed:
+def _create_sql(name: str, agency_id: int, model_name: str, dimensions: int) -> sql.Composed:
     """The agency's graph over its faces of one recipe. The column has no dimension (recipes
     differ), so the graph indexes the cast to the recipe's, as every ranking query writes it
     (search.selectors.cosine_distance)."""
     return sql.SQL(
-        "CREATE INDEX {concurrently} {name} ON search_face USING hnsw "
+        "CREATE INDEX CONCURRENTLY {name} ON search_face USING hnsw "
         "((embedding::vector({dimensions})) vector_cosine_ops) "
         "WITH (m = {m}, ef_construction = {ef}) "
         "WHERE agency_id = {agency} AND model_name = {model}").format(
-        concurrently=sql.SQL("CONCURRENTLY" if concurrently else ""),
         name=sql.Identifier(name), dimensions=sql.Literal(dimensions), m=sql.Literal(HNSW_M),
         ef=sql.Literal(HNSW_EF_CONSTRUCTION), agency=sql.Literal(agency_id),
         model=sql.Literal(model_name))
@@ -100,7 +98,7 @@ def agency_index_ensure(agency: Agency, *, model_name: str, min_faces: int | Non
     if count < threshold or agency_index_current(agency.pk, model_name):
         return False
     if dimensions > GRAPH_MAX_DIMENSIONS:
-        return False  # pgvector cannot build it: the agency is searched exactly (docs/scaling.md)
+        return False  # pgvector cannot build it: the agency is searched exactly (docs/architecture.md)
     name, spare = index_name(agency.pk), f"{index_name(agency.pk)}_rebuild"
     with owner_cursor() as cursor:
         cursor.execute(sql.SQL("SET maintenance_work_mem = {}").format(
@@ -112,7 +110,7 @@ def agency_index_ensure(agency: Agency, *, model_name: str, min_faces: int | Non
             logger.warning("building %s: %s", name, notice.message_primary)
 
         cursor.connection.add_notice_handler(warn)
-        cursor.execute(create_sql(spare, agency.pk, model_name, dimensions))
+        cursor.execute(_create_sql(spare, agency.pk, model_name, dimensions))
         cursor.connection.remove_notice_handler(warn)
         cursor.execute(_drop_sql(name))
         cursor.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
