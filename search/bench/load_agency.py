@@ -43,26 +43,46 @@ def people_with_photos(root: Path, count: int, skip: int = 0) -> list[list[Path]
     return [p for p in chosen if len(p) >= 2][skip:skip + count]
 
 
-def load_agency_ensure(*, officers: int, people: list[list[Path]], root: Path) -> LoadAgency:
-    """The agency, its members and galleries; the searched gallery holds all but the last photo
-    of each person (the last ones are the probes)."""
-    agency = agency_ensure(slug=SLUG, name="Load Test Agency")
+@dataclass
+class StaffedAgency:
+    agency: Agency
+    gallery: Gallery
+    officers: list[Officer]
+    admin_token: str
+
+
+def staffed_agency_ensure(*, slug: str, name: str, officers: int, gallery_name: str,
+                          source: str) -> StaffedAgency:
+    """A benchmark agency (made once, kept): a license, an admin, a supervisor, officers with
+    an approved case each, and a gallery; fresh API tokens."""
+    agency = agency_ensure(slug=slug, name=name)
     license_ensure(agency, seats=officers + 2)
     admin = member_with_mfa(agency, "admin", Role.AGENCY_ADMIN)
     supervisor = member_with_mfa(agency, "supervisor", Role.SUPERVISOR)
     staff = [member_with_mfa(agency, f"officer-{n:02d}", Role.OFFICER) for n in range(1, officers + 1)]
     gallery, _ = Gallery.objects.get_or_create(
-        agency=agency, name="Load-test bookings",
-        defaults={"source": "LFW photos (load test)", "legal_basis": LegalBasis.ARREST_RECORD})
+        agency=agency, name=gallery_name,
+        defaults={"source": source, "legal_basis": LegalBasis.ARREST_RECORD})
+    return StaffedAgency(
+        agency=agency, gallery=gallery, admin_token=token_issue(user=admin).key,
+        officers=[Officer(user.username, token_issue(user=user).key,
+                          case_approved(agency, user, supervisor)) for user in staff])
+
+
+def load_agency_ensure(*, officers: int, people: list[list[Path]], root: Path) -> LoadAgency:
+    """The agency, its members and galleries; the searched gallery holds all but the last photo
+    of each person (the last ones are the probes)."""
+    staffed = staffed_agency_ensure(slug=SLUG, name="Load Test Agency", officers=officers,
+                                    gallery_name="Load-test bookings",
+                                    source="LFW photos (load test)")
+    agency, gallery = staffed.agency, staffed.gallery
     folder_enroll(actor=SYSTEM, gallery=gallery, root=root,
                   files=[photo for photos in people for photo in photos[:-1]])
     bulk = Gallery.objects.create(  # a new one each run: a photo enrolled before would be skipped
         agency=agency, name=f"Load-test bulk {timezone.now():%Y-%m-%d %H:%M:%S.%f}",
         source="LFW photos (load test)", legal_basis=LegalBasis.ARREST_RECORD)
-    return LoadAgency(
-        officers=[Officer(user.username, token_issue(user=user).key, case_approved(agency, user, supervisor))
-                  for user in staff],
-        admin_token=token_issue(user=admin).key, bulk_gallery_id=bulk.pk)
+    return LoadAgency(officers=staffed.officers, admin_token=staffed.admin_token,
+                      bulk_gallery_id=bulk.pk)
 
 
 def member_with_mfa(agency: Agency, name: str, role: str) -> Any:

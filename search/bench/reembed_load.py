@@ -25,21 +25,18 @@ import numpy as np
 from django.utils import timezone
 from numpy.typing import NDArray
 
-from agencies.accounts.services import agency_ensure, token_issue
-from agencies.tenancy.models import Agency, Role
+from agencies.tenancy.models import Agency
 from agencies.tenancy.permissions import SYSTEM
 from portal.config import setting
 from portal.recipes import BUILT_IN, recipe_get
 from search.bench.load import Enrollment, Officer, Run, bulk_archive, bulk_enroll, officers_running
-from search.bench.load_agency import case_approved, license_ensure, member_with_mfa, people_with_photos
+from search.bench.load_agency import StaffedAgency, people_with_photos, staffed_agency_ensure
 from search.engine import pipeline, vector_index
 from search.models import (
     Candidate,
     CohortState,
     EnrollmentItem,
     Face,
-    Gallery,
-    LegalBasis,
     ReembedJob,
     ReembedStatus,
     Search,
@@ -56,28 +53,14 @@ PHOTOS_PER_PROBE_PERSON = 4  # gallery photos of each probe's person, enrolled f
 Vectors = dict[int, NDArray[np.float32]]
 
 
-@dataclass
-class BenchAgency:
-    agency: Agency
-    gallery: Gallery
-    officers: list[Officer]
-    admin_token: str
+BenchAgency = StaffedAgency
 
 
 def bench_agency_ensure(*, faces: int, officers: int) -> BenchAgency:
     """The agency of this size (made once, kept), its members, cases and gallery; new tokens."""
-    agency = agency_ensure(slug=f"reembed-{faces}", name=f"Re-embedding benchmark, {faces} faces")
-    license_ensure(agency, seats=officers + 2)
-    admin = member_with_mfa(agency, "admin", Role.AGENCY_ADMIN)
-    supervisor = member_with_mfa(agency, "supervisor", Role.SUPERVISOR)
-    staff = [member_with_mfa(agency, f"officer-{n:02d}", Role.OFFICER) for n in range(1, officers + 1)]
-    gallery, _ = Gallery.objects.get_or_create(
-        agency=agency, name="Re-embedding benchmark bookings",
-        defaults={"source": "LFW photos (benchmark)", "legal_basis": LegalBasis.ARREST_RECORD})
-    return BenchAgency(
-        agency=agency, gallery=gallery, admin_token=token_issue(user=admin).key,
-        officers=[Officer(user.username, token_issue(user=user).key,
-                          case_approved(agency, user, supervisor)) for user in staff])
+    return staffed_agency_ensure(slug=f"reembed-{faces}", name=f"Re-embedding benchmark, {faces} faces",
+                                 officers=officers, gallery_name="Re-embedding benchmark bookings",
+                                 source="LFW photos (benchmark)")
 
 
 def photo_plan(root: Path, probes: int) -> tuple[list[Path], list[Path]]:
